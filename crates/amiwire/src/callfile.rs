@@ -1,0 +1,1 @@
+//! Call files (being written).
