@@ -107,6 +107,8 @@ enum State {
         body_start: usize,
         /// Where `--END COMMAND--` starts, once found.
         marker: Option<usize>,
+        /// The message broke the size limit: skip to the marker's line end, keep nothing.
+        dropping: bool,
     },
     /// Dropping a message that broke a limit, up to the next blank line. `dirty` when the
     /// current line already had bytes that were dropped (so its end is no blank line).
@@ -231,10 +233,13 @@ impl Decoder {
         self.start = 0;
         self.line -= s;
         self.scan -= s;
-        if let State::Body { body_start, marker } = &mut self.state {
-            *body_start -= s;
+        if let State::Body {
+            body_start, marker, ..
+        } = &mut self.state
+        {
+            *body_start = body_start.saturating_sub(s);
             if let Some(m) = marker {
-                *m -= s;
+                *m = m.saturating_sub(s);
             }
         }
     }
@@ -257,7 +262,6 @@ impl Decoder {
 
     /// Decodes the next frame from the bytes fed so far: `Ok(None)` when more bytes are needed,
     /// `Err` when a message broke a limit (it is dropped, and decoding goes on at the next call).
-    #[allow(clippy::should_implement_trait)]
     pub fn decode(&mut self) -> Result<Option<Frame<'_>>, DecodeError> {
         if self.returned {
             self.returned = false;
@@ -266,25 +270,33 @@ impl Decoder {
             self.follows = false;
         }
         loop {
-            if let State::Body { body_start, marker } = self.state {
-                match self.body_end(body_start, marker) {
-                    Ok(Some(end)) => {
+            if let State::Body { body_start, .. } = self.state {
+                match self.body_step()? {
+                    BodyStep::NeedMore => return Ok(None),
+                    BodyStep::Dropped => continue,
+                    BodyStep::Done { end, marker } => {
+                        self.state = State::Headers;
+                        if end - self.start > self.cfg.max_message_len {
+                            return Err(self.fail_at_end(
+                                end,
+                                DecodeError::MessageTooLarge {
+                                    limit: self.cfg.max_message_len,
+                                },
+                            ));
+                        }
                         let body = (
                             (body_start - self.start) as u32,
-                            (self.scan_marker(end) - self.start) as u32,
+                            (marker - self.start) as u32,
                         );
-                        self.state = State::Headers;
                         return Ok(Some(self.finish_message(end, Some(body))));
                     }
-                    Ok(None) => return Ok(None),
-                    Err(e) => return Err(e),
                 }
             }
             let nl = match memchr(b'\n', &self.buf[self.scan..]) {
                 Some(i) => self.scan + i,
                 None => {
                     self.scan = self.buf.len();
-                    return self.check_partial();
+                    return self.check_partial().map(|()| None);
                 }
             };
             self.scan = nl + 1;
@@ -297,11 +309,11 @@ impl Decoder {
             match self.state {
                 State::Discard { dirty } => {
                     self.start = nl + 1;
-                    if line_end == line_start && !dirty {
-                        self.state = State::Headers;
+                    self.state = if line_end == line_start && !dirty {
+                        State::Headers
                     } else {
-                        self.state = State::Discard { dirty: false };
-                    }
+                        State::Discard { dirty: false }
+                    };
                     continue;
                 }
                 State::Banner => {
@@ -312,8 +324,7 @@ impl Decoder {
                         return Ok(Some(Frame::Banner(&self.buf[line_start..line_end])));
                     }
                 }
-                State::Headers => {}
-                State::Body { .. } => unreachable!("handled above"),
+                State::Headers | State::Body { .. } => {}
             }
             if line_end == line_start {
                 if self.spans.is_empty() {
@@ -322,9 +333,12 @@ impl Decoder {
                     continue;
                 }
                 if nl + 1 - self.start > self.cfg.max_message_len {
-                    return Err(self.fail_at_blank(nl, DecodeError::MessageTooLarge {
-                        limit: self.cfg.max_message_len,
-                    }));
+                    return Err(self.fail_at_end(
+                        nl + 1,
+                        DecodeError::MessageTooLarge {
+                            limit: self.cfg.max_message_len,
+                        },
+                    ));
                 }
                 return Ok(Some(self.finish_message(nl + 1, None)));
             }
@@ -348,6 +362,7 @@ impl Decoder {
                 self.state = State::Body {
                     body_start: line_start,
                     marker: None,
+                    dropping: false,
                 };
                 self.scan = line_start;
                 continue;
@@ -406,70 +421,107 @@ impl Decoder {
         })
     }
 
-    /// Where the `--END COMMAND--` marker of the current body starts.
-    fn scan_marker(&self, _end: usize) -> usize {
-        match self.state {
-            State::Body {
-                marker: Some(m), ..
-            } => m,
-            _ => unreachable!("only called with a marker found"),
-        }
-    }
-
     /// Looks for the end of an old-style Command body: the marker, then the end of its line.
-    fn body_end(
-        &mut self,
-        body_start: usize,
-        marker: Option<usize>,
-    ) -> Result<Option<usize>, DecodeError> {
+    fn body_step(&mut self) -> Result<BodyStep, DecodeError> {
+        let State::Body {
+            body_start,
+            marker,
+            dropping,
+        } = self.state
+        else {
+            return Ok(BodyStep::NeedMore);
+        };
+        let len = self.buf.len();
+        let overlap = END_COMMAND.len() - 1;
         let m = match marker {
             Some(m) => m,
             None => {
-                let from = self
-                    .scan
-                    .saturating_sub(END_COMMAND.len() - 1)
-                    .max(body_start);
+                let floor = if dropping { self.start } else { body_start };
+                let from = self.scan.saturating_sub(overlap).max(floor);
                 match self.end_command.find(&self.buf[from..]) {
                     Some(i) => {
                         let m = from + i;
                         self.state = State::Body {
                             body_start,
                             marker: Some(m),
+                            dropping,
                         };
                         self.scan = m + END_COMMAND.len();
                         m
                     }
                     None => {
-                        self.scan = self.buf.len();
-                        return self.check_partial().map(|_| None);
+                        self.scan = len;
+                        if dropping {
+                            // Keep only what could be the start of a split marker.
+                            self.start = len.saturating_sub(overlap).max(self.start);
+                            self.line = self.start;
+                        } else if len - self.start > self.cfg.max_message_len {
+                            self.reset_message();
+                            self.state = State::Body {
+                                body_start,
+                                marker: None,
+                                dropping: true,
+                            };
+                            self.start = len.saturating_sub(overlap).max(self.start);
+                            self.line = self.start;
+                            return Err(DecodeError::MessageTooLarge {
+                                limit: self.cfg.max_message_len,
+                            });
+                        }
+                        return Ok(BodyStep::NeedMore);
                     }
                 }
             }
         };
-        let _ = m;
         match memchr(b'\n', &self.buf[self.scan..]) {
-            Some(i) => Ok(Some(self.scan + i + 1)),
+            Some(i) => {
+                let end = self.scan + i + 1;
+                if dropping {
+                    self.start = end;
+                    self.line = end;
+                    self.scan = end;
+                    self.state = State::Headers;
+                    return Ok(BodyStep::Dropped);
+                }
+                Ok(BodyStep::Done { end, marker: m })
+            }
             None => {
-                self.scan = self.buf.len();
-                self.check_partial().map(|_| None)
+                self.scan = len;
+                if dropping {
+                    self.start = m.max(self.start);
+                    self.line = self.start;
+                } else if len - self.start > self.cfg.max_message_len {
+                    self.reset_message();
+                    self.state = State::Body {
+                        body_start,
+                        marker: Some(m),
+                        dropping: true,
+                    };
+                    self.start = m;
+                    self.line = m;
+                    return Err(DecodeError::MessageTooLarge {
+                        limit: self.cfg.max_message_len,
+                    });
+                }
+                Ok(BodyStep::NeedMore)
             }
         }
     }
 
     /// With no complete line left, checks that the partial line and message are within limits.
-    fn check_partial(&mut self) -> Result<Option<Frame<'_>>, DecodeError> {
+    fn check_partial(&mut self) -> Result<(), DecodeError> {
         let len = self.buf.len();
         if let State::Discard { dirty } = self.state {
             // Drop what is buffered of the line being discarded.
-            let dropped = &self.buf[self.line..];
-            let dirty = dirty || dropped.iter().any(|&b| b != b'\r');
+            let dirty = dirty || self.buf[self.line..].iter().any(|&b| b != b'\r');
             self.state = State::Discard { dirty };
             self.start = len;
             self.line = len;
-            return Ok(None);
+            return Ok(());
         }
-        let in_body = matches!(self.state, State::Body { .. });
-        if !in_body && len - self.line > self.cfg.max_line_len {
+        // A line may end in a CR whose LF has not arrived yet: allow one byte for it, so that
+        // the verdict does not depend on where the stream was split.
+        if len - self.line > self.cfg.max_line_len + 1 {
             return Err(self.fail(DecodeError::LineTooLong {
                 limit: self.cfg.max_line_len,
             }));
@@ -479,34 +531,24 @@ impl Decoder {
                 limit: self.cfg.max_message_len,
             }));
         }
-        Ok(None)
+        Ok(())
     }
 
-    /// Drops the current message and discards input up to the next blank line.
+    /// Drops the current message and discards input up to the next blank line, starting with
+    /// the current line (complete lines already seen are dropped at once).
     fn fail(&mut self, err: DecodeError) -> DecodeError {
-        // Bytes of the current (incomplete) line that will be dropped make it non-blank.
-        let len = self.buf.len();
-        let line_done = self.line > 0 && self.buf.get(self.line - 1) == Some(&b'\n');
-        let partial = &self.buf[self.line.min(len)..];
-        let dirty = !line_done || partial.iter().any(|&b| b != b'\r');
-        let _ = dirty;
-        // Everything up to the current line start is dropped; the partial line is re-scanned
-        // in discard state (it may end with its line end already buffered).
         self.start = self.line;
         self.scan = self.line;
-        self.state = State::Discard {
-            dirty: matches!(self.state, State::Body { .. }),
-        };
+        self.state = State::Discard { dirty: false };
         self.reset_message();
         err
     }
 
-    /// Like [`fail`](Self::fail), for a message found too large at its terminating blank line
-    /// (at `nl`): nothing is left to discard.
-    fn fail_at_blank(&mut self, nl: usize, err: DecodeError) -> DecodeError {
-        self.start = nl + 1;
-        self.line = nl + 1;
-        self.scan = nl + 1;
+    /// Drops the current message, which ends at `end`: nothing is left to discard.
+    fn fail_at_end(&mut self, end: usize, err: DecodeError) -> DecodeError {
+        self.start = end;
+        self.line = end;
+        self.scan = end;
         self.state = State::Headers;
         self.reset_message();
         err
@@ -518,6 +560,17 @@ impl Decoder {
         self.follows = false;
         self.returned = false;
     }
+}
+
+/// What [`Decoder::body_step`] found.
+enum BodyStep {
+    NeedMore,
+    /// A body that broke the size limit has been skipped to its end.
+    Dropped,
+    Done {
+        end: usize,
+        marker: usize,
+    },
 }
 
 /// Whether a line of an old-style Command answer is still a header (`Privilege:` or
