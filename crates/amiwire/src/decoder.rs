@@ -512,11 +512,16 @@ impl Decoder {
     fn check_partial(&mut self) -> Result<(), DecodeError> {
         let len = self.buf.len();
         if let State::Discard { dirty } = self.state {
-            // Drop what is buffered of the line being discarded.
-            let dirty = dirty || self.buf[self.line..].iter().any(|&b| b != b'\r');
-            self.state = State::Discard { dirty };
-            self.start = len;
-            self.line = len;
+            // Drop what is buffered of the line being discarded, but for a final CR: a line
+            // is blank only if it is empty or a lone CR, and any byte dropped before it
+            // makes it non-blank.
+            let keep = usize::from(len > self.line && self.buf[len - 1] == b'\r');
+            let drop_to = len - keep;
+            self.state = State::Discard {
+                dirty: dirty || drop_to > self.line,
+            };
+            self.start = drop_to;
+            self.line = drop_to;
             return Ok(());
         }
         // A line may end in a CR whose LF has not arrived yet: allow one byte for it, so that
