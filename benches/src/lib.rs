@@ -1,1 +1,92 @@
+//! Shared code of the amiwire benchmarks: the corpora and one decode loop per implementation,
+//! each returning what it found so that every bench can assert its result.
+#![forbid(unsafe_code)]
 
+use std::io::Read;
+use std::path::PathBuf;
+
+use amiwire::{Decoder, Frame};
+use bytes::BytesMut;
+use tokio_util::codec::Decoder as _;
+
+/// Size of one simulated socket read.
+pub const READ: usize = 4096;
+
+/// Events in the bulk stream, as counted by the recorder.
+pub const BULK_EVENTS: usize = 78_003;
+/// Messages (events plus the login response and the last response) in the bulk stream.
+pub const BULK_MESSAGES: usize = 78_005;
+
+/// The directory holding the recordings (`crates/amiwire/tests/data`).
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/amiwire/tests/data")
+}
+
+/// The real bulk stream (30 MB, 78,003 events of 750 calls), unpacked.
+pub fn bulk_stream() -> Vec<u8> {
+    let f = std::fs::File::open(data_dir().join("12a-bulk-events.server.bin.gz"))
+        .expect("bulk recording");
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(f)
+        .read_to_end(&mut out)
+        .expect("gzip");
+    out
+}
+
+/// A recording of the corpus by its file name.
+pub fn recording(name: &str) -> Vec<u8> {
+    std::fs::read(data_dir().join(name)).expect("recording")
+}
+
+/// What a decode loop found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Messages decoded.
+    pub messages: usize,
+    /// Header lines located.
+    pub headers: usize,
+}
+
+/// amiwire's decoder fed in `READ`-byte reads: every header located, every message's kind
+/// known.
+pub fn amiwire_decode(data: &[u8], dec: &mut Decoder) -> Counts {
+    let mut c = Counts::default();
+    for mut chunk in data.chunks(READ) {
+        while !chunk.is_empty() {
+            let n = dec.feed(chunk);
+            chunk = &chunk[n..];
+            while let Ok(Some(f)) = dec.decode() {
+                if let Frame::Message(m) = f {
+                    c.messages += 1;
+                    c.headers += m.len();
+                    std::hint::black_box(m.kind());
+                }
+            }
+        }
+    }
+    c
+}
+
+/// asterisk-rs-ami 0.8's `AmiCodec` (a tokio-util codec) fed in `READ`-byte reads.
+pub fn peer_decode(data: &[u8]) -> Counts {
+    let mut codec = asterisk_rs_ami::AmiCodec::new();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut c = Counts::default();
+    for chunk in data.chunks(READ) {
+        buf.extend_from_slice(chunk);
+        while let Ok(Some(m)) = codec.decode(&mut buf) {
+            c.messages += 1;
+            c.headers += m.headers.len() + m.channel_variables.len();
+        }
+    }
+    c
+}
+
+/// The floor: `memchr::memmem` finding every `\r\n\r\n` (message ends only; no header located).
+pub fn memmem_floor(data: &[u8]) -> Counts {
+    let finder = memchr::memmem::Finder::new(b"\r\n\r\n");
+    Counts {
+        messages: finder.find_iter(data).count(),
+        headers: 0,
+    }
+}

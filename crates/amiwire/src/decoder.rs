@@ -292,11 +292,43 @@ impl Decoder {
                     }
                 }
             }
-            let nl = match memchr(b'\n', &self.buf[self.scan..]) {
-                Some(i) => self.scan + i,
-                None => {
-                    self.scan = self.buf.len();
-                    return self.check_partial().map(|()| None);
+            if matches!(self.state, State::Headers) && self.scan == self.line {
+                if let Some(end) = self.fast_headers() {
+                    return Ok(Some(self.finish_message(end, None)));
+                }
+            }
+            // The common case, a header line read from its start: one pass finds the colon
+            // and the line end. A line resumed after a partial read only looks for its end.
+            let headers = matches!(self.state, State::Headers);
+            let (nl, colon) = if headers && self.scan == self.line {
+                match find_colon_or_lf(&self.buf, self.line) {
+                    Some(p) if self.buf[p] == b'\n' => (p, None),
+                    Some(c) => match find_lf(&self.buf, c + 1) {
+                        Some(nl) => (nl, Some(c)),
+                        None => {
+                            self.scan = self.buf.len();
+                            return self.check_partial().map(|()| None);
+                        }
+                    },
+                    None => {
+                        self.scan = self.buf.len();
+                        return self.check_partial().map(|()| None);
+                    }
+                }
+            } else {
+                match find_lf(&self.buf, self.scan) {
+                    Some(nl) => {
+                        let colon = if headers {
+                            find_colon_or_lf(&self.buf[..nl], self.line)
+                        } else {
+                            None
+                        };
+                        (nl, colon)
+                    }
+                    None => {
+                        self.scan = self.buf.len();
+                        return self.check_partial().map(|()| None);
+                    }
                 }
             };
             self.scan = nl + 1;
@@ -367,32 +399,126 @@ impl Decoder {
                 self.scan = line_start;
                 continue;
             }
-            self.push_header(line_start, line_end);
+            self.push_header(line_start, line_end, colon);
         }
     }
 
-    /// Records one header line `[ls, le)` of the current message.
+    /// The hot path: reads complete header lines from `self.line` while nothing unusual
+    /// happens, and returns the end of the message when its blank line is reached. Anything
+    /// else (a partial line, a limit, old Command framing) stops it before that line, with
+    /// the state consistent, for the general path of [`decode`](Self::decode) to handle.
     #[inline]
-    fn push_header(&mut self, ls: usize, le: usize) {
-        let line = &self.buf[ls..le];
+    fn fast_headers(&mut self) -> Option<usize> {
+        let Decoder {
+            cfg,
+            buf,
+            start,
+            line,
+            scan,
+            spans,
+            index,
+            follows,
+            ..
+        } = self;
+        let buf = &buf[..];
+        let mut msg = *start;
+        let mut ls = *line;
+        let result = loop {
+            if *follows {
+                break None;
+            }
+            let Some(p) = find_colon_or_lf(buf, ls) else {
+                break None;
+            };
+            let (colon, nl) = if buf[p] == b'\n' {
+                (None, p)
+            } else {
+                match find_lf(buf, p + 1) {
+                    Some(nl) => (Some(p), nl),
+                    None => break None,
+                }
+            };
+            let mut le = nl;
+            if le > ls && buf[le - 1] == b'\r' {
+                le -= 1;
+            }
+            if le == ls {
+                if spans.is_empty() {
+                    msg = nl + 1;
+                    ls = nl + 1;
+                    continue;
+                }
+                if nl + 1 - msg > cfg.max_message_len {
+                    break None;
+                }
+                ls = nl + 1;
+                break Some(nl + 1);
+            }
+            if le - ls > cfg.max_line_len
+                || nl + 1 - msg > cfg.max_message_len
+                || spans.len() >= cfg.max_headers
+            {
+                break None;
+            }
+            let idx = spans.len() as u32;
+            let span = match colon {
+                Some(c) => {
+                    let mut vs = c + 1;
+                    if vs < le && buf[vs] == b' ' {
+                        vs += 1;
+                    }
+                    index.note(&buf[ls..c], idx);
+                    if index.response == Some(idx) && buf[vs..le].eq_ignore_ascii_case(b"Follows")
+                    {
+                        *follows = true;
+                    }
+                    Span {
+                        start: (ls - msg) as u32,
+                        name_end: (c - msg) as u32,
+                        value_start: (vs - msg) as u32,
+                        end: (le - msg) as u32,
+                    }
+                }
+                None => Span {
+                    start: (ls - msg) as u32,
+                    name_end: (ls - msg) as u32,
+                    value_start: (ls - msg) as u32,
+                    end: (le - msg) as u32,
+                },
+            };
+            spans.push(span);
+            ls = nl + 1;
+        };
+        if result.is_none() {
+            *line = ls;
+            *scan = ls;
+        }
+        *start = msg;
+        result
+    }
+
+    /// Records one header line `[ls, le)` of the current message, whose first colon (if any
+    /// before `le`) is at `colon`.
+    #[inline]
+    fn push_header(&mut self, ls: usize, le: usize, colon: Option<usize>) {
         let base = self.start;
         let idx = self.spans.len() as u32;
-        let span = match line.iter().position(|&b| b == b':') {
+        let span = match colon.filter(|&c| c < le) {
             Some(c) => {
-                let name = &line[..c];
                 let mut vs = c + 1;
-                if line.get(vs) == Some(&b' ') {
+                if vs < le && self.buf[vs] == b' ' {
                     vs += 1;
                 }
-                self.index.note(name, idx);
-                if self.index.response == Some(idx) && line[vs..].eq_ignore_ascii_case(b"Follows")
+                self.index.note(&self.buf[ls..c], idx);
+                if self.index.response == Some(idx)
+                    && self.buf[vs..le].eq_ignore_ascii_case(b"Follows")
                 {
                     self.follows = true;
                 }
                 Span {
                     start: (ls - base) as u32,
-                    name_end: (ls + c - base) as u32,
-                    value_start: (ls + vs - base) as u32,
+                    name_end: (c - base) as u32,
+                    value_start: (vs - base) as u32,
                     end: (le - base) as u32,
                 }
             }
@@ -576,6 +702,59 @@ enum BodyStep {
         end: usize,
         marker: usize,
     },
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+const LFS: u64 = ONES * b'\n' as u64;
+const COLONS: u64 = ONES * b':' as u64;
+
+/// The high bit of each zero byte of `v`; the lowest set bit is exact (bits above a zero byte
+/// may be false positives, so only `trailing_zeros` is used).
+#[inline(always)]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(ONES) & !v & HIGHS
+}
+
+#[inline(always)]
+fn word_at(buf: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&buf[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The first `:` or `\n` in `buf[from..]`, eight bytes at a time (keys are short, so this
+/// beats a call into a vectorised search).
+#[inline]
+fn find_colon_or_lf(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 8 <= buf.len() {
+        let w = word_at(buf, i);
+        let m = zero_bytes(w ^ LFS) | zero_bytes(w ^ COLONS);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    buf[i..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b':')
+        .map(|p| i + p)
+}
+
+/// The first `\n` in `buf[from..]`: eight bytes at a time for a typical value, then memchr.
+#[inline]
+fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    let short = (from + 32).min(buf.len());
+    while i + 8 <= short {
+        let m = zero_bytes(word_at(buf, i) ^ LFS);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr(b'\n', &buf[i..]).map(|p| i + p)
 }
 
 /// Whether a line of an old-style Command answer is still a header (`Privilege:` or

@@ -58,8 +58,13 @@ pub(crate) struct KeyIndex {
 impl KeyIndex {
     /// Notes header `idx` whose name is `name`. Dispatches on the length first, so the common
     /// case (a key of another length) costs one comparison.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn note(&mut self, name: &[u8], idx: u32) {
+        // Every key of interest starts with a, e or r: one test rejects most keys.
+        match name.first().map(|b| b | 0x20) {
+            Some(b'a' | b'e' | b'r') => {}
+            _ => return,
+        }
         let slot = match name.len() {
             5 if name.eq_ignore_ascii_case(b"event") => &mut self.event,
             6 if name.eq_ignore_ascii_case(b"action") => &mut self.action,

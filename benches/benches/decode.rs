@@ -1,0 +1,51 @@
+//! The decoder on the real recordings, side by side with asterisk-rs-ami's codec and the
+//! memmem floor. Each bench asserts what it decoded.
+use amiwire::Decoder;
+use amiwire_benches::*;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+fn bulk(c: &mut Criterion) {
+    let data = bulk_stream();
+    let mut g = c.benchmark_group("bulk-78003-events");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.sample_size(20);
+    let mut dec = Decoder::new();
+    g.bench_function("amiwire", |b| {
+        b.iter(|| {
+            dec = Decoder::new();
+            let n = amiwire_decode(&data, &mut dec);
+            assert_eq!(n.messages, BULK_MESSAGES);
+        })
+    });
+    g.bench_function("asterisk-rs-ami", |b| {
+        b.iter(|| {
+            let n = peer_decode(&data);
+            assert_eq!(n.messages, BULK_MESSAGES);
+        })
+    });
+    g.bench_function("memmem-floor", |b| {
+        b.iter(|| assert!(memmem_floor(&data).messages >= BULK_MESSAGES))
+    });
+    g.finish();
+}
+
+fn lists_and_command(c: &mut Criterion) {
+    for (file, messages) in [("06-event-lists.server.bin", 134), ("04-command.server.bin", 10)] {
+        let data = recording(file);
+        let mut g = c.benchmark_group(file.trim_end_matches(".server.bin"));
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.bench_function("amiwire", |b| {
+            b.iter(|| {
+                let mut dec = Decoder::new();
+                assert_eq!(amiwire_decode(&data, &mut dec).messages, messages)
+            })
+        });
+        g.bench_function("asterisk-rs-ami", |b| {
+            b.iter(|| assert_eq!(peer_decode(&data).messages, messages))
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bulk, lists_and_command);
+criterion_main!(benches);

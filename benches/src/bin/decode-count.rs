@@ -1,0 +1,26 @@
+//! One decode pass over the bulk stream (or FILE) with the chosen implementation, for
+//! instruction counting: `valgrind --tool=callgrind target/release/decode-count amiwire`.
+//! The input is read and unpacked before the pass; run with `none` to count that part alone
+//! and subtract it.
+use amiwire::Decoder;
+use amiwire_benches::{amiwire_decode, bulk_stream, memmem_floor, peer_decode};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "amiwire".into());
+    let data = match args.next() {
+        Some(path) => std::fs::read(path).expect("read FILE"),
+        None => bulk_stream(),
+    };
+    let counts = match which.as_str() {
+        "amiwire" => amiwire_decode(&data, &mut Decoder::new()),
+        "asterisk-rs-ami" => peer_decode(&data),
+        "memmem" => memmem_floor(&data),
+        "none" => Default::default(),
+        other => {
+            eprintln!("unknown decoder {other:?}: amiwire | asterisk-rs-ami | memmem | none");
+            std::process::exit(2);
+        }
+    };
+    println!("{which}: {} bytes, {} messages, {} headers", data.len(), counts.messages, counts.headers);
+}
