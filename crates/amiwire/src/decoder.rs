@@ -350,6 +350,11 @@ impl Decoder {
                 }
                 State::Banner => {
                     self.state = State::Headers;
+                    if line_end - line_start > self.cfg.max_line_len {
+                        return Err(self.fail(DecodeError::LineTooLong {
+                            limit: self.cfg.max_line_len,
+                        }));
+                    }
                     let line = &self.buf[line_start..line_end];
                     if !line.is_empty() && memchr(b':', line).is_none() {
                         self.start = nl + 1;
@@ -746,7 +751,7 @@ fn find_colon_or_lf(buf: &[u8], from: usize) -> Option<usize> {
 #[inline]
 fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
-    let short = (from + 32).min(buf.len());
+    let short = (from + 256).min(buf.len());
     while i + 8 <= short {
         let m = zero_bytes(word_at(buf, i) ^ LFS);
         if m != 0 {

@@ -171,7 +171,10 @@ impl FilterError {
     /// Moves the offset of a `Malformed` error by `by` bytes.
     fn shifted(self, by: usize) -> FilterError {
         match self {
-            FilterError::Malformed { reason, at } => FilterError::Malformed { reason, at: at + by },
+            FilterError::Malformed { reason, at } => FilterError::Malformed {
+                reason,
+                at: at + by,
+            },
             other => other,
         }
     }
@@ -236,7 +239,7 @@ impl EventSet {
 enum ValueTest {
     Exists,
     Equals(Box<[u8]>),
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     StartsWith(Box<[u8]>),
     EndsWith(Box<[u8]>),
     Regex(Regex),
@@ -351,7 +354,7 @@ impl Predicate {
     pub fn header_contains(name: &str, needle: impl AsRef<[u8]>) -> Predicate {
         Predicate::header(
             name,
-            ValueTest::Contains(Finder::new(needle.as_ref()).into_owned()),
+            ValueTest::Contains(Box::new(Finder::new(needle.as_ref()).into_owned())),
         )
     }
 
@@ -694,7 +697,7 @@ pub fn advanced_syntax_supported(major: u32, minor: u32) -> bool {
 #[derive(Clone, Debug)]
 enum Matcher {
     Regex(Regex),
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     /// Exact, starts_with, ends_with: compared with the pattern's bytes.
     Literal,
     Always,
@@ -833,7 +836,10 @@ fn parse_criteria(s: &str) -> Result<Criteria<'_>, FilterError> {
             ));
         }
         if b.get(i) != Some(&b'(') {
-            return Err(FilterError::malformed(format!("expected '(' after '{kw}'"), i));
+            return Err(FilterError::malformed(
+                format!("expected '(' after '{kw}'"),
+                i,
+            ));
         }
         i += 1;
         let v_start = i;
@@ -849,7 +855,10 @@ fn parse_criteria(s: &str) -> Result<Criteria<'_>, FilterError> {
         }
         let v = &s[v_start..i];
         if v.is_empty() {
-            return Err(FilterError::malformed(format!("empty {kw}() value"), v_start));
+            return Err(FilterError::malformed(
+                format!("empty {kw}() value"),
+                v_start,
+            ));
         }
         match kw {
             "action" => {
@@ -898,7 +907,10 @@ fn parse_criteria(s: &str) -> Result<Criteria<'_>, FilterError> {
 /// Splits an `eventfilter` key into its criteria (`None` for the legacy form). Offsets in errors
 /// are relative to `key`.
 fn parse_key(key: &str) -> Result<Option<&str>, FilterError> {
-    let lead = key.len() - key.trim_start_matches(|c: char| c.is_ascii() && is_blank(c as u8)).len();
+    let lead = key.len()
+        - key
+            .trim_start_matches(|c: char| c.is_ascii() && is_blank(c as u8))
+            .len();
     let k = strip_blanks(key);
     let Some(rest) = k.strip_prefix("eventfilter") else {
         return Err(FilterError::malformed(
@@ -1142,10 +1154,7 @@ impl ManagerFilter {
         let (action, name, header, method) = match criteria {
             None => {
                 if pattern.is_empty() {
-                    return Err(FilterError::pattern(
-                        raw,
-                        "a legacy filter needs a pattern",
-                    ));
+                    return Err(FilterError::pattern(raw, "a legacy filter needs a pattern"));
                 }
                 (default_action, None, None, MatchMethod::Regex)
             }
@@ -1169,12 +1178,7 @@ impl ManagerFilter {
                         "without a pattern, name() or header() is needed",
                     ));
                 }
-                (
-                    c.action.unwrap_or(default_action),
-                    c.name,
-                    c.header,
-                    method,
-                )
+                (c.action.unwrap_or(default_action), c.name, c.header, method)
             }
         };
         ManagerFilter::build_checked(action, name, header, method, pattern)
@@ -1190,7 +1194,9 @@ impl ManagerFilter {
     ) -> Result<ManagerFilter, FilterError> {
         let matcher = match method {
             MatchMethod::Regex => Matcher::Regex(compile_ere(pattern)?),
-            MatchMethod::Contains => Matcher::Contains(Finder::new(pattern.as_bytes()).into_owned()),
+            MatchMethod::Contains => {
+                Matcher::Contains(Box::new(Finder::new(pattern.as_bytes()).into_owned()))
+            }
             MatchMethod::Exact | MatchMethod::StartsWith | MatchMethod::EndsWith => {
                 Matcher::Literal
             }
@@ -1610,7 +1616,11 @@ impl FilterSet {
     }
 
     /// Adds a filter given as the `Filter` action gives it ([`ManagerFilter::parse`]).
-    pub fn add_criteria(&mut self, criteria: &str, pattern: &str) -> Result<&mut Self, FilterError> {
+    pub fn add_criteria(
+        &mut self,
+        criteria: &str,
+        pattern: &str,
+    ) -> Result<&mut Self, FilterError> {
         Ok(self.add(ManagerFilter::parse(criteria, pattern)?))
     }
 
@@ -1748,8 +1758,11 @@ fn fuzz_check_rule(r: &ManagerFilter) {
     let h = r.to_action_headers();
     let get = |k: &str| h.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     assert_eq!(
-        ManagerFilter::parse(get("MatchCriteria").unwrap_or(""), get("Filter").unwrap_or(""))
-            .as_ref(),
+        ManagerFilter::parse(
+            get("MatchCriteria").unwrap_or(""),
+            get("Filter").unwrap_or("")
+        )
+        .as_ref(),
         Ok(r),
         "action headers round trip"
     );

@@ -1,1 +1,140 @@
-//! Fuzzing entry points (being written).
+//! Fuzz entry points. The fuzz targets in `fuzz/` are one-line calls to these functions, so
+//! that a crash found by the fuzzer replays in `cargo test` (tests/fuzz_replay.rs). Each one
+//! asserts invariants, not just the absence of a panic.
+
+use crate::{Action, DecodeError, Decoder, DecoderConfig, Frame, Message};
+
+pub use crate::callfile::fuzz_callfile;
+pub use crate::filter::fuzz_filter;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Banner(Vec<u8>),
+    Msg(Message),
+    Error,
+    Truncated,
+}
+
+fn run(cfg: &DecoderConfig, data: &[u8], chunk: usize) -> Vec<Seen> {
+    let mut dec = Decoder::with_config(cfg.clone());
+    let mut seen = Vec::new();
+    for mut piece in data.chunks(chunk.max(1)) {
+        while !piece.is_empty() {
+            let n = dec.feed(piece);
+            assert!(n <= piece.len(), "feed took more than it was given");
+            piece = &piece[n..];
+            assert!(dec.buffered() <= dec.config().max_buffered, "buffer over its limit");
+            let mut progressed = n > 0;
+            loop {
+                match dec.decode() {
+                    Ok(None) => break,
+                    Ok(Some(Frame::Banner(b))) => seen.push(Seen::Banner(b.to_vec())),
+                    Ok(Some(Frame::Message(m))) => {
+                        check_message(cfg, &m);
+                        seen.push(Seen::Msg(m.to_owned()));
+                    }
+                    Err(_) => seen.push(Seen::Error),
+                }
+                progressed = true;
+            }
+            assert!(progressed, "no progress on a full buffer");
+        }
+    }
+    match dec.finish() {
+        Ok(()) => {}
+        Err(DecodeError::Truncated { .. }) => seen.push(Seen::Truncated),
+        Err(e) => panic!("finish returned {e:?}"),
+    }
+    seen
+}
+
+fn check_message(cfg: &DecoderConfig, m: &crate::MessageRef<'_>) {
+    assert!(!m.is_empty());
+    assert!(m.as_bytes().len() <= cfg.max_message_len);
+    assert!(m.len() <= cfg.max_headers);
+    for h in m.iter() {
+        assert!(h.name().len() + h.value().len() <= cfg.max_line_len);
+        assert!(!h.value().contains(&b'\n'));
+    }
+    let _ = m.command_output().count();
+    let _ = m.chan_variables().count();
+    assert_eq!(m.to_owned().as_ref(), *m);
+}
+
+/// Decodes `data` whole and in chunks of a size taken from its first byte, with default or
+/// tight limits: no panic, the same frames (and as many errors) under both splits, buffer
+/// within its limit, every message within the limits.
+pub fn fuzz_decoder(data: &[u8]) {
+    let Some((&sel, data)) = data.split_first() else {
+        return;
+    };
+    let mut cfg = if sel & 1 == 0 {
+        DecoderConfig::default()
+    } else {
+        DecoderConfig::without_banner()
+    };
+    if sel & 2 != 0 {
+        cfg.max_line_len = 24;
+        cfg.max_headers = 4;
+        cfg.max_message_len = 96;
+        cfg.max_buffered = 128;
+    }
+    let chunk = usize::from(sel >> 2) + 1;
+    let whole = run(&cfg, data, data.len());
+    let split = run(&cfg, data, chunk);
+    assert_eq!(whole, split, "chunks of {chunk} changed the frames");
+}
+
+/// An independent statement of what the builder must refuse: bad keys (empty, colon, control
+/// characters, non-ASCII, blanks around it, `Action`/`ActionID` which have their own rules),
+/// control characters in values, lines over 1022 bytes, more than 127 lines.
+fn must_refuse(k: &str, v: &str, count: usize) -> bool {
+    k.is_empty()
+        || k.bytes().any(|b| b == b':' || b.is_ascii_control() || !b.is_ascii())
+        || k.trim() != k
+        || k.eq_ignore_ascii_case("action")
+        || k.eq_ignore_ascii_case("actionid")
+        || v.chars().any(|c| c.is_control() && c != '\t')
+        || k.len() + 2 + v.len() > 1022
+        || count >= 127
+}
+
+/// Builds an action from `data` (NUL-separated key/value pairs): when the builder accepts it,
+/// decoding its bytes gives back exactly its headers; when it refuses, nothing is encoded.
+pub fn fuzz_roundtrip(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.split('\0');
+    let name = parts.next().unwrap_or_default();
+    let mut action = match Action::try_new(name) {
+        Ok(a) => a,
+        Err(_) => {
+            assert!(Action::new(name).to_bytes().is_empty());
+            return;
+        }
+    };
+    while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+        match action.clone().header(k, v) {
+            Ok(a) => action = a,
+            Err(e) => assert!(
+                must_refuse(k, v, action.header_count()),
+                "refused a valid header {k:?}: {v:?} ({e})"
+            ),
+        }
+    }
+    let bytes = action.to_bytes();
+    assert!(!bytes.is_empty());
+    let mut dec = Decoder::with_config(DecoderConfig::without_banner());
+    assert_eq!(dec.feed(&bytes), bytes.len());
+    let msg = match dec.decode() {
+        Ok(Some(Frame::Message(m))) => m.to_owned(),
+        other => panic!("encoded action did not decode: {other:?}"),
+    };
+    assert!(matches!(dec.decode(), Ok(None)));
+    let decoded: Vec<(&[u8], &[u8])> = msg.iter().map(|h| (h.name(), h.value())).collect();
+    let built: Vec<(&[u8], &[u8])> = action
+        .headers()
+        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+        .collect();
+    assert_eq!(decoded, built);
+    assert_eq!(msg.as_bytes(), &bytes[..]);
+}
