@@ -30,7 +30,10 @@ fn bulk(c: &mut Criterion) {
 }
 
 fn lists_and_command(c: &mut Criterion) {
-    for (file, messages) in [("06-event-lists.server.bin", 134), ("04-command.server.bin", 10)] {
+    for (file, messages) in [
+        ("06-event-lists.server.bin", 134),
+        ("04-command.server.bin", 10),
+    ] {
         let data = recording(file);
         let mut g = c.benchmark_group(file.trim_end_matches(".server.bin"));
         g.throughput(Throughput::Bytes(data.len() as u64));

@@ -45,5 +45,10 @@ fn decoder_steady_state_allocates_nothing() {
     let counts = amiwire_decode(body, &mut dec);
     let after = ALLOCS.load(Ordering::Relaxed);
     assert_eq!(counts.messages, BULK_MESSAGES);
-    assert_eq!(after - before, 0, "allocations during {} messages", counts.messages);
+    assert_eq!(
+        after - before,
+        0,
+        "allocations during {} messages",
+        counts.messages
+    );
 }

@@ -22,5 +22,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!("{which}: {} bytes, {} messages, {} headers", data.len(), counts.messages, counts.headers);
+    println!(
+        "{which}: {} bytes, {} messages, {} headers",
+        data.len(),
+        counts.messages,
+        counts.headers
+    );
 }

@@ -108,4 +108,3 @@ fn usage(msg: &str) -> ExitCode {
     eprintln!("decode: {msg}\nusage: decode FILE [--count] [--chunk N]");
     ExitCode::from(2)
 }
-

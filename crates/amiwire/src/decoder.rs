@@ -473,8 +473,7 @@ impl Decoder {
                         vs += 1;
                     }
                     index.note(&buf[ls..c], idx);
-                    if index.response == Some(idx) && buf[vs..le].eq_ignore_ascii_case(b"Follows")
-                    {
+                    if index.response == Some(idx) && buf[vs..le].eq_ignore_ascii_case(b"Follows") {
                         *follows = true;
                     }
                     Span {

@@ -23,7 +23,10 @@ fn run(cfg: &DecoderConfig, data: &[u8], chunk: usize) -> Vec<Seen> {
             let n = dec.feed(piece);
             assert!(n <= piece.len(), "feed took more than it was given");
             piece = &piece[n..];
-            assert!(dec.buffered() <= dec.config().max_buffered, "buffer over its limit");
+            assert!(
+                dec.buffered() <= dec.config().max_buffered,
+                "buffer over its limit"
+            );
             let mut progressed = n > 0;
             loop {
                 match dec.decode() {
@@ -90,7 +93,8 @@ pub fn fuzz_decoder(data: &[u8]) {
 /// control characters in values, lines over 1022 bytes, more than 127 lines.
 fn must_refuse(k: &str, v: &str, count: usize) -> bool {
     k.is_empty()
-        || k.bytes().any(|b| b == b':' || b.is_ascii_control() || !b.is_ascii())
+        || k.bytes()
+            .any(|b| b == b':' || b.is_ascii_control() || !b.is_ascii())
         || k.trim() != k
         || k.eq_ignore_ascii_case("action")
         || k.eq_ignore_ascii_case("actionid")

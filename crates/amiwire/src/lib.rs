@@ -41,13 +41,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod decoder;
-mod message;
 pub mod action;
 pub mod callfile;
+mod decoder;
 pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
+mod message;
 
 pub use action::{Action, ActionId, ActionIdGenerator, EncodeError};
 pub use decoder::{DecodeError, Decoder, DecoderConfig, Frame};

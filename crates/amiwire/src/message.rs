@@ -274,8 +274,7 @@ impl<'a> MessageRef<'a> {
     /// The raw text of an old-style Command answer (`Response: Follows`, Asterisk 13 and older),
     /// without the `--END COMMAND--` marker.
     pub fn follows_body(&self) -> Option<&'a [u8]> {
-        self.body
-            .map(|(s, e)| &self.bytes[s as usize..e as usize])
+        self.body.map(|(s, e)| &self.bytes[s as usize..e as usize])
     }
 
     /// Command output as lines, whatever the framing: the raw text of a `Response: Follows`
@@ -414,8 +413,7 @@ impl<'a> ChanVariable<'a> {
         let (prefix, channel) = if name.last() == Some(&b')') {
             let open = memchr::memchr(b'(', name)?;
             let head = &name[..open];
-            if head.len() < KEY.len() || !head[head.len() - KEY.len()..].eq_ignore_ascii_case(KEY)
-            {
+            if head.len() < KEY.len() || !head[head.len() - KEY.len()..].eq_ignore_ascii_case(KEY) {
                 return None;
             }
             (

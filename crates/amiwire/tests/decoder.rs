@@ -74,7 +74,9 @@ fn lines(m: &Message) -> Vec<String> {
 }
 
 fn kv(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -86,11 +88,20 @@ Response: Success\r\nActionID: c2\r\n\r\n";
     assert_eq!(ms.len(), 2);
     assert_eq!(
         pairs(&ms[0]),
-        kv(&[("Response", "Follows"), ("Privilege", "Command"), ("ActionID", "c1")])
+        kv(&[
+            ("Response", "Follows"),
+            ("Privilege", "Command"),
+            ("ActionID", "c1")
+        ])
     );
     assert_eq!(
         lines(&ms[0]),
-        ["Asterisk 13.38.3 built by root", "System uptime: 2 hours", "", "last line"]
+        [
+            "Asterisk 13.38.3 built by root",
+            "System uptime: 2 hours",
+            "",
+            "last line"
+        ]
     );
     assert_eq!(ms[0].as_ref().action_id(), Some(&b"c1"[..]));
     assert_eq!(ms[1].get_str("ActionID"), Some("c2"));
@@ -148,7 +159,10 @@ Response: Error\r\nMessage: first\nsecond part\r\n\r\n";
         pairs(&ms[0]),
         kv(&[("Event", "CoreShowChannelMapComplete"), ("ActionID", "m")])
     );
-    assert_eq!(pairs(&ms[1]), kv(&[("Response", "Error"), ("Message", "Invalid")]));
+    assert_eq!(
+        pairs(&ms[1]),
+        kv(&[("Response", "Error"), ("Message", "Invalid")])
+    );
     let h: Vec<_> = ms[2].iter().collect();
     assert_eq!(h.len(), 3);
     assert!(!h[2].has_colon());
@@ -165,7 +179,11 @@ fn sloppy_keys_and_values() {
     assert_eq!(m.get("EMPTY"), Some(&b""[..]));
     assert_eq!(m.get("Empty2"), Some(&b""[..]));
     assert_eq!(m.get("Two"), Some(&b" spaces"[..]));
-    assert_eq!(m.get(""), Some(&b"orphan"[..]), "a line starting with a colon has an empty key");
+    assert_eq!(
+        m.get(""),
+        Some(&b"orphan"[..]),
+        "a line starting with a colon has an empty key"
+    );
     assert_eq!(m.len(), 7);
     assert!(!m.header(5).unwrap().has_colon());
 }
@@ -231,7 +249,10 @@ DestChanVariable: X=1\r\nChanVariable: Y=\r\nNotAVariable: Z=2\r\n\r\n",
     let vars: Vec<_> = ms[0].as_ref().chan_variables().collect();
     assert_eq!(vars.len(), 3);
     assert_eq!(vars[0].channel, Some(&b"Local/210@test-0000072b;1"[..]));
-    assert_eq!((vars[0].name, vars[0].value), (&b"FOO"[..], &b"bar=baz"[..]));
+    assert_eq!(
+        (vars[0].name, vars[0].value),
+        (&b"FOO"[..], &b"bar=baz"[..])
+    );
     assert_eq!(vars[1].prefix, b"Dest");
     assert_eq!(vars[1].channel, None);
     assert_eq!((vars[2].name, vars[2].value), (&b"Y"[..], &b""[..]));
@@ -243,7 +264,10 @@ fn banner_then_messages_and_no_banner_when_first_line_has_colon() {
         DecoderConfig::default(),
         b"Asterisk Call Manager Proxy/2.0\r\nResponse: Success\r\n\r\n",
     );
-    assert_eq!(seen[0], Seen::Banner(b"Asterisk Call Manager Proxy/2.0".to_vec()));
+    assert_eq!(
+        seen[0],
+        Seen::Banner(b"Asterisk Call Manager Proxy/2.0".to_vec())
+    );
     assert!(matches!(seen[1], Seen::Msg(_)));
     let seen = decode(DecoderConfig::default(), b"Response: Success\r\n\r\n");
     assert_eq!(seen.len(), 1);
@@ -303,7 +327,10 @@ fn oversized_old_command_output_is_skipped_to_its_marker() {
 aaaaaaaaaaaaaaaaaaaa\n\nbbbbbbbbbbbbbbbbbbbbbbbb\n\ncccccccccccccccccccc\n--END COMMAND--\r\n\r\nEvent: Next\r\n\r\n";
     let seen = decode(cfg, wire);
     assert_eq!(seen.len(), 2, "{seen:?}");
-    assert_eq!(seen[0], Seen::Err(DecodeError::MessageTooLarge { limit: 64 }));
+    assert_eq!(
+        seen[0],
+        Seen::Err(DecodeError::MessageTooLarge { limit: 64 })
+    );
     match &seen[1] {
         Seen::Msg(m) => assert_eq!(m.get_str("Event"), Some("Next")),
         other => panic!("{other:?}"),

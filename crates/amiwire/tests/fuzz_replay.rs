@@ -7,7 +7,9 @@ use std::path::Path;
 use amiwire::fuzzing;
 
 fn saved(target: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/fuzz")
+        .join(target);
     let mut out = Vec::new();
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries {

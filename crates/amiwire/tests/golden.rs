@@ -17,7 +17,10 @@ fn data_dir() -> PathBuf {
 }
 
 /// Decodes `chunks` in order and renders every frame (and error) as a JSON line.
-fn decode_chunks<'a>(cfg: DecoderConfig, chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<String> {
+fn decode_chunks<'a>(
+    cfg: DecoderConfig,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Vec<String> {
     let mut dec = Decoder::with_config(cfg);
     let mut out = Vec::new();
     for mut chunk in chunks {
@@ -70,7 +73,10 @@ fn http_bodies(data: &[u8]) -> Vec<&[u8]> {
             .unwrap_or(0);
         let body_start = pos + he + 4;
         let body = &data[body_start..(body_start + len).min(data.len())];
-        if head.lines().any(|l| l.starts_with("content-type: text/plain")) {
+        if head
+            .lines()
+            .any(|l| l.starts_with("content-type: text/plain"))
+        {
             bodies.push(body);
         }
         pos = body_start + len;
@@ -193,9 +199,11 @@ fn message_counts_match_the_recorder() {
 #[test]
 fn bulk_stream_summary() {
     let mut gz = Vec::new();
-    flate2::read::GzDecoder::new(fs::File::open(data_dir().join("12a-bulk-events.server.bin.gz")).unwrap())
-        .read_to_end(&mut gz)
-        .unwrap();
+    flate2::read::GzDecoder::new(
+        fs::File::open(data_dir().join("12a-bulk-events.server.bin.gz")).unwrap(),
+    )
+    .read_to_end(&mut gz)
+    .unwrap();
     let mut dec = Decoder::new();
     let mut messages = 0usize;
     let mut headers = 0usize;
@@ -209,7 +217,9 @@ fn bulk_stream_summary() {
                     messages += 1;
                     headers += m.len();
                     if let Some(e) = m.event() {
-                        *events.entry(String::from_utf8_lossy(e).into_owned()).or_default() += 1;
+                        *events
+                            .entry(String::from_utf8_lossy(e).into_owned())
+                            .or_default() += 1;
                     }
                 }
             }
@@ -224,7 +234,8 @@ fn bulk_stream_summary() {
         summary.push_str(&format!("\"{k}\": {v}"));
     }
     summary.push_str("}}");
-    let expected = fs::read_to_string(data_dir().join("golden/12a-bulk-events.summary.json")).unwrap();
+    let expected =
+        fs::read_to_string(data_dir().join("golden/12a-bulk-events.summary.json")).unwrap();
     assert_eq!(summary, expected.trim());
     assert_eq!(events.values().sum::<usize>(), 78_003);
 }
