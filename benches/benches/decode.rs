@@ -17,6 +17,14 @@ fn bulk(c: &mut Criterion) {
             assert_eq!(n.messages, BULK_MESSAGES);
         })
     });
+    let filter = screen_pop_filter();
+    g.bench_function("amiwire+filter", |b| {
+        b.iter(|| {
+            let mut dec = Decoder::new();
+            let (n, passed) = amiwire_decode_filtered(&data, &mut dec, &filter);
+            assert_eq!((n.messages, passed), (BULK_MESSAGES, BULK_SCREEN_POP));
+        })
+    });
     g.bench_function("asterisk-rs-ami", |b| {
         b.iter(|| {
             let n = peer_decode(&data);

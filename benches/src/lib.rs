@@ -67,6 +67,41 @@ pub fn amiwire_decode(data: &[u8], dec: &mut Decoder) -> Counts {
     c
 }
 
+/// A CRM screen-pop style filter: event name in a set and one header value.
+pub fn screen_pop_filter() -> amiwire::filter::Filter {
+    amiwire::filter::Filter::events(["Hangup", "DialBegin"]).and_header_eq("Context", "test")
+}
+
+/// Events of the bulk stream that pass [`screen_pop_filter`] (counted independently with a
+/// plain split in Python).
+pub const BULK_SCREEN_POP: usize = 3750;
+
+/// [`amiwire_decode`] plus a filter evaluated on every message; returns the messages decoded
+/// and how many passed.
+pub fn amiwire_decode_filtered(
+    data: &[u8],
+    dec: &mut Decoder,
+    filter: &amiwire::filter::Filter,
+) -> (Counts, usize) {
+    let mut c = Counts::default();
+    let mut passed = 0;
+    for mut chunk in data.chunks(READ) {
+        while !chunk.is_empty() {
+            let n = dec.feed(chunk);
+            chunk = &chunk[n..];
+            while let Ok(Some(f)) = dec.decode() {
+                if let Frame::Message(m) = f {
+                    c.messages += 1;
+                    c.headers += m.len();
+                    std::hint::black_box(m.kind());
+                    passed += usize::from(filter.matches(&m));
+                }
+            }
+        }
+    }
+    (c, passed)
+}
+
 /// asterisk-rs-ami 0.8's `AmiCodec` (a tokio-util codec) fed in `READ`-byte reads.
 pub fn peer_decode(data: &[u8]) -> Counts {
     let mut codec = asterisk_rs_ami::AmiCodec::new();

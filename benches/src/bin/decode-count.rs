@@ -3,7 +3,10 @@
 //! The input is read and unpacked before the pass; run with `none` to count that part alone
 //! and subtract it.
 use amiwire::Decoder;
-use amiwire_benches::{amiwire_decode, bulk_stream, memmem_floor, peer_decode};
+use amiwire_benches::{
+    amiwire_decode, amiwire_decode_filtered, bulk_stream, memmem_floor, peer_decode,
+    screen_pop_filter,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -14,11 +17,17 @@ fn main() {
     };
     let counts = match which.as_str() {
         "amiwire" => amiwire_decode(&data, &mut Decoder::new()),
+        "amiwire-filter" => {
+            let (c, passed) =
+                amiwire_decode_filtered(&data, &mut Decoder::new(), &screen_pop_filter());
+            println!("passed the filter: {passed}");
+            c
+        }
         "asterisk-rs-ami" => peer_decode(&data),
         "memmem" => memmem_floor(&data),
         "none" => Default::default(),
         other => {
-            eprintln!("unknown decoder {other:?}: amiwire | asterisk-rs-ami | memmem | none");
+            eprintln!("unknown decoder {other:?}: amiwire | amiwire-filter | asterisk-rs-ami | memmem | none");
             std::process::exit(2);
         }
     };
