@@ -26,6 +26,10 @@ fn main() {
         "asterisk-rs-ami" => peer_decode(&data),
         "memmem" => memmem_floor(&data),
         "none" => Default::default(),
+        "lines" => amiwire_benches::Counts {
+            messages: memchr::memchr_iter(b'\n', &data).count(),
+            headers: 0,
+        },
         other => {
             eprintln!("unknown decoder {other:?}: amiwire | amiwire-filter | asterisk-rs-ami | memmem | none");
             std::process::exit(2);

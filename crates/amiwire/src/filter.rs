@@ -2,7 +2,8 @@
 //!
 //! * [`Filter`] and [`Predicate`]: client-side filters built in code (event name in a set,
 //!   header equals / contains / starts with / ends with / matches a regex, and `all` / `any` /
-//!   `not`), evaluated on a borrowed [`MessageRef`] without allocating.
+//!   `not`), evaluated on a borrowed [`MessageRef`] without allocating (a regex allocates its
+//!   match cache once per thread, on first use, and reuses it).
 //! * [`ManagerFilter`] and [`FilterSet`]: Asterisk's own event filters, the `eventfilter` lines
 //!   of `manager.conf` and the `Filter` action, with the server's semantics, so that a client
 //!   can parse them, evaluate them locally, and replay them after a reconnect
@@ -441,7 +442,7 @@ impl Predicate {
         }
     }
 
-    /// Whether the message satisfies the predicate. Never allocates.
+    /// Whether the message satisfies the predicate. Does not allocate.
     #[inline]
     pub fn matches(&self, msg: &MessageRef<'_>) -> bool {
         self.0.matches(msg)
@@ -572,7 +573,7 @@ impl Filter {
         Ok(self.and(Predicate::header_regex(name, regex)?))
     }
 
-    /// Whether the message passes. Never allocates.
+    /// Whether the message passes. Does not allocate.
     #[inline]
     pub fn matches(&self, msg: &MessageRef<'_>) -> bool {
         self.root.matches(msg)
@@ -1404,7 +1405,7 @@ impl ManagerFilter {
     }
 
     /// Whether the event matches this filter, as Asterisk's `filter_cmp_fn` decides (whether it
-    /// is then delivered depends on the whole [`FilterSet`]). Never allocates.
+    /// is then delivered depends on the whole [`FilterSet`]). Does not allocate.
     pub fn matches(&self, msg: &MessageRef<'_>) -> bool {
         if let Some(name) = &self.name {
             if msg.event() != Some(name.as_bytes()) {
@@ -1681,7 +1682,7 @@ impl FilterSet {
     /// Whether Asterisk would deliver this event (`should_send_event`): no filter, yes; include
     /// filters only, if one matches; exclude filters only, unless one matches; both, if an
     /// include filter matches and no exclude filter does. Asterisk filters asynchronous events
-    /// only, so do not ask about responses. Never allocates.
+    /// only, so do not ask about responses. Does not allocate.
     pub fn matches(&self, msg: &MessageRef<'_>) -> bool {
         if !self.include.is_empty() && !self.include.iter().any(|f| f.matches(msg)) {
             return false;

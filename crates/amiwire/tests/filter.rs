@@ -1253,7 +1253,10 @@ proptest! {
                 Just("action"), Just("name"), Just("header"), Just("method"), Just("include"),
                 Just("exclude"), Just("regex"), Just("none"), Just("contains"), Just("Hangup"),
                 Just("Channel"), Just(":"), Just(" "), Just(";"), Just("\\"), Just("["),
-                Just("\n"), Just("Local/"),
+                Just("\n"), Just("Local/"), Just("]"), Just("*"), Just("{"), Just("}"), Just("^"),
+                Just("$"), Just("."), Just("|"), Just("?"), Just("[:alpha:]"), Just("&&"),
+                Just("\t"), Just("\x0b"), Just("é"), Just("=>"), Just("\\;"), Just("method(none)"),
+                Just("header(Channel)"), Just("name(Hangup)"), Just("action(exclude)"),
             ],
             0..20,
         )
