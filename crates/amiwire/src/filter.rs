@@ -1357,6 +1357,17 @@ impl ManagerFilter {
         }
     }
 
+    /// The `Filter` action that adds this filter on the server (see
+    /// [`to_action_headers`](Self::to_action_headers)); an error only if the pattern cannot
+    /// travel in a header.
+    pub fn to_action(&self) -> Result<crate::Action, crate::EncodeError> {
+        let mut action = crate::Action::new("Filter");
+        for (k, v) in self.to_action_headers() {
+            action = action.header(&k, &v)?;
+        }
+        Ok(action)
+    }
+
     /// The headers of the `Filter` action adding this filter on the server, in order:
     /// `Operation: Add`, then `MatchCriteria` (new syntax only), then `Filter` (sent even when
     /// empty, which Asterisk reads as no pattern). `Action: Filter` itself is not included. The

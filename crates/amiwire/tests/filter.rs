@@ -1264,3 +1264,21 @@ proptest! {
         fuzz_filter(parts.concat().as_bytes());
     }
 }
+
+#[test]
+fn filter_actions_on_the_wire() {
+    let legacy = ManagerFilter::legacy("!Event: Newexten").unwrap();
+    assert_eq!(
+        legacy.to_action().unwrap().to_bytes(),
+        b"Action: Filter\r\nOperation: Add\r\nFilter: !Event: Newexten\r\n\r\n"
+    );
+    let criteria = ManagerFilter::parse("action(include),name(UserEvent)", "").unwrap();
+    let bytes = criteria.to_action().unwrap().to_bytes();
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.starts_with(
+            "Action: Filter\r\nOperation: Add\r\nMatchCriteria: action(include),name(UserEvent)"
+        ),
+        "{text}"
+    );
+}
