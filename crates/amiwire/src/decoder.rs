@@ -432,16 +432,8 @@ impl Decoder {
             if *follows {
                 break None;
             }
-            let Some(p) = find_colon_or_lf(buf, ls) else {
+            let Some((colon, nl)) = scan_line(buf, ls) else {
                 break None;
-            };
-            let (colon, nl) = if buf[p] == b'\n' {
-                (None, p)
-            } else {
-                match find_lf(buf, p + 1) {
-                    Some(nl) => (Some(p), nl),
-                    None => break None,
-                }
             };
             let mut le = nl;
             if le > ls && buf[le - 1] == b'\r' {
@@ -725,6 +717,40 @@ fn word_at(buf: &[u8], i: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&buf[i..i + 8]);
     u64::from_le_bytes(w)
+}
+
+/// One pass over the line starting at `from`: its first colon (if before the line end) and its
+/// line end, eight bytes at a time; `None` if the line is not complete in `buf`.
+#[inline(always)]
+fn scan_line(buf: &[u8], from: usize) -> Option<(Option<usize>, usize)> {
+    let mut i = from;
+    let mut colon = None;
+    let words = buf.get(from..)?.chunks_exact(8);
+    for word in words {
+        let w = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        let lf = zero_bytes(w ^ LFS);
+        if colon.is_none() {
+            let c = zero_bytes(w ^ COLONS);
+            if c != 0 && c.trailing_zeros() < lf.trailing_zeros() {
+                colon = Some(i + (c.trailing_zeros() / 8) as usize);
+            }
+        }
+        if lf != 0 {
+            return Some((colon, i + (lf.trailing_zeros() / 8) as usize));
+        }
+        i += 8;
+    }
+    while i < buf.len() {
+        match buf[i] {
+            b'\n' => return Some((colon, i)),
+            b':' if colon.is_none() => colon = Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The first `:` or `\n` in `buf[from..]`, eight bytes at a time (keys are short, so this
