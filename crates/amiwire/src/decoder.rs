@@ -158,6 +158,9 @@ pub struct Decoder {
     returned: bool,
     state: State,
     end_command: Finder<'static>,
+    /// Where the last returned message lies (start, end, old Command body), for
+    /// [`current`](Decoder::current).
+    last: Option<LastMessage>,
 }
 
 impl Default for Decoder {
@@ -194,6 +197,7 @@ impl Decoder {
             returned: false,
             state,
             end_command: Finder::new(END_COMMAND).into_owned(),
+            last: None,
         }
     }
 
@@ -212,6 +216,7 @@ impl Decoder {
     /// always makes progress on a full buffer) and feed the rest.
     #[must_use = "bytes not taken must be fed again"]
     pub fn feed(&mut self, data: &[u8]) -> usize {
+        self.last = None;
         let room = self.cfg.max_buffered - self.buffered();
         let n = data.len().min(room);
         if n == 0 {
@@ -244,6 +249,19 @@ impl Decoder {
         }
     }
 
+    /// The message returned by the last call to [`decode`](Self::decode), again (until the next
+    /// call to `decode` or `feed`). Lets a caller look at a message, release the borrow, update
+    /// its own state, and then hand the same message on without copying it.
+    pub fn current(&self) -> Option<crate::MessageRef<'_>> {
+        let (start, end, body) = self.last?;
+        Some(MessageRef {
+            bytes: &self.buf[start..end],
+            spans: &self.spans,
+            index: self.index,
+            body,
+        })
+    }
+
     /// Tells the decoder that the stream has ended. An error when it ended inside a message
     /// (stray line ends do not count); the decoder is then reset for a new stream.
     pub fn finish(&mut self) -> Result<(), DecodeError> {
@@ -263,6 +281,7 @@ impl Decoder {
     /// Decodes the next frame from the bytes fed so far: `Ok(None)` when more bytes are needed,
     /// `Err` when a message broke a limit (it is dropped, and decoding goes on at the next call).
     pub fn decode(&mut self) -> Result<Option<Frame<'_>>, DecodeError> {
+        self.last = None;
         if self.returned {
             self.returned = false;
             self.spans.clear();
@@ -535,6 +554,7 @@ impl Decoder {
         self.line = end;
         self.scan = end;
         self.returned = true;
+        self.last = Some((start, end, body));
         Frame::Message(MessageRef {
             bytes: &self.buf[start..end],
             spans: &self.spans,
@@ -688,6 +708,9 @@ impl Decoder {
         self.returned = false;
     }
 }
+
+/// Start, end and old Command body of the last message returned.
+type LastMessage = (usize, usize, Option<(u32, u32)>);
 
 /// What [`Decoder::body_step`] found.
 enum BodyStep {

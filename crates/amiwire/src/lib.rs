@@ -43,6 +43,7 @@
 
 pub mod action;
 pub mod callfile;
+pub mod connection;
 mod decoder;
 pub mod filter;
 #[doc(hidden)]
@@ -50,5 +51,6 @@ pub mod fuzzing;
 mod message;
 
 pub use action::{Action, ActionId, ActionIdGenerator, EncodeError};
+pub use connection::{Connection, ConnectionConfig, Output};
 pub use decoder::{DecodeError, Decoder, DecoderConfig, Frame};
 pub use message::{ChanVariable, CommandOutput, Header, Headers, Message, MessageKind, MessageRef};
