@@ -591,6 +591,8 @@ struct Inner {
     filters: Vec<Action>,
     logoff_sent: bool,
     goodbye: bool,
+    /// The peer closed; processed after the buffered messages.
+    eof: bool,
     /// The latest time the caller passed in.
     now: Instant,
     /// Sequence number of the next action (to resolve them in send order on close).
@@ -649,6 +651,7 @@ impl Connection {
                 filters: Vec::new(),
                 logoff_sent: false,
                 goodbye: false,
+                eof: false,
                 now,
                 seq: 0,
             },
@@ -710,9 +713,16 @@ impl Connection {
         self.decoder.feed(data)
     }
 
-    /// The peer closed the connection: every pending action resolves (truncated lists, unknown
-    /// outcomes), then [`Output::Closed`].
+    /// The peer closed the connection. Once [`poll_output`](Self::poll_output) has reported
+    /// every message received before it, every pending action resolves (truncated lists,
+    /// unknown outcomes), then [`Output::Closed`].
     pub fn receive_eof(&mut self) {
+        // Handled by `poll_output` once every buffered message has been decoded.
+        self.inner.eof = true;
+    }
+
+    /// The end of the stream, once the buffered messages are decoded.
+    fn finish_eof(&mut self) {
         if self.inner.state == State::Closed {
             return;
         }
@@ -788,6 +798,10 @@ impl Connection {
                 return None;
             }
             let step = match self.decoder.decode() {
+                Ok(None) if self.inner.eof => {
+                    self.finish_eof();
+                    continue;
+                }
                 Ok(None) => return None,
                 Err(e) => return Some(Output::DecodeError(e)),
                 Ok(Some(Frame::Banner(b))) => {
@@ -886,7 +900,7 @@ impl Inner {
         let mut bytes = Vec::with_capacity(action.encoded_len());
         action.encode(&mut bytes)?;
         let queued = self.out.len() + self.held.iter().map(|(_, b)| b.len()).sum::<usize>();
-        if queued + bytes.len() > self.max_queued_bytes {
+        if role == Role::User && queued + bytes.len() > self.max_queued_bytes {
             return Err(LocalError::OutputFull {
                 limit: self.max_queued_bytes,
             });
@@ -916,7 +930,9 @@ impl Inner {
         } else {
             self.held.push_back((id.clone(), bytes));
         }
-        self.timers.push(Reverse((deadline, id.clone())));
+        if role == Role::User {
+            self.timers.push(Reverse((deadline, id.clone())));
+        }
         self.pending.insert(
             id.clone(),
             Pending {
@@ -1137,10 +1153,25 @@ impl Inner {
         self.complete_with(id, None);
     }
 
+    /// Drops timers of actions that are resolved, so that the next deadline is a real one.
+    fn prune_timers(&mut self) {
+        while let Some(Reverse((t, id))) = self.timers.peek() {
+            let live = self
+                .pending
+                .get(id)
+                .is_some_and(|p| !p.abandoned && p.deadline == *t);
+            if live {
+                break;
+            }
+            self.timers.pop();
+        }
+    }
+
     fn complete_with(&mut self, id: &ActionId, complete: Option<Message>) {
         let Some(p) = self.pending.remove(id) else {
             return;
         };
+        self.prune_timers();
         self.order.retain(|x| x != id);
         let Some(message) = p.response else {
             return;
@@ -1285,6 +1316,7 @@ impl Inner {
             self.outputs
                 .push_back(Queued::Failed(id, ActionError::TimedOut { sent }));
         }
+        self.prune_timers();
         if let Some(interval) = self.keepalive {
             if self.state == State::Ready && self.ping.is_none() {
                 match self.next_ping {

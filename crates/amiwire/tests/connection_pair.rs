@@ -1,0 +1,460 @@
+//! A client Connection against a scripted peer with a simulated clock: timeouts, keepalive,
+//! lists cut by a close, overflow, outcomes of unsent and sent actions.
+use std::time::{Duration, Instant};
+
+use amiwire::action::Originate;
+use amiwire::connection::{
+    ActionError, CloseReason, Connection, ConnectionConfig, Credentials, EventMask, LocalError,
+    Output,
+};
+use amiwire::{Action, ActionId, ActionIdGenerator, Decoder, DecoderConfig, Frame};
+
+/// The scripted server: decodes what the client wrote, answers with what the test says.
+struct Peer {
+    dec: Decoder,
+}
+
+impl Peer {
+    fn new() -> Peer {
+        Peer {
+            dec: Decoder::with_config(DecoderConfig::without_banner()),
+        }
+    }
+
+    /// The actions the client wrote since the last call, as (Action, ActionID).
+    fn read(&mut self, conn: &mut Connection) -> Vec<(String, String)> {
+        let mut wire = Vec::new();
+        let _ = conn.poll_transmit(&mut wire);
+        assert_eq!(self.dec.feed(&wire), wire.len());
+        let mut out = Vec::new();
+        while let Some(Frame::Message(m)) = self.dec.decode().unwrap() {
+            out.push((
+                m.get_str("Action").unwrap().to_owned(),
+                m.get_str("ActionID").unwrap_or("").to_owned(),
+            ));
+        }
+        out
+    }
+}
+
+/// Everything the connection reports, as text.
+fn outputs(conn: &mut Connection) -> Vec<String> {
+    let mut v = Vec::new();
+    while let Some(o) = conn.poll_output() {
+        v.push(match o {
+            Output::Connected { banner } => format!("Connected {banner}"),
+            Output::LoggedIn => "LoggedIn".into(),
+            Output::Event(m) => format!("Event {}", m.get_str("Event").unwrap()),
+            Output::Response(r) => format!(
+                "Response {} {} items={} complete={}",
+                r.id,
+                r.get_str("Response").unwrap(),
+                r.events.len(),
+                r.complete.is_some()
+            ),
+            Output::Failed { id, error } => format!("Failed {id} {error:?}"),
+            Output::Unmatched(m) => format!("Unmatched {:?}", m.get_str("ActionID")),
+            Output::DecodeError(e) => format!("DecodeError {e}"),
+            Output::Closed(r) => format!("Closed {r:?}"),
+            other => format!("{other:?}"),
+        });
+    }
+    v
+}
+
+fn feed(conn: &mut Connection, bytes: &[u8]) {
+    assert_eq!(conn.receive(bytes), bytes.len());
+}
+
+fn config() -> ConnectionConfig {
+    let mut cfg = ConnectionConfig::new(Credentials::plain("admin", "amp111"));
+    cfg.action_ids = ActionIdGenerator::with_prefix("t").unwrap();
+    cfg
+}
+
+/// A logged-in connection; the login took ActionID t-1.
+fn logged_in(cfg: ConnectionConfig, t0: Instant) -> (Connection, Peer) {
+    let mut conn = Connection::new(cfg, t0);
+    let mut peer = Peer::new();
+    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
+    assert_eq!(
+        outputs(&mut conn),
+        ["Connected Asterisk Call Manager/11.0.0"]
+    );
+    assert_eq!(peer.read(&mut conn), [("Login".into(), "t-1".into())]);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: t-1\r\nMessage: Authentication accepted\r\n\r\n",
+    );
+    assert_eq!(outputs(&mut conn), ["LoggedIn"]);
+    (conn, peer)
+}
+
+#[test]
+fn action_times_out_and_its_late_answer_is_dropped() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(config(), t0);
+    let id = conn
+        .send_with_timeout(Action::ping(), Duration::from_secs(2), t0)
+        .unwrap();
+    assert_eq!(peer.read(&mut conn), [("Ping".into(), "t-2".into())]);
+    assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_secs(2)));
+    conn.handle_timeout(t0 + Duration::from_secs(1));
+    assert!(outputs(&mut conn).is_empty(), "nothing before the deadline");
+    conn.handle_timeout(t0 + Duration::from_secs(2));
+    assert_eq!(
+        outputs(&mut conn),
+        [format!("Failed {id} TimedOut {{ sent: true }}")]
+    );
+    // The late answer is recognised and dropped, and in-order matching stays aligned.
+    let next = conn
+        .send(Action::ping(), t0 + Duration::from_secs(3))
+        .unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nPing: Pong\r\n\r\nResponse: Success\r\nPing: Pong\r\n\r\n",
+    );
+    assert_eq!(
+        outputs(&mut conn),
+        [format!("Response {next} Success items=0 complete=false")]
+    );
+}
+
+#[test]
+fn actions_before_login_are_held_and_resolve_unsent_on_failure() {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(config(), t0);
+    let mut peer = Peer::new();
+    let held = conn.send(Action::ping(), t0).unwrap();
+    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
+    assert_eq!(
+        outputs(&mut conn),
+        ["Connected Asterisk Call Manager/11.0.0"]
+    );
+    // Only the login is written.
+    assert_eq!(peer.read(&mut conn), [("Login".into(), "t-2".into())]);
+    feed(
+        &mut conn,
+        b"Response: Error\r\nActionID: t-2\r\nMessage: Authentication failed\r\n\r\n",
+    );
+    assert_eq!(
+        outputs(&mut conn),
+        [
+            format!("Failed {held} Closed {{ sent: false }}"),
+            "Closed LoginFailed { message: \"Authentication failed\" }".to_owned(),
+        ]
+    );
+    assert!(conn.is_closed());
+    assert_eq!(conn.send(Action::ping(), t0), Err(LocalError::Closed));
+}
+
+#[test]
+fn login_timeout() {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(config(), t0);
+    assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+    conn.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(outputs(&mut conn), ["Closed LoginTimeout"]);
+    assert_eq!(conn.poll_timeout(), None);
+}
+
+#[test]
+fn keepalive_pings_and_gives_up_without_pong() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.keepalive = Some(Duration::from_secs(5));
+    cfg.pong_timeout = Duration::from_secs(2);
+    let (mut conn, mut peer) = logged_in(cfg, t0);
+    assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    conn.handle_timeout(t0 + Duration::from_secs(5));
+    let sent = peer.read(&mut conn);
+    assert_eq!(sent, [("Ping".into(), "t-2".into())]);
+    // Pong: not reported, next ping scheduled.
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: t-2\r\nPing: Pong\r\n\r\n",
+    );
+    assert!(outputs(&mut conn).is_empty());
+    assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+    conn.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(peer.read(&mut conn), [("Ping".into(), "t-3".into())]);
+    // No pong this time.
+    conn.handle_timeout(t0 + Duration::from_secs(12));
+    assert_eq!(outputs(&mut conn), ["Closed KeepaliveTimeout"]);
+}
+
+#[test]
+fn list_cut_by_close_is_truncated_never_complete() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(config(), t0);
+    let list = conn.send(Action::core_show_channels(), t0).unwrap();
+    let after = conn.send(Action::ping(), t0).unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: t-2\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n\
+Event: CoreShowChannel\r\nActionID: t-2\r\nChannel: Local/600@test-1;1\r\n\r\n\
+Event: CoreShowChannel\r\nActionID: t-2\r\nChannel: Local/600@test-1;2\r\n\r\n",
+    );
+    assert!(outputs(&mut conn).is_empty());
+    conn.receive_eof();
+    let mut items = None;
+    let mut rest = Vec::new();
+    while let Some(o) = conn.poll_output() {
+        match o {
+            Output::Failed {
+                id,
+                error: ActionError::Truncated(r),
+            } => {
+                assert_eq!(id, list);
+                items = Some(r.events.len());
+                assert!(r.complete.is_none());
+            }
+            Output::Failed { id, error } => rest.push(format!("{id} {error:?}")),
+            Output::Closed(r) => rest.push(format!("{r:?}")),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(items, Some(2));
+    assert_eq!(
+        rest,
+        [
+            format!("{after} Closed {{ sent: true }}"),
+            "PeerClosed".into()
+        ]
+    );
+}
+
+#[test]
+fn list_complete_with_legacy_completion_and_item_limit() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.max_list_items = 1;
+    let (mut conn, mut peer) = logged_in(cfg, t0);
+    // Asterisk 11 style: no EventList header; StatusComplete ends it.
+    let status = conn.send(Action::status(None).unwrap(), t0).unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: t-2\r\nMessage: Channel status will follow\r\n\r\n\
+Event: Status\r\nActionID: t-2\r\nChannel: SIP/1\r\n\r\n\
+Event: StatusComplete\r\nActionID: t-2\r\nItems: 1\r\n\r\n",
+    );
+    assert_eq!(
+        outputs(&mut conn),
+        [format!("Response {status} Success items=1 complete=true")]
+    );
+    let csc = conn.send(Action::core_show_channels(), t0).unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: t-3\r\nEventList: start\r\n\r\n\
+Event: CoreShowChannel\r\nActionID: t-3\r\n\r\nEvent: CoreShowChannel\r\nActionID: t-3\r\n\r\n\
+Event: CoreShowChannelsComplete\r\nActionID: t-3\r\nEventList: Complete\r\nListItems: 2\r\n\r\n",
+    );
+    assert_eq!(
+        outputs(&mut conn),
+        [format!("Failed {csc} ListTooLong {{ limit: 1 }}")]
+    );
+}
+
+#[test]
+fn async_originate_resolved_by_its_originate_response_only() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(config(), t0);
+    let o = Originate::to_exten("Local/100@test", "test", "100", 1)
+        .asynchronous(true)
+        .build()
+        .unwrap();
+    let id = conn.send(o, t0).unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: t-2\r\nMessage: Originate successfully queued\r\n\r\n\
+Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: someone-else\r\nResponse: Failure\r\n\r\n\
+Event: Newchannel\r\nPrivilege: call,all\r\nChannel: Local/100@test-1;1\r\n\r\n",
+    );
+    assert_eq!(
+        outputs(&mut conn),
+        ["Event OriginateResponse", "Event Newchannel"]
+    );
+    feed(
+        &mut conn,
+        b"Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: t-2\r\nResponse: Success\r\nReason: 4\r\n\r\n",
+    );
+    match conn.poll_output() {
+        Some(Output::Response(r)) => {
+            assert_eq!(r.id, id);
+            assert!(r.is_success());
+            assert_eq!(r.originate.as_ref().unwrap().get_str("Reason"), Some("4"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn async_originate_refused_up_front_when_events_cannot_carry_its_result() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.events = EventMask::parse("system,user");
+    let (mut conn, mut peer) = logged_in(cfg, t0);
+    let o = || {
+        Originate::to_application("Local/100@test", "Wait", "1")
+            .asynchronous(true)
+            .build()
+            .unwrap()
+    };
+    assert!(matches!(
+        conn.send(o(), t0),
+        Err(LocalError::OriginateResultUnavailable { .. })
+    ));
+    // Turning call events on makes it possible.
+    let ev = conn.send(Action::events("call").unwrap(), t0).unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: t-2\r\nEvents: On\r\n\r\n",
+    );
+    assert_eq!(
+        outputs(&mut conn),
+        [format!("Response {ev} Success items=0 complete=false")]
+    );
+    assert_eq!(conn.event_mask(), &EventMask::Classes(vec!["call".into()]));
+    assert!(conn.send(o(), t0).is_ok());
+}
+
+#[test]
+fn pending_and_output_limits_are_explicit_errors() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.max_pending = 2;
+    let (mut conn, _peer) = logged_in(cfg, t0);
+    conn.send(Action::ping(), t0).unwrap();
+    conn.send(Action::ping(), t0).unwrap();
+    assert_eq!(
+        conn.send(Action::ping(), t0),
+        Err(LocalError::TooManyPending { limit: 2 })
+    );
+    let mut cfg = config();
+    cfg.max_queued_bytes = 64;
+    let (mut conn, _peer) = logged_in(cfg, t0);
+    conn.send(Action::ping(), t0).unwrap();
+    assert_eq!(
+        conn.send(Action::command("core show channels").unwrap(), t0),
+        Err(LocalError::OutputFull { limit: 64 })
+    );
+    // Duplicate ActionID.
+    let a = Action::ping().action_id("same").unwrap();
+    conn.send(a.clone(), t0).ok();
+    let mut cfg = config();
+    cfg.max_queued_bytes = 1 << 20;
+    let (mut conn, _peer) = logged_in(cfg, t0);
+    conn.send(a.clone(), t0).unwrap();
+    assert_eq!(
+        conn.send(a, t0),
+        Err(LocalError::DuplicateActionId(
+            ActionId::new("same").unwrap()
+        ))
+    );
+}
+
+#[test]
+fn filters_and_mask_are_session_state() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(config(), t0);
+    conn.send(Action::filter_add("Event: Hangup").unwrap(), t0)
+        .unwrap();
+    conn.send(Action::filter_add("!Event: Bad(").unwrap(), t0)
+        .unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: t-2\r\nMessage: Filter Added Successfully\r\n\r\n\
+Response: Error\r\nActionID: t-3\r\nMessage: Filter did not compile.  Check the syntax of the filter given.\r\n\r\n",
+    );
+    assert_eq!(outputs(&mut conn).len(), 2);
+    let filters: Vec<_> = conn
+        .server_filters()
+        .iter()
+        .map(|a| a.get("Filter").unwrap().to_owned())
+        .collect();
+    assert_eq!(filters, ["Event: Hangup"]);
+}
+
+#[test]
+fn logoff_then_goodbye_then_close() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(config(), t0);
+    let id = conn.logoff(t0).unwrap();
+    assert_eq!(conn.send(Action::ping(), t0), Err(LocalError::Closed));
+    assert_eq!(peer.read(&mut conn), [("Logoff".into(), id.to_string())]);
+    feed(
+        &mut conn,
+        format!("Response: Goodbye\r\nActionID: {id}\r\nMessage: Thanks for all the fish.\r\n\r\n")
+            .as_bytes(),
+    );
+    conn.receive_eof();
+    assert_eq!(
+        outputs(&mut conn),
+        [
+            format!("Response {id} Goodbye items=0 complete=false"),
+            "Closed Logoff".to_owned()
+        ]
+    );
+}
+
+#[test]
+fn bad_banner_is_a_sticky_protocol_error() {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(config(), t0);
+    feed(&mut conn, b"SSH-2.0-OpenSSH_9.2\r\n");
+    let out = outputs(&mut conn);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].starts_with("Closed Protocol(BadBanner"), "{out:?}");
+    assert!(conn.error().is_some());
+    assert_eq!(conn.send(Action::ping(), t0), Err(LocalError::Closed));
+    assert!(matches!(
+        conn.error(),
+        Some(amiwire::connection::ProtocolError::BadBanner(_))
+    ));
+    let _ = CloseReason::Local;
+}
+
+#[test]
+fn md5_login() {
+    let t0 = Instant::now();
+    let mut cfg = ConnectionConfig::new(Credentials::md5("admin", "amp111"));
+    cfg.action_ids = ActionIdGenerator::with_prefix("m").unwrap();
+    cfg.events = EventMask::Off;
+    let mut conn = Connection::new(cfg, t0);
+    let mut peer = Peer::new();
+    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
+    assert_eq!(
+        outputs(&mut conn),
+        ["Connected Asterisk Call Manager/11.0.0"]
+    );
+    assert_eq!(peer.read(&mut conn), [("Challenge".into(), "m-1".into())]);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: m-1\r\nChallenge: 773159680\r\n\r\n",
+    );
+    assert!(outputs(&mut conn).is_empty());
+    let mut wire = Vec::new();
+    let _ = conn.poll_transmit(&mut wire);
+    // The key recorded from a real client against a real Asterisk (03-challenge-md5).
+    assert_eq!(
+        String::from_utf8(wire).unwrap(),
+        "Action: Login\r\nActionID: m-2\r\nAuthType: md5\r\nUsername: admin\r\n\
+Key: d3c6f84cd08dad2fdfa486604be78a90\r\nEvents: off\r\n\r\n"
+    );
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: m-2\r\nMessage: Authentication accepted\r\n\r\n",
+    );
+    assert_eq!(outputs(&mut conn), ["LoggedIn"]);
+    assert!(
+        !format!("{conn:?}").contains("amp111"),
+        "secret in Debug output"
+    );
+}
