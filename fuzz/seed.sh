@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 data=../crates/amiwire/tests/data
-mkdir -p corpus/decoder corpus/roundtrip corpus/filter corpus/callfile
+mkdir -p corpus/decoder corpus/roundtrip corpus/filter corpus/callfile corpus/connection
+printf "\x00\x00\x04\x00\x05\x00\x01\x01\x04\x00\x05\x03\x06\x01\x07\x01\x03\xff\x03\xff" > corpus/connection/seed
 for f in "$data"/*.server.bin; do
   # The first byte selects the decoder settings; keep a few variants of each recording.
   for sel in 0 5 18 255; do

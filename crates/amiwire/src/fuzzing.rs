@@ -142,3 +142,172 @@ pub fn fuzz_roundtrip(data: &[u8]) {
     assert_eq!(decoded, built);
     assert_eq!(msg.as_bytes(), &bytes[..]);
 }
+
+/// Applies a sequence of API calls and peer bytes, read from `data`, to a logged-in
+/// [`Connection`](crate::Connection): no panic; every ActionID `send` returned resolves exactly
+/// once (a response or a failure), none resolves twice or unasked; after the end of the
+/// stream everything is resolved and no timeout is left.
+pub fn fuzz_connection(data: &[u8]) {
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+
+    use crate::connection::{Connection, ConnectionConfig, Credentials, Output};
+
+    let t0 = Instant::now();
+    let mut cfg = ConnectionConfig::new(Credentials::plain("admin", "amp111"));
+    cfg.action_ids = crate::ActionIdGenerator::with_prefix("f").unwrap();
+    cfg.max_pending = 8;
+    cfg.max_list_items = 4;
+    cfg.keepalive = Some(Duration::from_secs(7));
+    cfg.pong_timeout = Duration::from_secs(3);
+    cfg.action_timeout = Duration::from_secs(5);
+    let mut conn = Connection::new(cfg, t0);
+    let mut now = t0;
+    let mut sent: Vec<String> = Vec::new();
+    let mut resolved: HashMap<String, usize> = HashMap::new();
+    let mut wire = Vec::new();
+    let mut closed = false;
+
+    let mut drain =
+        |conn: &mut Connection, resolved: &mut HashMap<String, usize>, closed: &mut bool| {
+            while let Some(o) = conn.poll_output() {
+                assert!(!*closed, "output after Closed");
+                match o {
+                    Output::Response(r) => *resolved.entry(r.id.to_string()).or_default() += 1,
+                    Output::Failed { id, .. } => *resolved.entry(id.to_string()).or_default() += 1,
+                    Output::Closed(_) => *closed = true,
+                    _ => {}
+                }
+            }
+        };
+
+    let mut feed = |conn: &mut Connection,
+                    bytes: &[u8],
+                    resolved: &mut HashMap<String, usize>,
+                    closed: &mut bool| {
+        let mut rest = bytes;
+        let mut rounds = 0;
+        while !rest.is_empty() && rounds < 1000 {
+            let n = conn.receive(rest);
+            rest = &rest[n..];
+            drain(conn, resolved, closed);
+            rounds += 1;
+        }
+        assert!(rest.is_empty(), "receive made no progress");
+    };
+
+    feed(
+        &mut conn,
+        b"Asterisk Call Manager/11.0.0\r\n",
+        &mut resolved,
+        &mut closed,
+    );
+    let _ = conn.poll_transmit(&mut wire);
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: f-1\r\nMessage: Authentication accepted\r\n\r\n",
+        &mut resolved,
+        &mut closed,
+    );
+
+    let mut i = 0;
+    while i < data.len() {
+        let op = data[i];
+        let arg = data.get(i + 1).copied().unwrap_or(0);
+        i += 2;
+        let target = if sent.is_empty() {
+            "none".to_owned()
+        } else {
+            sent[usize::from(arg) % sent.len()].clone()
+        };
+        match op % 12 {
+            0 => {
+                if let Ok(id) = conn.send(Action::ping(), now) {
+                    sent.push(id.to_string());
+                }
+            }
+            1 => {
+                if let Ok(id) = conn.send(Action::core_show_channels(), now) {
+                    sent.push(id.to_string());
+                }
+            }
+            2 => {
+                let o = crate::action::Originate::to_application("Local/1@t", "Wait", "1")
+                    .asynchronous(true)
+                    .build()
+                    .unwrap();
+                if let Ok(id) = conn.send(o, now) {
+                    sent.push(id.to_string());
+                }
+            }
+            3 => {
+                now += Duration::from_millis(u64::from(arg) * 50);
+                conn.handle_timeout(now);
+            }
+            4 => {
+                let _ = conn.poll_transmit(&mut wire);
+            }
+            5 => {
+                let kind = if arg & 1 == 0 { "Success" } else { "Error" };
+                let list = if arg & 2 != 0 {
+                    "EventList: start\r\n"
+                } else {
+                    ""
+                };
+                let msg = format!("Response: {kind}\r\nActionID: {target}\r\n{list}\r\n");
+                feed(&mut conn, msg.as_bytes(), &mut resolved, &mut closed);
+            }
+            6 => {
+                let msg = format!("Event: CoreShowChannel\r\nActionID: {target}\r\n\r\n");
+                feed(&mut conn, msg.as_bytes(), &mut resolved, &mut closed);
+            }
+            7 => {
+                let msg = format!(
+                    "Event: CoreShowChannelsComplete\r\nActionID: {target}\r\nEventList: Complete\r\n\r\n"
+                );
+                feed(&mut conn, msg.as_bytes(), &mut resolved, &mut closed);
+            }
+            8 => {
+                let msg = format!(
+                    "Event: OriginateResponse\r\nActionID: {target}\r\nResponse: Success\r\n\r\n"
+                );
+                feed(&mut conn, msg.as_bytes(), &mut resolved, &mut closed);
+            }
+            9 => {
+                // Raw peer bytes.
+                let n = usize::from(arg).min(data.len() - i.min(data.len()));
+                let bytes = &data[i.min(data.len())..i.min(data.len()) + n];
+                i += n;
+                feed(&mut conn, bytes, &mut resolved, &mut closed);
+            }
+            10 => {
+                let msg = b"Response: Success\r\nPing: Pong\r\n\r\n";
+                feed(&mut conn, msg, &mut resolved, &mut closed);
+            }
+            _ => {
+                if arg & 1 == 0 {
+                    conn.close();
+                } else if let Ok(id) = conn.logoff(now) {
+                    sent.push(id.to_string());
+                }
+            }
+        }
+        drain(&mut conn, &mut resolved, &mut closed);
+    }
+    conn.receive_eof();
+    drain(&mut conn, &mut resolved, &mut closed);
+    assert!(closed, "no Closed after the end of the stream");
+    assert_eq!(conn.poll_timeout(), None);
+    for id in &sent {
+        assert_eq!(
+            resolved.get(id),
+            Some(&1),
+            "{id} resolved {:?} times",
+            resolved.get(id)
+        );
+    }
+    for (id, n) in &resolved {
+        assert!(sent.contains(id), "{id} resolved but never sent");
+        assert_eq!(*n, 1);
+    }
+}

@@ -83,3 +83,23 @@ fn filter_and_callfile_saved_inputs() {
     fuzzing::fuzz_filter(b"!Event: Newexten");
     fuzzing::fuzz_callfile(b"Channel: Local/1@t\nContext: t\nExtension: 1\nPriority: 1\n");
 }
+
+#[test]
+fn connection_saved_inputs_and_generated_sequences() {
+    for input in saved("connection") {
+        fuzzing::fuzz_connection(&input);
+    }
+    // A few hundred deterministic pseudo-random sequences (xorshift), so the invariants run on
+    // every test run, not only under the fuzzer.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for len in 0..300 {
+        let mut data = Vec::with_capacity(len * 2);
+        for _ in 0..len * 2 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.push(x as u8);
+        }
+        fuzzing::fuzz_connection(&data);
+    }
+}
