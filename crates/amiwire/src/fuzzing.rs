@@ -168,7 +168,7 @@ pub fn fuzz_connection(data: &[u8]) {
     let mut wire = Vec::new();
     let mut closed = false;
 
-    let mut drain =
+    let drain =
         |conn: &mut Connection, resolved: &mut HashMap<String, usize>, closed: &mut bool| {
             while let Some(o) = conn.poll_output() {
                 assert!(!*closed, "output after Closed");
@@ -181,7 +181,7 @@ pub fn fuzz_connection(data: &[u8]) {
             }
         };
 
-    let mut feed = |conn: &mut Connection,
+    let feed = |conn: &mut Connection,
                     bytes: &[u8],
                     resolved: &mut HashMap<String, usize>,
                     closed: &mut bool| {
