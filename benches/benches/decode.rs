@@ -25,6 +25,12 @@ fn bulk(c: &mut Criterion) {
             assert_eq!((n.messages, passed), (BULK_MESSAGES, BULK_SCREEN_POP));
         })
     });
+    g.bench_function("amiwire-connection", |b| {
+        b.iter(|| {
+            let (events, _) = connection_events(&data);
+            assert_eq!(events, BULK_EVENTS);
+        })
+    });
     g.bench_function("asterisk-rs-ami", |b| {
         b.iter(|| {
             let n = peer_decode(&data);
@@ -58,5 +64,14 @@ fn lists_and_command(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bulk, lists_and_command);
+fn pings(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pipelined-pings");
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("10000-round-trips", |b| {
+        b.iter(|| assert_eq!(ping_round_trips(10_000), 10_000))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bulk, lists_and_command, pings);
 criterion_main!(benches);

@@ -125,3 +125,73 @@ pub fn memmem_floor(data: &[u8]) -> Counts {
         headers: 0,
     }
 }
+
+/// The full client [`amiwire::Connection`] (no login, events only, filters off) over a
+/// stream in `READ`-byte reads: returns (events, other outputs).
+pub fn connection_events(data: &[u8]) -> (usize, usize) {
+    use amiwire::connection::{Connection, ConnectionConfig, Output};
+    let now = std::time::Instant::now();
+    let mut conn = Connection::new(ConnectionConfig::default(), now);
+    let (mut events, mut other) = (0, 0);
+    for mut chunk in data.chunks(READ) {
+        while !chunk.is_empty() {
+            let n = conn.receive(chunk);
+            chunk = &chunk[n..];
+            while let Some(o) = conn.poll_output() {
+                match o {
+                    Output::Event(m) => {
+                        std::hint::black_box(m.event());
+                        events += 1;
+                    }
+                    _ => other += 1,
+                }
+            }
+        }
+    }
+    (events, other)
+}
+
+/// `n` Ping actions pipelined through a logged-in client [`amiwire::Connection`] and a
+/// scripted server (a decoder reading the actions and writing one Pong per Ping, in order).
+/// Returns the number of successful responses the client reported.
+pub fn ping_round_trips(n: usize) -> usize {
+    use amiwire::connection::{Connection, ConnectionConfig, Output};
+    use amiwire::{Action, DecoderConfig};
+    let now = std::time::Instant::now();
+    let mut cfg = ConnectionConfig::default();
+    cfg.max_pending = n + 1;
+    cfg.max_queued_bytes = n * 64 + 4096;
+    let mut client = Connection::new(cfg, now);
+    let _ = client.receive(b"Asterisk Call Manager/11.0.0\r\n");
+    while client.poll_output().is_some() {}
+    let mut server = Decoder::with_config(DecoderConfig::without_banner());
+    for _ in 0..n {
+        client.send(Action::ping(), now).expect("send");
+    }
+    let mut wire = Vec::new();
+    let _ = client.poll_transmit(&mut wire);
+    let mut answer = Vec::with_capacity(n * 80);
+    let mut rest = &wire[..];
+    while !rest.is_empty() {
+        let k = server.feed(rest);
+        rest = &rest[k..];
+        while let Ok(Some(Frame::Message(m))) = server.decode() {
+            answer.extend_from_slice(b"Response: Success\r\nActionID: ");
+            answer.extend_from_slice(m.action_id().unwrap_or_default());
+            answer.extend_from_slice(b"\r\nPing: Pong\r\nTimestamp: 1795453701.236728\r\n\r\n");
+        }
+    }
+    let mut ok = 0;
+    for mut chunk in answer.chunks(READ) {
+        while !chunk.is_empty() {
+            let k = client.receive(chunk);
+            chunk = &chunk[k..];
+            while let Some(o) = client.poll_output() {
+                if let Output::Response(r) = o {
+                    ok += usize::from(r.is_success());
+                }
+            }
+        }
+    }
+    ok
+}

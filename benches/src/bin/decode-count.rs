@@ -23,6 +23,16 @@ fn main() {
             println!("passed the filter: {passed}");
             c
         }
+        "connection" => {
+            let (events, other) = amiwire_benches::connection_events(&data);
+            println!("connection: {events} events, {other} other outputs");
+            Default::default()
+        }
+        "pings" => {
+            let ok = amiwire_benches::ping_round_trips(10_000);
+            println!("pings: {ok} round trips");
+            Default::default()
+        }
         "asterisk-rs-ami" => peer_decode(&data),
         "memmem" => memmem_floor(&data),
         "none" => Default::default(),
@@ -31,7 +41,7 @@ fn main() {
             headers: 0,
         },
         other => {
-            eprintln!("unknown decoder {other:?}: amiwire | amiwire-filter | asterisk-rs-ami | memmem | none");
+            eprintln!("unknown decoder {other:?}: amiwire | amiwire-filter | connection | pings | asterisk-rs-ami | memmem | none");
             std::process::exit(2);
         }
     };

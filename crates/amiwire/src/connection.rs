@@ -510,7 +510,7 @@ fn table(t: &'static [(&'static str, &'static str)], action: &str) -> Option<&'s
 }
 
 /// Who queued an action.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
     User,
     Challenge,
@@ -597,6 +597,8 @@ struct Inner {
     now: Instant,
     /// Sequence number of the next action (to resolve them in send order on close).
     seq: u64,
+    /// User actions in `pending` (abandoned ones included until their late answer).
+    user_count: usize,
 }
 
 impl Connection {
@@ -654,6 +656,7 @@ impl Connection {
                 eof: false,
                 now,
                 seq: 0,
+                user_count: 0,
             },
         }
     }
@@ -951,15 +954,15 @@ impl Inner {
             },
         );
         self.seq += 1;
+        if role == Role::User {
+            self.user_count += 1;
+        }
         self.order.push_back(id.clone());
         Ok(id)
     }
 
     fn user_pending(&self) -> usize {
-        self.pending
-            .values()
-            .filter(|p| p.role == Role::User)
-            .count()
+        self.user_count
     }
 
     fn on_banner(&mut self, banner: String) {
@@ -1062,12 +1065,12 @@ impl Inner {
         let Some(id) = self.match_response(&m) else {
             return Step::Unmatched;
         };
-        self.order.retain(|x| *x != id);
         let Some(p) = self.pending.get_mut(&id) else {
             return Step::Unmatched;
         };
         if p.abandoned {
             self.pending.remove(&id);
+            self.user_count -= 1;
             return Step::Continue;
         }
         let success = m.response().is_some_and(|r| {
@@ -1171,8 +1174,10 @@ impl Inner {
         let Some(p) = self.pending.remove(id) else {
             return;
         };
+        if p.role == Role::User {
+            self.user_count -= 1;
+        }
         self.prune_timers();
-        self.order.retain(|x| x != id);
         let Some(message) = p.response else {
             return;
         };
@@ -1310,7 +1315,7 @@ impl Inner {
                 p.abandoned = true;
             } else {
                 self.pending.remove(&id);
-                self.order.retain(|x| *x != id);
+                self.user_count -= 1;
                 self.held.retain(|(h, _)| *h != id);
             }
             self.outputs
@@ -1378,6 +1383,7 @@ impl Inner {
             };
             self.outputs.push_back(Queued::Failed(id, error));
         }
+        self.user_count = 0;
         self.held.clear();
         self.timers.clear();
         self.out.clear();

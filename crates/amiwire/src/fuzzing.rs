@@ -182,9 +182,9 @@ pub fn fuzz_connection(data: &[u8]) {
         };
 
     let feed = |conn: &mut Connection,
-                    bytes: &[u8],
-                    resolved: &mut HashMap<String, usize>,
-                    closed: &mut bool| {
+                bytes: &[u8],
+                resolved: &mut HashMap<String, usize>,
+                closed: &mut bool| {
         let mut rest = bytes;
         let mut rounds = 0;
         while !rest.is_empty() && rounds < 1000 {
