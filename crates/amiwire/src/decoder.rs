@@ -158,9 +158,11 @@ pub struct Decoder {
     returned: bool,
     state: State,
     end_command: Finder<'static>,
-    /// Where the last returned message lies (start, end, old Command body), for
-    /// [`current`](Decoder::current).
-    last: Option<LastMessage>,
+    /// Where the last returned message starts (it ends at `start`) and its old Command body,
+    /// for [`current`](Decoder::current); valid while `current_valid`.
+    last_start: usize,
+    last_body: Option<(u32, u32)>,
+    current_valid: bool,
 }
 
 impl Default for Decoder {
@@ -197,7 +199,9 @@ impl Decoder {
             returned: false,
             state,
             end_command: Finder::new(END_COMMAND).into_owned(),
-            last: None,
+            last_start: 0,
+            last_body: None,
+            current_valid: false,
         }
     }
 
@@ -216,7 +220,7 @@ impl Decoder {
     /// always makes progress on a full buffer) and feed the rest.
     #[must_use = "bytes not taken must be fed again"]
     pub fn feed(&mut self, data: &[u8]) -> usize {
-        self.last = None;
+        self.current_valid = false;
         let room = self.cfg.max_buffered - self.buffered();
         let n = data.len().min(room);
         if n == 0 {
@@ -253,12 +257,14 @@ impl Decoder {
     /// call to `decode` or `feed`). Lets a caller look at a message, release the borrow, update
     /// its own state, and then hand the same message on without copying it.
     pub fn current(&self) -> Option<crate::MessageRef<'_>> {
-        let (start, end, body) = self.last?;
+        if !self.current_valid {
+            return None;
+        }
         Some(MessageRef {
-            bytes: &self.buf[start..end],
+            bytes: &self.buf[self.last_start..self.start],
             spans: &self.spans,
             index: self.index,
-            body,
+            body: self.last_body,
         })
     }
 
@@ -281,7 +287,7 @@ impl Decoder {
     /// Decodes the next frame from the bytes fed so far: `Ok(None)` when more bytes are needed,
     /// `Err` when a message broke a limit (it is dropped, and decoding goes on at the next call).
     pub fn decode(&mut self) -> Result<Option<Frame<'_>>, DecodeError> {
-        self.last = None;
+        self.current_valid = false;
         if self.returned {
             self.returned = false;
             self.spans.clear();
@@ -554,7 +560,9 @@ impl Decoder {
         self.line = end;
         self.scan = end;
         self.returned = true;
-        self.last = Some((start, end, body));
+        self.current_valid = true;
+        self.last_start = start;
+        self.last_body = body;
         Frame::Message(MessageRef {
             bytes: &self.buf[start..end],
             spans: &self.spans,
@@ -708,9 +716,6 @@ impl Decoder {
         self.returned = false;
     }
 }
-
-/// Start, end and old Command body of the last message returned.
-type LastMessage = (usize, usize, Option<(u32, u32)>);
 
 /// What [`Decoder::body_step`] found.
 enum BodyStep {
