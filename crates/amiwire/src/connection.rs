@@ -597,8 +597,10 @@ struct Inner {
     now: Instant,
     /// Sequence number of the next action (to resolve them in send order on close).
     seq: u64,
-    /// User actions in `pending` (abandoned ones included until their late answer).
+    /// User actions in `pending` awaiting a result.
     user_count: usize,
+    /// Timed-out actions kept in `pending` until their late answer.
+    abandoned_count: usize,
 }
 
 impl Connection {
@@ -657,6 +659,7 @@ impl Connection {
                 now,
                 seq: 0,
                 user_count: 0,
+                abandoned_count: 0,
             },
         }
     }
@@ -697,11 +700,7 @@ impl Connection {
 
     /// Actions waiting for a result (held for the login included).
     pub fn pending(&self) -> usize {
-        self.inner
-            .pending
-            .values()
-            .filter(|p| !p.abandoned && p.role == Role::User)
-            .count()
+        self.inner.user_count
     }
 
     // ----- (B) input -----
@@ -879,7 +878,7 @@ impl Inner {
         deadline: Instant,
         role: Role,
     ) -> Result<ActionId, LocalError> {
-        if self.state == State::Closed || self.logoff_sent {
+        if self.state == State::Closed || (self.logoff_sent && role == Role::User) {
             return Err(LocalError::Closed);
         }
         action.validate()?;
@@ -965,6 +964,22 @@ impl Inner {
         self.user_count
     }
 
+    /// Keeps at most `max_pending` timed-out actions waiting for a late answer: beyond that
+    /// (a server that stopped answering), the oldest is forgotten.
+    fn cap_abandoned(&mut self) {
+        while self.abandoned_count > self.max_pending {
+            let oldest = self
+                .order
+                .iter()
+                .find(|id| self.pending.get(*id).is_some_and(|p| p.abandoned))
+                .cloned();
+            let Some(id) = oldest else { break };
+            self.pending.remove(&id);
+            self.order.retain(|x| *x != id);
+            self.abandoned_count -= 1;
+        }
+    }
+
     fn on_banner(&mut self, banner: String) {
         const KNOWN: [&str; 5] = [
             "Asterisk Call Manager/",
@@ -1044,13 +1059,16 @@ impl Inner {
     /// response (Asterisk answers in order).
     fn match_response(&mut self, m: &MessageRef<'_>) -> Option<ActionId> {
         if let Some(raw) = m.action_id() {
+            // Only an action that was written can be answered (a peer echoing an ID we hold
+            // back must not complete it).
             let id = std::str::from_utf8(raw).ok()?;
             return self
                 .pending
                 .get_key_value(id)
-                .map(|(k, _)| k.clone())
-                .filter(|k| self.pending.get(k).is_some_and(|p| p.response.is_none()));
+                .filter(|(_, p)| p.sent && p.response.is_none())
+                .map(|(k, _)| k.clone());
         }
+        self.clean_order(None);
         self.order
             .iter()
             .find(|id| {
@@ -1061,16 +1079,39 @@ impl Inner {
             .cloned()
     }
 
+    /// Drops from the front of `order` the actions that no longer await an answer. Asterisk
+    /// answers in order, so once the action of sequence `answered` is answered, an abandoned
+    /// (timed-out) action sent before it will never be: it is forgotten.
+    fn clean_order(&mut self, answered: Option<u64>) {
+        while let Some(front) = self.order.front() {
+            match self.pending.get(front) {
+                Some(p) if p.response.is_none() && !p.abandoned => break,
+                Some(p) if p.abandoned && p.response.is_none() => {
+                    if answered.is_some_and(|s| p.seq < s) {
+                        self.pending.remove(front);
+                        self.abandoned_count -= 1;
+                    } else {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            self.order.pop_front();
+        }
+    }
+
     fn on_response(&mut self, m: MessageRef<'_>) -> Step {
         let Some(id) = self.match_response(&m) else {
             return Step::Unmatched;
         };
+        let seq = self.pending.get(&id).map(|p| p.seq);
+        self.clean_order(seq);
         let Some(p) = self.pending.get_mut(&id) else {
             return Step::Unmatched;
         };
         if p.abandoned {
             self.pending.remove(&id);
-            self.user_count -= 1;
+            self.abandoned_count -= 1;
             return Step::Continue;
         }
         let success = m.response().is_some_and(|r| {
@@ -1311,8 +1352,12 @@ impl Inner {
             }
             let sent = p.sent;
             if sent && p.response.is_none() {
-                // Keep it in order so that its late answer is recognised and dropped.
+                // Keep it in order so that its late answer is recognised and dropped; it no
+                // longer counts as pending.
                 p.abandoned = true;
+                self.user_count -= 1;
+                self.abandoned_count += 1;
+                self.cap_abandoned();
             } else {
                 self.pending.remove(&id);
                 self.user_count -= 1;
@@ -1384,6 +1429,7 @@ impl Inner {
             self.outputs.push_back(Queued::Failed(id, error));
         }
         self.user_count = 0;
+        self.abandoned_count = 0;
         self.held.clear();
         self.timers.clear();
         self.out.clear();

@@ -458,3 +458,50 @@ Key: d3c6f84cd08dad2fdfa486604be78a90\r\nEvents: off\r\n\r\n"
         "secret in Debug output"
     );
 }
+
+#[test]
+fn timed_out_actions_free_their_slot_and_are_forgotten_when_a_later_one_is_answered() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.max_pending = 2;
+    let (mut conn, mut peer) = logged_in(cfg, t0);
+    let a = conn
+        .send_with_timeout(Action::ping(), Duration::from_secs(1), t0)
+        .unwrap();
+    let b = conn
+        .send_with_timeout(Action::ping(), Duration::from_secs(1), t0)
+        .unwrap();
+    let _ = peer.read(&mut conn);
+    conn.handle_timeout(t0 + Duration::from_secs(1));
+    assert_eq!(
+        outputs(&mut conn),
+        [
+            format!("Failed {a} TimedOut {{ sent: true }}"),
+            format!("Failed {b} TimedOut {{ sent: true }}")
+        ]
+    );
+    assert_eq!(conn.pending(), 0);
+    // Their slots are free again.
+    let c = conn
+        .send(Action::ping(), t0 + Duration::from_secs(2))
+        .unwrap();
+    let d = conn
+        .send(Action::ping(), t0 + Duration::from_secs(2))
+        .unwrap();
+    let _ = peer.read(&mut conn);
+    // The server never answers a and b; it answers c by ActionID: a and b are forgotten, and
+    // d (answered without ActionID) is matched in order, not mistaken for a late answer.
+    feed(
+        &mut conn,
+        format!("Response: Success\r\nActionID: {c}\r\nPing: Pong\r\n\r\nResponse: Success\r\nPing: Pong\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(
+        outputs(&mut conn),
+        [
+            format!("Response {c} Success items=0 complete=false"),
+            format!("Response {d} Success items=0 complete=false")
+        ]
+    );
+    assert_eq!(conn.pending(), 0);
+}
