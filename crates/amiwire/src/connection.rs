@@ -193,8 +193,9 @@ impl EventMask {
 pub struct ConnectionConfig {
     /// Log in as this user on the banner; `None` to manage the login yourself.
     pub login: Option<Credentials>,
-    /// The `Events:` value of the Login (default: on).
-    pub events: EventMask,
+    /// The `Events:` header of the Login; `None` (the default) sends none, and Asterisk then
+    /// delivers every class the user may read (as with `on`).
+    pub events: Option<EventMask>,
     /// How long an action may wait for its result (default 30 s).
     pub action_timeout: Duration,
     /// How long the banner and login may take (default 10 s).
@@ -233,7 +234,7 @@ impl Default for ConnectionConfig {
     fn default() -> Self {
         ConnectionConfig {
             login: None,
-            events: EventMask::On,
+            events: None,
             action_timeout: Duration::from_secs(30),
             login_timeout: Duration::from_secs(10),
             keepalive: None,
@@ -562,7 +563,7 @@ pub struct Connection {
 #[derive(Debug)]
 struct Inner {
     login: Option<Credentials>,
-    login_events: EventMask,
+    login_events: Option<EventMask>,
     action_timeout: Duration,
     keepalive: Option<Duration>,
     pong_timeout: Duration,
@@ -625,10 +626,9 @@ impl Connection {
                 ..decoder
             }),
             inner: Inner {
-                mask: if login.is_some() {
-                    events.clone()
-                } else {
-                    EventMask::On
+                mask: match (&login, &events) {
+                    (Some(_), Some(m)) => m.clone(),
+                    _ => EventMask::On,
                 },
                 login,
                 login_events: events,
@@ -865,6 +865,14 @@ enum Step {
     Unmatched,
 }
 
+/// Adds the `Events:` header to a Login, if a mask is configured.
+fn with_events(login: Action, mask: Option<&EventMask>) -> Result<Action, EncodeError> {
+    match mask {
+        Some(m) => login.header("Events", m.to_header_value()),
+        None => Ok(login),
+    }
+}
+
 fn is_true(v: &[u8]) -> bool {
     ["yes", "true", "y", "t", "1", "on"]
         .iter()
@@ -1007,7 +1015,7 @@ impl Inner {
                 self.state = State::LoggingIn;
                 let action = match c.method {
                     AuthMethod::Plain => Action::login(&c.username, c.secret.expose())
-                        .and_then(|a| a.header("Events", self.login_events.to_header_value())),
+                        .and_then(|a| with_events(a, self.login_events.as_ref())),
                     AuthMethod::Md5 => Ok(Action::challenge()),
                 };
                 let role = match c.method {
@@ -1305,7 +1313,7 @@ impl Inner {
                 .unwrap_or_else(Instant::now)
         });
         let action = Action::login_md5(&c.username, &key)
-            .and_then(|a| a.header("Events", self.login_events.to_header_value()));
+            .and_then(|a| with_events(a, self.login_events.as_ref()));
         match action {
             Ok(a) => {
                 if self.send(a, deadline, Role::Login).is_err() {

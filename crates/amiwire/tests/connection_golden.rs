@@ -437,7 +437,7 @@ fn drive(conn: &mut Connection, chunks: &[&[u8]], script: &mut Script<'_>, t: &m
 
 fn config(credentials: Credentials, events: EventMask) -> ConnectionConfig {
     let mut cfg = ConnectionConfig::new(credentials);
-    cfg.events = events;
+    cfg.events = Some(events);
     cfg.action_ids = ActionIdGenerator::with_prefix("g").unwrap();
     cfg
 }

@@ -297,7 +297,7 @@ Event: Newchannel\r\nPrivilege: call,all\r\nChannel: Local/100@test-1;1\r\n\r\n"
 fn async_originate_refused_up_front_when_events_cannot_carry_its_result() {
     let t0 = Instant::now();
     let mut cfg = config();
-    cfg.events = EventMask::parse("system,user");
+    cfg.events = Some(EventMask::parse("system,user"));
     let (mut conn, mut peer) = logged_in(cfg, t0);
     let o = || {
         Originate::to_application("Local/100@test", "Wait", "1")
@@ -426,7 +426,7 @@ fn md5_login() {
     let t0 = Instant::now();
     let mut cfg = ConnectionConfig::new(Credentials::md5("admin", "amp111"));
     cfg.action_ids = ActionIdGenerator::with_prefix("m").unwrap();
-    cfg.events = EventMask::Off;
+    cfg.events = Some(EventMask::Off);
     let mut conn = Connection::new(cfg, t0);
     let mut peer = Peer::new();
     feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
