@@ -476,10 +476,9 @@ impl Decoder {
                 ls = nl + 1;
                 break Some(nl + 1);
             }
-            if le - ls > cfg.max_line_len
-                || nl + 1 - msg > cfg.max_message_len
-                || spans.len() >= cfg.max_headers
-            {
+            // The message size is checked at its blank line (above): until then the header
+            // count bounds what is recorded, and the buffer limit what is held.
+            if le - ls > cfg.max_line_len || spans.len() >= cfg.max_headers {
                 break None;
             }
             let idx = spans.len() as u32;
