@@ -1,0 +1,104 @@
+//! `amiwire-sim`: runs the AMI simulator.
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use amiwire_sim::accounts::Accounts;
+use amiwire_sim::dialplan::Dialplan;
+use amiwire_sim::server::{SimConfig, Simulator};
+
+const HELP: &str = "\
+amiwire-sim: an AMI server that behaves like a real Asterisk 22 (for tests)
+
+USAGE:
+    amiwire-sim [--listen ADDR] [--accounts manager.conf] [--dialplan extensions.conf]
+
+OPTIONS:
+    --listen ADDR        where to listen (default 127.0.0.1:5038; port 0 picks a free one)
+    --accounts FILE      accounts in manager.conf format (default: built-in admin/amp111,
+                         c2call, limited, filtered, as in the recorded Asterisk)
+    --dialplan FILE      dialplan in extensions.conf format (default: built-in [test] context)
+    --auth-timeout SECS  close unauthenticated connections after this (default 30)
+    -h, --help           this help
+
+EXAMPLES:
+    amiwire-sim
+    amiwire-sim --listen 127.0.0.1:0 --accounts etc/manager.conf --dialplan etc/extensions.conf
+";
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("amiwire-sim: {msg}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let mut cfg = SimConfig::default();
+    cfg.listen = SocketAddr::from(([127, 0, 0, 1], 5038));
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "-h" | "--help" => {
+                print!("{HELP}");
+                return ExitCode::SUCCESS;
+            }
+            "--listen" => match value("--listen").and_then(|v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|e| format!("--listen {v}: {e}"))
+            }) {
+                Ok(addr) => cfg.listen = addr,
+                Err(e) => return fail(&e),
+            },
+            "--accounts" => {
+                let path = match value("--accounts") {
+                    Ok(p) => p,
+                    Err(e) => return fail(&e),
+                };
+                match std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| Accounts::parse(&t).map_err(|e| e.to_string()))
+                {
+                    Ok(a) => cfg.accounts = a,
+                    Err(e) => return fail(&format!("{path}: {e}")),
+                }
+            }
+            "--dialplan" => {
+                let path = match value("--dialplan") {
+                    Ok(p) => p,
+                    Err(e) => return fail(&e),
+                };
+                match std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| Dialplan::parse(&t).map_err(|e| e.to_string()))
+                {
+                    Ok(d) => cfg.dialplan = d,
+                    Err(e) => return fail(&format!("{path}: {e}")),
+                }
+            }
+            "--auth-timeout" => match value("--auth-timeout").and_then(|v| {
+                v.parse::<u64>()
+                    .map_err(|e| format!("--auth-timeout {v}: {e}"))
+            }) {
+                Ok(s) => cfg.auth_timeout = std::time::Duration::from_secs(s),
+                Err(e) => return fail(&e),
+            },
+            other => return fail(&format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    rt.block_on(async {
+        let sim = match Simulator::start(cfg).await {
+            Ok(s) => s,
+            Err(e) => return fail(&format!("cannot listen: {e}")),
+        };
+        println!("amiwire-sim listening on {}", sim.addr());
+        let _ = tokio::signal::ctrl_c().await;
+        sim.stop().await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,29 @@
+//! amiwire-sim: an AMI server that behaves like a real Asterisk 22, for tests (work in
+//! progress: login, Ping, Logoff, Events, Command, CoreStatus, Getvar/Setvar, UserEvent).
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use amiwire_sim::server::{SimConfig, Simulator};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let sim = Simulator::start(SimConfig::default()).await.unwrap();
+//! let mut s = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+//! s.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n").await.unwrap();
+//! let mut got = Vec::new();
+//! let mut buf = [0u8; 1024];
+//! while !got.ends_with(b"Authentication accepted\r\n\r\n") {
+//!     let n = s.read(&mut buf).await.unwrap();
+//!     assert!(n > 0);
+//!     got.extend_from_slice(&buf[..n]);
+//! }
+//! assert!(got.starts_with(b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\n"));
+//! sim.stop().await;
+//! # });
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod accounts;
+pub mod dialplan;
+pub mod server;
+pub mod session;

@@ -1,0 +1,723 @@
+//! One AMI session's behaviour, without I/O: an action in, the bytes Asterisk would answer
+//! (and what to do next) out. The server in [`crate::server`] moves the bytes.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use amiwire::filter::FilterSet;
+use amiwire::MessageRef;
+
+use crate::accounts::{Accounts, Privileges};
+
+/// What the simulator pretends to be.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The AMI version in the banner (`Asterisk Call Manager/<this>`).
+    pub ami_version: String,
+    /// The Asterisk version (`core show version`, CoreSettings).
+    pub asterisk_version: String,
+    /// The build line of `core show version`.
+    pub build: String,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            ami_version: "11.0.0".into(),
+            asterisk_version: "22.10.1".into(),
+            build: "built by amiwire-sim on a x86_64 running Linux".into(),
+        }
+    }
+}
+
+/// State shared by every session of one simulator: accounts, global variables, the clock of
+/// the "PBX", counters.
+#[derive(Debug)]
+pub struct Shared {
+    /// Accounts (manager.conf).
+    pub accounts: Accounts,
+    /// Who we pretend to be.
+    pub identity: Identity,
+    /// Global dialplan variables (`[globals]`, Setvar without channel).
+    pub globals: Mutex<HashMap<String, String>>,
+    /// When the simulator started.
+    pub started: Instant,
+    /// Wall-clock start, for CoreStatus.
+    pub started_wall: SystemTime,
+    /// Calls processed so far.
+    pub processed_calls: Mutex<u64>,
+    /// Delay before answering a failed login (Asterisk sleeps 1 s).
+    pub failed_login_delay: Duration,
+    /// Issue this MD5 challenge instead of a random one.
+    pub fixed_challenge: Option<String>,
+    /// Categories of the configuration files ListCategories knows, by file name.
+    pub categories: HashMap<String, Vec<String>>,
+}
+
+impl Shared {
+    /// Shared state with these accounts and globals.
+    pub fn new(accounts: Accounts, globals: HashMap<String, String>) -> Shared {
+        Shared {
+            accounts,
+            identity: Identity::default(),
+            globals: Mutex::new(globals),
+            started: Instant::now(),
+            started_wall: SystemTime::now(),
+            processed_calls: Mutex::new(0),
+            failed_login_delay: Duration::from_secs(1),
+            fixed_challenge: None,
+            categories: HashMap::new(),
+        }
+    }
+}
+
+/// An event as the simulator raises it: its class and its text without the trailing blank
+/// line, ready to be written to every session whose mask and filters let it through.
+#[derive(Clone, Debug)]
+pub struct SimEvent {
+    /// The event name.
+    pub name: String,
+    /// Its class (`EVENT_FLAG_*`).
+    pub class: Privileges,
+    /// `Event: …\r\nPrivilege: …\r\n…\r\n\r\n`.
+    pub text: Arc<Vec<u8>>,
+}
+
+impl SimEvent {
+    /// Builds an event: `Event`, `Privilege` (as Asterisk's `authority_to_str` writes it, e.g.
+    /// `call,all`), then the headers.
+    pub fn new(name: &str, class: Privileges, headers: &[(&str, &str)]) -> SimEvent {
+        let mut t = String::new();
+        let _ = write!(t, "Event: {name}\r\nPrivilege: {class}\r\n");
+        for (k, v) in headers {
+            let _ = write!(t, "{k}: {v}\r\n");
+        }
+        t.push_str("\r\n");
+        SimEvent {
+            name: name.to_owned(),
+            class,
+            text: Arc::new(t.into_bytes()),
+        }
+    }
+}
+
+/// The actions the simulator implements: name, authority (Asterisk's classes for it) and
+/// description, as a real Asterisk 22 lists them in ListCommands.
+const ACTIONS: &[(&str, &str, &str)] = &[
+    ("Challenge", "", "Generate Challenge for MD5 Auth."),
+    ("Command", "command", "Execute Asterisk CLI Command."),
+    (
+        "CoreSettings",
+        "system,reporting",
+        "Show PBX core settings (version etc).",
+    ),
+    (
+        "CoreStatus",
+        "system,reporting",
+        "Show PBX core status variables.",
+    ),
+    ("Events", "", "Control Event Flow."),
+    (
+        "Getvar",
+        "call,reporting",
+        "Gets a channel variable or function value.",
+    ),
+    (
+        "ListCategories",
+        "config",
+        "List categories in configuration file.",
+    ),
+    ("ListCommands", "", "List available manager commands."),
+    (
+        "LoggerRotate",
+        "system,reporting",
+        "Reload and rotate the Asterisk logger.",
+    ),
+    ("Login", "", "Login Manager."),
+    ("Logoff", "", "Logoff Manager."),
+    ("Ping", "", "Keepalive command."),
+    (
+        "Setvar",
+        "call",
+        "Sets a channel variable or function value.",
+    ),
+    ("UserEvent", "user", "Send an arbitrary event."),
+    ("WaitEvent", "", "Wait for an event to occur."),
+];
+
+/// What the server does after writing a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Then {
+    /// Keep reading actions.
+    Continue,
+    /// Close the connection.
+    Close,
+}
+
+/// The answer to one action.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// Wait this long before writing (a failed login).
+    pub delay: Duration,
+    /// The bytes to write.
+    pub bytes: Vec<u8>,
+    /// Events raised by the action, for every session (this one included).
+    pub events: Vec<SimEvent>,
+    /// What next.
+    pub then: Then,
+}
+
+impl Reply {
+    fn new(bytes: Vec<u8>) -> Reply {
+        Reply {
+            delay: Duration::ZERO,
+            bytes,
+            events: Vec::new(),
+            then: Then::Continue,
+        }
+    }
+}
+
+/// Writes a response in Asterisk's header order: `Response`, `ActionID` (if the action had
+/// one), then the rest.
+struct Out {
+    text: String,
+}
+
+impl Out {
+    fn response(kind: &str, id: Option<&str>) -> Out {
+        let mut text = format!("Response: {kind}\r\n");
+        if let Some(id) = id {
+            let _ = write!(text, "ActionID: {id}\r\n");
+        }
+        Out { text }
+    }
+
+    fn h(mut self, k: &str, v: impl std::fmt::Display) -> Out {
+        let _ = write!(self.text, "{k}: {v}\r\n");
+        self
+    }
+
+    fn done(mut self) -> Vec<u8> {
+        self.text.push_str("\r\n");
+        self.text.into_bytes()
+    }
+}
+
+fn error(id: Option<&str>, message: &str) -> Vec<u8> {
+    Out::response("Error", id).h("Message", message).done()
+}
+
+/// One session's state.
+#[derive(Debug)]
+pub struct Session {
+    shared: Arc<Shared>,
+    user: Option<String>,
+    read: Privileges,
+    write: Privileges,
+    mask: Privileges,
+    filters: FilterSet,
+    challenge: Option<String>,
+    peer: std::net::SocketAddr,
+    local: std::net::SocketAddr,
+}
+
+impl Session {
+    /// A new, unauthenticated session from `peer`, accepted on `local`.
+    pub fn new(
+        shared: Arc<Shared>,
+        peer: std::net::SocketAddr,
+        local: std::net::SocketAddr,
+    ) -> Session {
+        Session {
+            shared,
+            user: None,
+            read: Privileges::default(),
+            write: Privileges::default(),
+            mask: Privileges::default(),
+            filters: FilterSet::new(),
+            challenge: None,
+            peer,
+            local,
+        }
+    }
+
+    /// The logged-in user.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Whether this session receives `event` (Asterisk's `should_send_event` plus the mask:
+    /// the event's class must be within the session's mask, and the filters must pass it).
+    pub fn wants(&self, event: &SimEvent, msg: &MessageRef<'_>) -> bool {
+        self.user.is_some() && self.mask.contains(event.class) && self.filters.matches(msg)
+    }
+
+    /// Handles one action.
+    pub fn handle(&mut self, m: &MessageRef<'_>) -> Reply {
+        let id = m.get_str("ActionID");
+        let action = m.get_str("Action").unwrap_or("");
+        if action.is_empty() {
+            return Reply::new(error(id, "Missing action in request"));
+        }
+        let a = action.to_ascii_lowercase();
+        if self.user.is_none() && !matches!(a.as_str(), "login" | "logoff" | "challenge") {
+            return Reply::new(error(id, "Permission denied"));
+        }
+        let Some(&(_, authority, _)) = ACTIONS.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(&a))
+        else {
+            return Reply::new(error(
+                id,
+                &format!(
+                    "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
+                ),
+            ));
+        };
+        // Asterisk's process_message: any one of the action's classes is enough.
+        let authority = Privileges::parse(authority);
+        if self.user.is_some() && !self.write.permits_action(authority) {
+            return Reply::new(error(id, "Permission denied"));
+        }
+        match a.as_str() {
+            "login" => self.login(m, id),
+            "challenge" => self.challenge(m, id),
+            "logoff" => Reply {
+                then: Then::Close,
+                ..Reply::new(
+                    Out::response("Goodbye", id)
+                        .h("Message", "Thanks for all the fish.")
+                        .done(),
+                )
+            },
+            "ping" => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                Reply::new(
+                    Out::response("Success", id)
+                        .h("Ping", "Pong")
+                        .h(
+                            "Timestamp",
+                            format!("{}.{:06}", now.as_secs(), now.subsec_micros()),
+                        )
+                        .done(),
+                )
+            }
+            "events" => self.events(m, id),
+            "command" => self.command(m, id),
+            "corestatus" => self.core_status(id),
+            "coresettings" => self.core_settings(id),
+            "getvar" => self.getvar(m, id),
+            "setvar" => self.setvar(m, id),
+            "userevent" => self.user_event(m, id),
+            "listcommands" => {
+                let mut out = Out::response("Success", id);
+                for (name, authority, text) in ACTIONS {
+                    let privs = Privileges::parse(authority);
+                    let privs = if privs.is_empty() {
+                        "<none>".to_owned()
+                    } else {
+                        privs.to_string()
+                    };
+                    out = out.h(name, format!("{text}  (Priv: {privs})"));
+                }
+                Reply::new(out.done())
+            }
+            "listcategories" => self.list_categories(m, id),
+            "loggerrotate" => Reply::new(
+                Out::response("Success", id)
+                    .h("Message", "Reloaded the logger and rotated log files")
+                    .done(),
+            ),
+            "waitevent" => {
+                // Over TCP, events are delivered as they happen; WaitEvent just completes.
+                let mut bytes = Out::response("Success", id)
+                    .h("Message", "Waiting for Event completed.")
+                    .done();
+                let mut ev = String::from("Event: WaitEventComplete\r\n");
+                if let Some(id) = id {
+                    let _ = write!(ev, "ActionID: {id}\r\n");
+                }
+                ev.push_str("\r\n");
+                bytes.extend_from_slice(ev.as_bytes());
+                Reply::new(bytes)
+            }
+            _ => Reply::new(error(id, "Invalid/unknown command")),
+        }
+    }
+
+    fn failed_login(&self, id: Option<&str>) -> Reply {
+        Reply {
+            delay: self.shared.failed_login_delay,
+            then: Then::Close,
+            ..Reply::new(error(id, "Authentication failed"))
+        }
+    }
+
+    fn login(&mut self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        if self.user.is_some() {
+            return Reply::new(
+                Out::response("Success", id)
+                    .h("Message", "Already authenticated")
+                    .done(),
+            );
+        }
+        let username = m.get_str("Username").unwrap_or("");
+        let Some(account) = self.shared.accounts.get(username) else {
+            return self.failed_login(id);
+        };
+        if !account.permits(self.peer.ip()) {
+            return self.failed_login(id);
+        }
+        let ok = match m.get_str("AuthType") {
+            Some(t) if t.eq_ignore_ascii_case("md5") => match (&self.challenge, m.get_str("Key")) {
+                (Some(ch), Some(key)) => account.check_md5_key(ch, key),
+                _ => false,
+            },
+            _ => m.get_str("Secret").is_some_and(|s| account.check_secret(s)),
+        };
+        if !ok {
+            return self.failed_login(id);
+        }
+        let name = account.username.clone();
+        self.read = account.read;
+        self.write = account.write;
+        // A new session gets every event its read rights allow; `Events:` narrows that.
+        self.mask = m
+            .get_str("Events")
+            .and_then(|v| Privileges::event_mask_from_events_header(v, account.read))
+            .unwrap_or(account.read);
+        self.filters = account.filters.clone();
+        self.user = Some(name.clone());
+        let mut reply = Reply::new(
+            Out::response("Success", id)
+                .h("Message", "Authentication accepted")
+                .done(),
+        );
+        // Asterisk follows a login with FullyBooted (system class) for this session only.
+        let uptime = self.shared.started.elapsed().as_secs();
+        let booted = SimEvent::new(
+            "FullyBooted",
+            Privileges::SYSTEM,
+            &[
+                ("Uptime", &uptime.to_string()),
+                ("LastReload", &uptime.to_string()),
+                ("Status", "Fully Booted"),
+            ],
+        );
+        if self.mask.contains(booted.class) {
+            reply.bytes.extend_from_slice(&booted.text);
+        }
+        // And a SuccessfulAuth security event, for every session reading `security`.
+        let tv = event_tv(SystemTime::now());
+        let addr = |a: std::net::SocketAddr| {
+            let v = if a.is_ipv4() { "IPV4" } else { "IPV6" };
+            format!("{v}/TCP/{}/{}", a.ip(), a.port())
+        };
+        let session_id = format!(
+            "0x{:x}",
+            Arc::as_ptr(&self.shared) as usize ^ self.peer.port() as usize
+        );
+        reply.events.push(SimEvent::new(
+            "SuccessfulAuth",
+            Privileges::SECURITY,
+            &[
+                ("EventTV", &tv),
+                ("Severity", "Informational"),
+                ("Service", "AMI"),
+                ("EventVersion", "1"),
+                ("AccountID", &name),
+                ("SessionID", &session_id),
+                ("LocalAddress", &addr(self.local)),
+                ("RemoteAddress", &addr(self.peer)),
+                ("UsingPassword", "0"),
+                ("SessionTV", &tv),
+            ],
+        ));
+        reply
+    }
+
+    fn challenge(&mut self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        match m.get_str("AuthType") {
+            Some(t) if t.eq_ignore_ascii_case("md5") => {
+                let fixed = self.shared.fixed_challenge.clone();
+                let ch = self
+                    .challenge
+                    .get_or_insert_with(|| {
+                        if let Some(f) = fixed {
+                            return f;
+                        }
+                        use std::hash::BuildHasher;
+                        let r = std::collections::hash_map::RandomState::new().hash_one(0u8);
+                        (r % 1_000_000_000).to_string()
+                    })
+                    .clone();
+                Reply::new(Out::response("Success", id).h("Challenge", ch).done())
+            }
+            _ => Reply::new(error(id, "Must specify AuthType")),
+        }
+    }
+
+    fn events(&mut self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        let Some(mask) = m
+            .get_str("EventMask")
+            .and_then(|v| Privileges::event_mask_from_events_header(v, self.read))
+        else {
+            return Reply::new(error(id, "Invalid event mask"));
+        };
+        self.mask = mask;
+        let on = if self.mask.is_empty() { "Off" } else { "On" };
+        Reply::new(Out::response("Success", id).h("Events", on).done())
+    }
+
+    fn command(&mut self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        let Some(cmd) = m.get_str("Command") else {
+            return Reply::new(error(id, "No command provided"));
+        };
+        let uptime = self.shared.started.elapsed().as_secs();
+        let (ok, lines): (bool, Vec<String>) = match cmd.trim() {
+            "core show version" => (
+                true,
+                vec![format!(
+                    "Asterisk {} {}",
+                    self.shared.identity.asterisk_version, self.shared.identity.build
+                )],
+            ),
+            "core show uptime" => (
+                true,
+                vec![
+                    format!("System uptime: {}", plural(uptime, "second")),
+                    format!("Last reload: {}", plural(uptime, "second")),
+                ],
+            ),
+            "core show channels" => (
+                true,
+                vec![
+                    format!(
+                        "{:<64} {:<32} {:<7} {:<30}",
+                        "Channel", "Location", "State", "Application(Data)"
+                    ),
+                    "0 active channels".into(),
+                    "0 active calls".into(),
+                    format!(
+                        "{} calls processed",
+                        *self
+                            .shared
+                            .processed_calls
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                    ),
+                ],
+            ),
+            other => {
+                let first: Vec<&str> = other.split_whitespace().take(2).collect();
+                (
+                    false,
+                    vec![format!(
+                        "No such command '{other}' (type 'core show help {}' for other possible commands)",
+                        first.join(" ")
+                    )],
+                )
+            }
+        };
+        let mut out = Out::response(if ok { "Success" } else { "Error" }, id)
+            .h("Message", "Command output follows");
+        for l in lines {
+            out = out.h("Output", l);
+        }
+        Reply::new(out.done())
+    }
+
+    fn core_status(&self, id: Option<&str>) -> Reply {
+        let start = self
+            .shared
+            .started_wall
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let (date, time) = civil(start);
+        Reply::new(
+            Out::response("Success", id)
+                .h("CoreStartupDate", &date)
+                .h("CoreStartupTime", &time)
+                .h("CoreReloadDate", &date)
+                .h("CoreReloadTime", &time)
+                .h("CoreCurrentCalls", 0)
+                .h(
+                    "CoreProcessedCalls",
+                    *self
+                        .shared
+                        .processed_calls
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()),
+                )
+                .done(),
+        )
+    }
+
+    fn core_settings(&self, id: Option<&str>) -> Reply {
+        let ident = &self.shared.identity;
+        Reply::new(
+            Out::response("Success", id)
+                .h("AMIversion", &ident.ami_version)
+                .h("AsteriskVersion", &ident.asterisk_version)
+                .h("SystemName", "")
+                .h("CoreMaxCalls", 0)
+                .h("CoreMaxLoadAvg", "0.000000")
+                .h("CoreRunUser", "")
+                .h("CoreRunGroup", "")
+                .h("CoreMaxFilehandles", 0)
+                .h("CoreRealTimeEnabled", "No")
+                .h("CoreCDRenabled", "Yes")
+                .h("CoreHTTPenabled", "Yes")
+                .h("SoundsSearchCustomDir", "No")
+                .done(),
+        )
+    }
+
+    fn list_categories(&self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        let Some(file) = m.get_str("Filename") else {
+            return Reply::new(error(id, "Filename not specified"));
+        };
+        let Some(categories) = self.shared.categories.get(file) else {
+            return Reply::new(error(id, "Config file not found"));
+        };
+        let mut out = Out::response("Success", id);
+        for (i, c) in categories.iter().enumerate() {
+            out = out.h(&format!("Category-{i:06}"), c);
+        }
+        Reply::new(out.done())
+    }
+
+    fn getvar(&self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        let Some(var) = m.get_str("Variable") else {
+            return Reply::new(error(id, "No variable specified"));
+        };
+        if m.get_str("Channel").is_some_and(|c| !c.is_empty()) {
+            return Reply::new(error(id, "No such channel"));
+        }
+        let name = var
+            .strip_prefix("GLOBAL(")
+            .and_then(|v| v.strip_suffix(')'))
+            .unwrap_or(var);
+        let globals = self
+            .shared
+            .globals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let value = globals.get(name).cloned().unwrap_or_default();
+        Reply::new(
+            Out::response("Success", id)
+                .h("Variable", var)
+                .h("Value", value)
+                .done(),
+        )
+    }
+
+    fn setvar(&self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        let Some(var) = m.get_str("Variable") else {
+            return Reply::new(error(id, "No variable specified"));
+        };
+        if m.get_str("Channel").is_some_and(|c| !c.is_empty()) {
+            return Reply::new(error(id, "No such channel"));
+        }
+        let value = m.get_str("Value").unwrap_or("");
+        self.shared
+            .globals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(var.to_owned(), value.to_owned());
+        Reply::new(
+            Out::response("Success", id)
+                .h("Message", "Variable Set")
+                .done(),
+        )
+    }
+
+    fn user_event(&self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        let Some(name) = m.get_str("UserEvent") else {
+            return Reply::new(error(id, "Missing UserEvent"));
+        };
+        // Every header but Action and ActionID is passed on, in order.
+        let mut headers: Vec<(String, String)> = vec![("UserEvent".into(), name.to_owned())];
+        for h in m.iter() {
+            let (Some(k), Some(v)) = (h.name_str(), h.value_str()) else {
+                continue;
+            };
+            if ["action", "actionid", "userevent"]
+                .iter()
+                .any(|x| k.eq_ignore_ascii_case(x))
+            {
+                continue;
+            }
+            headers.push((k.to_owned(), v.to_owned()));
+        }
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let event = SimEvent::new("UserEvent", Privileges::USER, &pairs);
+        Reply {
+            events: vec![event],
+            ..Reply::new(Out::response("Success", id).done())
+        }
+    }
+}
+
+/// A security event time stamp: `2026-11-23T17:07:30.181+0000`.
+fn event_tv(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (date, time) = civil(d.as_secs());
+    format!("{date}T{time}.{:03}+0000", d.subsec_millis())
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// UTC date and time of a Unix time, as CoreStatus prints them (`2026-11-23`, `17:07:01`).
+fn civil(secs: u64) -> (String, String) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
+    )
+}
+
+/// Asterisk's answer to a message it could not parse (a line over its 1024-byte buffer).
+pub fn parse_error_reply() -> Reply {
+    Reply::new(error(None, "Failed to parse message: line too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), ("1970-01-01".into(), "00:00:00".into()));
+        // 2026-11-23 17:07:01 UTC, the corpus's CoreStartup.
+        assert_eq!(
+            civil(1_795_453_621),
+            ("2026-11-23".into(), "17:07:01".into())
+        );
+    }
+}
