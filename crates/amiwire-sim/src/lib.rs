@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod accounts;
+pub mod call;
 pub mod dialplan;
 pub mod server;
 pub mod session;

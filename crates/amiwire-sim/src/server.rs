@@ -77,6 +77,7 @@ impl Simulator {
         shared.identity = config.identity.clone();
         shared.failed_login_delay = config.failed_login_delay;
         shared.fixed_challenge = config.challenge.clone();
+        shared.dialplan = Arc::new(config.dialplan.clone());
         let mut ext = vec!["general".to_owned(), "globals".to_owned()];
         ext.extend(config.dialplan.contexts().iter().map(|c| c.name.clone()));
         shared.categories.insert("extensions.conf".into(), ext);
@@ -207,9 +208,28 @@ async fn serve(
                         }
                     }
                 }
-                for reply in replies {
+                for mut reply in replies {
                     if !reply.delay.is_zero() {
                         tokio::time::sleep(reply.delay).await;
+                    }
+                    if let Some(req) = reply.originate.take() {
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        let sync = !req.asynchronous;
+                        let id = req.action_id.clone();
+                        let limit = req.timeout + Duration::from_secs(1);
+                        tokio::spawn(crate::call::run(
+                            req,
+                            session.shared().dialplan.clone(),
+                            session.shared().counters.clone(),
+                            session.shared().epoch(),
+                            events.clone(),
+                            tx,
+                        ));
+                        if sync {
+                            // Asterisk blocks the session until the call is answered.
+                            let ok = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(true)));
+                            reply.bytes = crate::session::originate_reply(id.as_deref(), ok);
+                        }
                     }
                     if !write(&mut stream, &reply.bytes, conn.write_timeout).await {
                         return;

@@ -46,17 +46,27 @@ pub struct Shared {
     pub started: Instant,
     /// Wall-clock start, for CoreStatus.
     pub started_wall: SystemTime,
-    /// Calls processed so far.
-    pub processed_calls: Mutex<u64>,
     /// Delay before answering a failed login (Asterisk sleeps 1 s).
     pub failed_login_delay: Duration,
     /// Issue this MD5 challenge instead of a random one.
     pub fixed_challenge: Option<String>,
     /// Categories of the configuration files ListCategories knows, by file name.
     pub categories: HashMap<String, Vec<String>>,
+    /// The dialplan.
+    pub dialplan: Arc<crate::dialplan::Dialplan>,
+    /// Channel and call counters.
+    pub counters: Arc<crate::call::Counters>,
 }
 
 impl Shared {
+    /// Seconds since the epoch when the simulator started (the first part of Uniqueids).
+    pub fn epoch(&self) -> u64 {
+        self.started_wall
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+    }
+
     /// Shared state with these accounts and globals.
     pub fn new(accounts: Accounts, globals: HashMap<String, String>) -> Shared {
         Shared {
@@ -65,10 +75,11 @@ impl Shared {
             globals: Mutex::new(globals),
             started: Instant::now(),
             started_wall: SystemTime::now(),
-            processed_calls: Mutex::new(0),
             failed_login_delay: Duration::from_secs(1),
             fixed_challenge: None,
             categories: HashMap::new(),
+            dialplan: Arc::new(crate::dialplan::Dialplan::default()),
+            counters: Arc::new(crate::call::Counters::default()),
         }
     }
 }
@@ -137,6 +148,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("Login", "", "Login Manager."),
     ("Logoff", "", "Logoff Manager."),
+    ("Originate", "originate", "Originate a call."),
     ("Ping", "", "Keepalive command."),
     (
         "Setvar",
@@ -167,6 +179,9 @@ pub struct Reply {
     pub events: Vec<SimEvent>,
     /// What next.
     pub then: Then,
+    /// A call to start; for a synchronous Originate, `bytes` is empty and the answer is
+    /// written once the call is answered or fails ([`originate_reply`]).
+    pub originate: Option<crate::call::OriginateRequest>,
 }
 
 impl Reply {
@@ -176,6 +191,7 @@ impl Reply {
             bytes,
             events: Vec::new(),
             then: Then::Continue,
+            originate: None,
         }
     }
 }
@@ -242,6 +258,11 @@ impl Session {
             peer,
             local,
         }
+    }
+
+    /// The simulator's shared state.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// The logged-in user.
@@ -312,6 +333,7 @@ impl Session {
             "getvar" => self.getvar(m, id),
             "setvar" => self.setvar(m, id),
             "userevent" => self.user_event(m, id),
+            "originate" => self.originate(m, id),
             "listcommands" => {
                 let mut out = Out::response("Success", id);
                 for (name, authority, text) in ACTIONS {
@@ -503,11 +525,10 @@ impl Session {
                     "0 active calls".into(),
                     format!(
                         "{} calls processed",
-                        *self
-                            .shared
-                            .processed_calls
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
+                        self.shared
+                            .counters
+                            .processed
+                            .load(std::sync::atomic::Ordering::Relaxed)
                     ),
                 ],
             ),
@@ -547,11 +568,10 @@ impl Session {
                 .h("CoreCurrentCalls", 0)
                 .h(
                     "CoreProcessedCalls",
-                    *self
-                        .shared
-                        .processed_calls
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()),
+                    self.shared
+                        .counters
+                        .processed
+                        .load(std::sync::atomic::Ordering::Relaxed),
                 )
                 .done(),
         )
@@ -589,6 +609,100 @@ impl Session {
             out = out.h(&format!("Category-{i:06}"), c);
         }
         Reply::new(out.done())
+    }
+
+    fn originate(&self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        use crate::call::{OriginateRequest, Target};
+        let Some(channel) = m.get_str("Channel").filter(|c| !c.is_empty()) else {
+            return Reply::new(error(id, "Channel not specified"));
+        };
+        let target = match m.get_str("Application").filter(|a| !a.is_empty()) {
+            Some(app) => {
+                let data = m.get_str("Data").unwrap_or("").to_owned();
+                // manager.c: without system write rights, apps and functions that reach the
+                // shell are refused.
+                let lower = format!("{} {}", app, data).to_ascii_lowercase();
+                if !self.write.contains(Privileges::SYSTEM)
+                    && ["system", "exec", "shell(", "eval("]
+                        .iter()
+                        .any(|w| lower.contains(w))
+                {
+                    return Reply::new(error(
+                        id,
+                        "Originate Access Forbidden: app or data blacklisted",
+                    ));
+                }
+                Target::App {
+                    app: app.to_owned(),
+                    data,
+                }
+            }
+            None => {
+                let context = m.get_str("Context").unwrap_or("default").to_owned();
+                let exten = m.get_str("Exten").unwrap_or("s").to_owned();
+                if self.shared.dialplan.lookup(&context, &exten).is_none() {
+                    return Reply::new(error(id, "Extension does not exist."));
+                }
+                let priority = m
+                    .get_str("Priority")
+                    .and_then(|p| p.trim().parse().ok())
+                    .unwrap_or(1);
+                Target::Exten {
+                    context,
+                    exten,
+                    priority,
+                }
+            }
+        };
+        let local = channel
+            .strip_prefix("Local/")
+            .and_then(|r| r.split_once('@'))
+            .map(|(e, c)| {
+                let c = c.split('/').next().unwrap_or(c);
+                (e.to_owned(), c.to_owned())
+            });
+        let caller_id = m
+            .get_str("CallerID")
+            .map(parse_caller_id)
+            .unwrap_or((None, None));
+        let variables = m
+            .get_all("Variable")
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+            .collect();
+        let asynchronous = m.get_str("Async").is_some_and(|v| {
+            ["yes", "true", "y", "t", "1", "on"]
+                .iter()
+                .any(|t| v.eq_ignore_ascii_case(t))
+        });
+        let timeout = m
+            .get_str("Timeout")
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(30));
+        let req = OriginateRequest {
+            action_id: id.map(str::to_owned),
+            channel: channel.to_owned(),
+            local,
+            target,
+            caller_id,
+            variables,
+            channel_id: m.get_str("ChannelId").map(str::to_owned),
+            other_channel_id: m.get_str("OtherChannelId").map(str::to_owned),
+            asynchronous,
+            timeout,
+        };
+        let bytes = if asynchronous {
+            originate_reply(id, true)
+        } else {
+            Vec::new()
+        };
+        Reply {
+            originate: Some(req),
+            ..Reply::new(bytes)
+        }
     }
 
     fn getvar(&self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
@@ -662,6 +776,37 @@ impl Session {
         Reply {
             events: vec![event],
             ..Reply::new(Out::response("Success", id).done())
+        }
+    }
+}
+
+/// The answer to an Originate: queued (async, or sync and answered) or failed.
+pub fn originate_reply(id: Option<&str>, ok: bool) -> Vec<u8> {
+    if ok {
+        Out::response("Success", id)
+            .h("Message", "Originate successfully queued")
+            .done()
+    } else {
+        error(id, "Originate failed")
+    }
+}
+
+/// `"Name" <number>`, `Name <number>` or `number`.
+fn parse_caller_id(v: &str) -> (Option<String>, Option<String>) {
+    match v.rsplit_once('<') {
+        Some((name, rest)) => {
+            let num = rest.trim_end().trim_end_matches('>').trim().to_owned();
+            let name = name.trim().trim_matches('"').trim().to_owned();
+            (
+                (!num.is_empty()).then_some(num),
+                (!name.is_empty()).then_some(name),
+            )
+        }
+        None => {
+            let v = v.trim();
+            (!v.is_empty())
+                .then(|| v.to_owned())
+                .map_or((None, None), |n| (Some(n), None))
         }
     }
 }

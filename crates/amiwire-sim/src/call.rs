@@ -1,0 +1,349 @@
+//! Calls on Local channels: what an Originate starts. A small model of Asterisk's channels
+//! that runs the dialplan of the called extension (Answer, Wait, Set, UserEvent, Hangup; other
+//! applications are stepped over) and raises the events a real Asterisk raises for it
+//! (Newchannel, LocalBridge, Newexten, VarSet, Newstate, UserEvent, HangupRequest, Hangup,
+//! OriginateResponse), with the header blocks of the recordings.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, oneshot};
+
+use crate::accounts::Privileges;
+use crate::dialplan::{split_args, Dialplan};
+use crate::session::SimEvent;
+
+/// Where an originated call goes once answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `Application` / `Data`.
+    App {
+        /// Application name.
+        app: String,
+        /// Its data.
+        data: String,
+    },
+    /// `Context` / `Exten` / `Priority`.
+    Exten {
+        /// Context.
+        context: String,
+        /// Extension.
+        exten: String,
+        /// Priority.
+        priority: u32,
+    },
+}
+
+/// A validated Originate.
+#[derive(Clone, Debug)]
+pub struct OriginateRequest {
+    /// The action's ActionID (copied into OriginateResponse).
+    pub action_id: Option<String>,
+    /// The `Channel` header as sent.
+    pub channel: String,
+    /// Its Local extension and context, when it is `Local/<exten>@<context>`.
+    pub local: Option<(String, String)>,
+    /// Where the call goes.
+    pub target: Target,
+    /// Caller ID number and name.
+    pub caller_id: (Option<String>, Option<String>),
+    /// Channel variables.
+    pub variables: Vec<(String, String)>,
+    /// `ChannelId` (Uniqueid of the first channel), if given.
+    pub channel_id: Option<String>,
+    /// `OtherChannelId`, if given.
+    pub other_channel_id: Option<String>,
+    /// `Async: true`.
+    pub asynchronous: bool,
+    /// How long to wait for an answer.
+    pub timeout: Duration,
+}
+
+/// Counters shared by all calls of a simulator (channel numbers and unique IDs).
+#[derive(Debug, Default)]
+pub struct Counters {
+    channel: AtomicU64,
+    unique: AtomicU64,
+    /// Calls started.
+    pub processed: AtomicU64,
+}
+
+/// One side of a Local channel pair.
+#[derive(Clone, Debug)]
+struct Chan {
+    name: String,
+    state: u8,
+    cid: (String, String),
+    connected: (String, String),
+    context: String,
+    exten: String,
+    priority: u32,
+    uniqueid: String,
+    linkedid: String,
+}
+
+fn state_desc(state: u8) -> &'static str {
+    match state {
+        0 => "Down",
+        4 => "Ring",
+        5 => "Ringing",
+        6 => "Up",
+        _ => "Unknown",
+    }
+}
+
+impl Chan {
+    /// The channel snapshot block every channel event carries, with `prefix` on each key.
+    fn snapshot(&self, prefix: &str) -> Vec<(String, String)> {
+        let k = |s: &str| format!("{prefix}{s}");
+        vec![
+            (k("Channel"), self.name.clone()),
+            (k("ChannelState"), self.state.to_string()),
+            (k("ChannelStateDesc"), state_desc(self.state).into()),
+            (k("CallerIDNum"), self.cid.0.clone()),
+            (k("CallerIDName"), self.cid.1.clone()),
+            (k("ConnectedLineNum"), self.connected.0.clone()),
+            (k("ConnectedLineName"), self.connected.1.clone()),
+            (k("Language"), "en".into()),
+            (k("AccountCode"), String::new()),
+            (k("Context"), self.context.clone()),
+            (k("Exten"), self.exten.clone()),
+            (k("Priority"), self.priority.to_string()),
+            (k("Uniqueid"), self.uniqueid.clone()),
+            (k("Linkedid"), self.linkedid.clone()),
+        ]
+    }
+}
+
+fn event(name: &str, class: Privileges, headers: Vec<(String, String)>) -> SimEvent {
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    SimEvent::new(name, class, &pairs)
+}
+
+fn unknown(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "<unknown>".into())
+}
+
+/// Runs one originated call to its end. `answered` gets `true` once the called side answers
+/// (a synchronous Originate answers the action then), `false` if it cannot be placed.
+pub async fn run(
+    req: OriginateRequest,
+    dialplan: Arc<Dialplan>,
+    counters: Arc<Counters>,
+    epoch: u64,
+    bus: broadcast::Sender<SimEvent>,
+    answered: oneshot::Sender<bool>,
+) {
+    let raise = |e: SimEvent| {
+        let _ = bus.send(e);
+    };
+    let originate_response = |ok: bool, chan: Option<&Chan>| {
+        let mut h: Vec<(String, String)> = Vec::new();
+        if let Some(id) = &req.action_id {
+            h.push(("ActionID".into(), id.clone()));
+        }
+        h.push((
+            "Response".into(),
+            if ok { "Success" } else { "Failure" }.into(),
+        ));
+        h.push((
+            "Channel".into(),
+            chan.map(|c| c.name.clone())
+                .unwrap_or_else(|| req.channel.clone()),
+        ));
+        match &req.target {
+            Target::App { app, data } => {
+                h.push(("Application".into(), app.clone()));
+                h.push(("Data".into(), data.clone()));
+            }
+            Target::Exten { context, exten, .. } => {
+                h.push(("Context".into(), context.clone()));
+                h.push(("Exten".into(), exten.clone()));
+            }
+        }
+        h.push(("Reason".into(), if ok { "4" } else { "0" }.into()));
+        match chan {
+            Some(c) => {
+                h.push(("Uniqueid".into(), c.uniqueid.clone()));
+                h.push(("CallerIDNum".into(), unknown(&req.caller_id.0)));
+                h.push(("CallerIDName".into(), unknown(&req.caller_id.1)));
+            }
+            None => {
+                for k in ["Uniqueid", "CallerIDNum", "CallerIDName"] {
+                    h.push((k.into(), "<unknown>".into()));
+                }
+            }
+        }
+        event("OriginateResponse", Privileges::CALL, h)
+    };
+
+    // Only Local channels to an existing extension can be placed.
+    let steps = req
+        .local
+        .as_ref()
+        .and_then(|(exten, context)| dialplan.lookup(context, exten).map(|e| e.steps().to_vec()));
+    let (Some((exten, context)), Some(steps)) = (req.local.clone(), steps) else {
+        if req.asynchronous {
+            raise(originate_response(false, None));
+        }
+        let _ = answered.send(false);
+        return;
+    };
+    counters.processed.fetch_add(1, Ordering::Relaxed);
+    let n = counters.channel.fetch_add(1, Ordering::Relaxed);
+    let mut next_unique = || {
+        format!(
+            "{epoch}.{}",
+            counters.unique.fetch_add(1, Ordering::Relaxed)
+        )
+    };
+    let base = format!("Local/{exten}@{context}-{n:08x}");
+    let u1 = req.channel_id.clone().unwrap_or_else(&mut next_unique);
+    let u2 = req
+        .other_channel_id
+        .clone()
+        .unwrap_or_else(&mut next_unique);
+    let cid = (unknown(&req.caller_id.0), unknown(&req.caller_id.1));
+    let mut one = Chan {
+        name: format!("{base};1"),
+        state: 0,
+        cid: cid.clone(),
+        connected: cid.clone(),
+        context: context.clone(),
+        exten: exten.clone(),
+        priority: 1,
+        uniqueid: u1.clone(),
+        linkedid: u1.clone(),
+    };
+    let mut two = Chan {
+        name: format!("{base};2"),
+        state: 4,
+        uniqueid: u2,
+        ..one.clone()
+    };
+    raise(event("Newchannel", Privileges::CALL, one.snapshot("")));
+    raise(event("Newchannel", Privileges::CALL, two.snapshot("")));
+    let mut bridge = one.snapshot("LocalOne");
+    bridge.extend(two.snapshot("LocalTwo"));
+    bridge.push(("Context".into(), context.clone()));
+    bridge.push(("Exten".into(), exten.clone()));
+    bridge.push(("LocalOptimization".into(), "No".into()));
+    raise(event("LocalBridge", Privileges::CALL, bridge));
+    for (k, v) in &req.variables {
+        let mut h = one.snapshot("");
+        h.push(("Variable".into(), k.clone()));
+        h.push(("Value".into(), v.clone()));
+        raise(event("VarSet", Privileges::DIALPLAN, h));
+    }
+
+    // The called side (;2) runs the dialplan; the call is answered at its Answer().
+    let mut answered = Some(answered);
+    let deadline = tokio::time::Instant::now() + req.timeout;
+    let mut hung_up_by_two = false;
+    for step in &steps {
+        two.priority = step.priority;
+        let mut h = two.snapshot("");
+        h.push(("Extension".into(), exten.clone()));
+        h.push(("Application".into(), step.app.clone()));
+        h.push(("AppData".into(), step.args.clone()));
+        raise(event("Newexten", Privileges::DIALPLAN, h));
+        let args = split_args(&step.args);
+        match step.app.to_ascii_lowercase().as_str() {
+            "answer" => {
+                two.state = 6;
+                one.state = 6;
+                raise(event("Newstate", Privileges::CALL, two.snapshot("")));
+                raise(event("Newstate", Privileges::CALL, one.snapshot("")));
+                if let Some(tx) = answered.take() {
+                    if req.asynchronous {
+                        raise(originate_response(true, Some(&one)));
+                    }
+                    let _ = tx.send(true);
+                }
+            }
+            "wait" => {
+                let secs: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
+                let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
+                if answered.is_some() && tokio::time::Instant::now() + wait > deadline {
+                    break;
+                }
+                if one.state == 6 {
+                    // The caller side runs its application meanwhile; the shorter ends it.
+                    if let Some(limit) = target_duration(&req.target) {
+                        if limit < wait {
+                            tokio::time::sleep(limit).await;
+                            return hangup(&raise, &mut one, &mut two, false);
+                        }
+                    }
+                }
+                tokio::time::sleep(wait).await;
+            }
+            "set" => {
+                if let Some((k, v)) = step.args.split_once('=') {
+                    let mut h = two.snapshot("");
+                    h.push(("Variable".into(), k.to_owned()));
+                    h.push(("Value".into(), v.to_owned()));
+                    raise(event("VarSet", Privileges::DIALPLAN, h));
+                }
+            }
+            "userevent" => {
+                let mut h = two.snapshot("");
+                if let Some(name) = args.first() {
+                    h.push(("UserEvent".into(), name.clone()));
+                }
+                for a in args.iter().skip(1) {
+                    if let Some((k, v)) = a.split_once(':') {
+                        h.push((k.trim().to_owned(), v.trim_start().to_owned()));
+                    }
+                }
+                raise(event("UserEvent", Privileges::USER, h));
+            }
+            "hangup" => {
+                hung_up_by_two = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    if let Some(tx) = answered.take() {
+        // Never answered: the originate failed.
+        if req.asynchronous {
+            raise(originate_response(false, None));
+        }
+        let _ = tx.send(false);
+    }
+    hangup(&raise, &mut one, &mut two, hung_up_by_two);
+}
+
+/// How long the caller side's application keeps the call (Wait(n)); `None` for others.
+fn target_duration(target: &Target) -> Option<Duration> {
+    match target {
+        Target::App { app, data } if app.eq_ignore_ascii_case("wait") => data
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0))),
+        _ => None,
+    }
+}
+
+/// The hang-up sequence: the side that hung up first, then the other.
+fn hangup(raise: &impl Fn(SimEvent), one: &mut Chan, two: &mut Chan, by_two: bool) {
+    let (first, second) = if by_two { (two, one) } else { (one, two) };
+    let mut h = first.snapshot("");
+    h.push(("Cause".into(), "16".into()));
+    raise(event("SoftHangupRequest", Privileges::CALL, h));
+    let mut h = second.snapshot("");
+    h.push(("Cause".into(), "16".into()));
+    raise(event("HangupRequest", Privileges::CALL, h));
+    for c in [first, second] {
+        let mut h = c.snapshot("");
+        h.push(("Cause".into(), "16".into()));
+        h.push(("Cause-txt".into(), "Normal Clearing".into()));
+        raise(event("Hangup", Privileges::CALL, h));
+    }
+}
