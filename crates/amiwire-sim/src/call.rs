@@ -63,10 +63,92 @@ pub struct OriginateRequest {
 /// Counters shared by all calls of a simulator (channel numbers and unique IDs).
 #[derive(Debug, Default)]
 pub struct Counters {
-    channel: AtomicU64,
+    /// The number in the next Local channel name (`Local/100@test-0000001a;1`).
+    pub channel: AtomicU64,
     unique: AtomicU64,
     /// Calls started.
     pub processed: AtomicU64,
+}
+
+/// A live channel, as CoreShowChannels and Hangup see it.
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// The channel snapshot headers (Channel … Linkedid).
+    pub snapshot: Vec<(String, String)>,
+    /// The application it runs.
+    pub app: String,
+    /// Its data.
+    pub data: String,
+    /// When it was created.
+    pub started: std::time::Instant,
+    /// Rings the call's task to hang up; which side asked is in `killed`.
+    kill: Arc<tokio::sync::Notify>,
+    killed: Arc<std::sync::atomic::AtomicU8>,
+    side: u8,
+}
+
+/// The live channels of a simulator, by name.
+#[derive(Debug, Default)]
+pub struct Channels {
+    map: std::sync::Mutex<std::collections::BTreeMap<String, Live>>,
+}
+
+impl Channels {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Live>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every live channel, in name order.
+    pub fn list(&self) -> Vec<(String, Live)> {
+        self.lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Hangs a channel up (the Hangup action); `false` if there is no such channel.
+    pub fn hangup(&self, name: &str) -> bool {
+        match self.lock().get(name) {
+            Some(live) => {
+                live.killed.store(live.side, Ordering::SeqCst);
+                live.kill.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn put(
+        &self,
+        chan: &Chan,
+        app: &str,
+        data: &str,
+        kill: &Arc<tokio::sync::Notify>,
+        killed: &Arc<std::sync::atomic::AtomicU8>,
+    ) {
+        let side = if chan.name.ends_with(";2") { 2 } else { 1 };
+        let mut map = self.lock();
+        let started = map
+            .get(&chan.name)
+            .map(|l| l.started)
+            .unwrap_or_else(std::time::Instant::now);
+        map.insert(
+            chan.name.clone(),
+            Live {
+                snapshot: chan.snapshot(""),
+                app: app.to_owned(),
+                data: data.to_owned(),
+                started,
+                kill: kill.clone(),
+                killed: killed.clone(),
+                side,
+            },
+        );
+    }
+
+    fn remove(&self, name: &str) {
+        self.lock().remove(name);
+    }
 }
 
 /// One side of a Local channel pair.
@@ -130,10 +212,12 @@ fn unknown(v: &Option<String>) -> String {
 
 /// Runs one originated call to its end. `answered` gets `true` once the called side answers
 /// (a synchronous Originate answers the action then), `false` if it cannot be placed.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     req: OriginateRequest,
     dialplan: Arc<Dialplan>,
     counters: Arc<Counters>,
+    channels: Arc<Channels>,
     epoch: u64,
     bus: broadcast::Sender<SimEvent>,
     answered: oneshot::Sender<bool>,
@@ -225,6 +309,14 @@ pub async fn run(
         uniqueid: u2,
         ..one.clone()
     };
+    let kill = Arc::new(tokio::sync::Notify::new());
+    let killed = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let (app1, data1) = match &req.target {
+        Target::App { app, data } => (app.clone(), data.clone()),
+        Target::Exten { .. } => ("AppDial2".to_owned(), "(Outgoing Line)".to_owned()),
+    };
+    channels.put(&one, &app1, &data1, &kill, &killed);
+    channels.put(&two, "", "", &kill, &killed);
     raise(event("Newchannel", Privileges::CALL, one.snapshot("")));
     raise(event("Newchannel", Privileges::CALL, two.snapshot("")));
     let mut bridge = one.snapshot("LocalOne");
@@ -251,6 +343,7 @@ pub async fn run(
         h.push(("Application".into(), step.app.clone()));
         h.push(("AppData".into(), step.args.clone()));
         raise(event("Newexten", Privileges::DIALPLAN, h));
+        channels.put(&two, &step.app, &step.args, &kill, &killed);
         let args = split_args(&step.args);
         match step.app.to_ascii_lowercase().as_str() {
             "answer" => {
@@ -258,6 +351,8 @@ pub async fn run(
                 one.state = 6;
                 raise(event("Newstate", Privileges::CALL, two.snapshot("")));
                 raise(event("Newstate", Privileges::CALL, one.snapshot("")));
+                channels.put(&one, &app1, &data1, &kill, &killed);
+                channels.put(&two, &step.app, &step.args, &kill, &killed);
                 if let Some(tx) = answered.take() {
                     if req.asynchronous {
                         raise(originate_response(true, Some(&one)));
@@ -275,12 +370,21 @@ pub async fn run(
                     // The caller side runs its application meanwhile; the shorter ends it.
                     if let Some(limit) = target_duration(&req.target) {
                         if limit < wait {
-                            tokio::time::sleep(limit).await;
-                            return hangup(&raise, &mut one, &mut two, false);
+                            let by_two = tokio::select! {
+                                _ = tokio::time::sleep(limit) => false,
+                                _ = kill.notified() => killed.load(Ordering::SeqCst) == 2,
+                            };
+                            return end(&raise, &channels, &mut one, &mut two, by_two);
                         }
                     }
                 }
-                tokio::time::sleep(wait).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = kill.notified() => {
+                        let by_two = killed.load(Ordering::SeqCst) == 2;
+                        return end(&raise, &channels, &mut one, &mut two, by_two);
+                    }
+                }
             }
             "set" => {
                 if let Some((k, v)) = step.args.split_once('=') {
@@ -316,7 +420,20 @@ pub async fn run(
         }
         let _ = tx.send(false);
     }
-    hangup(&raise, &mut one, &mut two, hung_up_by_two);
+    end(&raise, &channels, &mut one, &mut two, hung_up_by_two);
+}
+
+/// Hangs the pair up and forgets it.
+fn end(
+    raise: &impl Fn(SimEvent),
+    channels: &Channels,
+    one: &mut Chan,
+    two: &mut Chan,
+    by_two: bool,
+) {
+    hangup(raise, one, two, by_two);
+    channels.remove(&one.name);
+    channels.remove(&two.name);
 }
 
 /// How long the caller side's application keeps the call (Wait(n)); `None` for others.

@@ -36,6 +36,9 @@ pub struct SimConfig {
     pub write_timeout: Duration,
     /// Always issue this MD5 challenge (for replaying recorded sessions); random if `None`.
     pub challenge: Option<String>,
+    /// The number of the first Local channel (`Local/…-<8 hex digits>;1`), so that a
+    /// recorded session naming channels can be replayed.
+    pub first_channel: u64,
 }
 
 impl Default for SimConfig {
@@ -49,6 +52,7 @@ impl Default for SimConfig {
             failed_login_delay: Duration::from_secs(1),
             write_timeout: Duration::from_millis(100),
             challenge: None,
+            first_channel: 0,
         }
     }
 }
@@ -78,6 +82,10 @@ impl Simulator {
         shared.failed_login_delay = config.failed_login_delay;
         shared.fixed_challenge = config.challenge.clone();
         shared.dialplan = Arc::new(config.dialplan.clone());
+        shared
+            .counters
+            .channel
+            .store(config.first_channel, std::sync::atomic::Ordering::Relaxed);
         let mut ext = vec!["general".to_owned(), "globals".to_owned()];
         ext.extend(config.dialplan.contexts().iter().map(|c| c.name.clone()));
         shared.categories.insert("extensions.conf".into(), ext);
@@ -194,52 +202,22 @@ async fn serve(
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                let mut replies = Vec::new();
                 let mut rest = &buf[..n];
                 while !rest.is_empty() {
                     let k = dec.feed(rest);
                     rest = &rest[k..];
+                    // One action at a time, each run to completion before the next is read,
+                    // as Asterisk's session thread does.
                     loop {
-                        match dec.decode() {
+                        let reply = match dec.decode() {
                             Ok(None) => break,
-                            Ok(Some(Frame::Message(m))) => replies.push(session.handle(&m)),
-                            Ok(Some(Frame::Banner(_))) => {}
-                            Err(_) => replies.push(crate::session::parse_error_reply()),
+                            Ok(Some(Frame::Message(m))) => session.handle(&m),
+                            Ok(Some(Frame::Banner(_))) => continue,
+                            Err(_) => crate::session::parse_error_reply(),
+                        };
+                        if !run_reply(reply, &mut stream, &session, &events, &conn).await {
+                            return;
                         }
-                    }
-                }
-                for mut reply in replies {
-                    if !reply.delay.is_zero() {
-                        tokio::time::sleep(reply.delay).await;
-                    }
-                    if let Some(req) = reply.originate.take() {
-                        let (tx, rx) = tokio::sync::oneshot::channel();
-                        let sync = !req.asynchronous;
-                        let id = req.action_id.clone();
-                        let limit = req.timeout + Duration::from_secs(1);
-                        tokio::spawn(crate::call::run(
-                            req,
-                            session.shared().dialplan.clone(),
-                            session.shared().counters.clone(),
-                            session.shared().epoch(),
-                            events.clone(),
-                            tx,
-                        ));
-                        if sync {
-                            // Asterisk blocks the session until the call is answered.
-                            let ok = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(true)));
-                            reply.bytes = crate::session::originate_reply(id.as_deref(), ok);
-                        }
-                    }
-                    if !write(&mut stream, &reply.bytes, conn.write_timeout).await {
-                        return;
-                    }
-                    for e in reply.events {
-                        let _ = events.send(e);
-                    }
-                    if reply.then == Then::Close {
-                        let _ = stream.shutdown().await;
-                        return;
                     }
                 }
             }
@@ -272,4 +250,50 @@ async fn serve(
             }
         }
     }
+}
+
+/// Carries out one reply: waits, starts a call (and for a synchronous Originate waits for its
+/// answer), writes, raises events. `false` when the connection is to end.
+async fn run_reply(
+    mut reply: crate::session::Reply,
+    stream: &mut TcpStream,
+    session: &Session,
+    events: &broadcast::Sender<SimEvent>,
+    conn: &ConnCfg,
+) -> bool {
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    if let Some(req) = reply.originate.take() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sync = !req.asynchronous;
+        let id = req.action_id.clone();
+        let limit = req.timeout + Duration::from_secs(1);
+        let shared = session.shared();
+        tokio::spawn(crate::call::run(
+            req,
+            shared.dialplan.clone(),
+            shared.counters.clone(),
+            shared.channels.clone(),
+            shared.epoch(),
+            events.clone(),
+            tx,
+        ));
+        if sync {
+            // Asterisk blocks the session until the call is answered.
+            let ok = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(true)));
+            reply.bytes = crate::session::originate_reply(id.as_deref(), ok);
+        }
+    }
+    if !write(stream, &reply.bytes, conn.write_timeout).await {
+        return false;
+    }
+    for e in reply.events {
+        let _ = events.send(e);
+    }
+    if reply.then == Then::Close {
+        let _ = stream.shutdown().await;
+        return false;
+    }
+    true
 }

@@ -56,6 +56,8 @@ pub struct Shared {
     pub dialplan: Arc<crate::dialplan::Dialplan>,
     /// Channel and call counters.
     pub counters: Arc<crate::call::Counters>,
+    /// Live channels.
+    pub channels: Arc<crate::call::Channels>,
 }
 
 impl Shared {
@@ -80,6 +82,7 @@ impl Shared {
             categories: HashMap::new(),
             dialplan: Arc::new(crate::dialplan::Dialplan::default()),
             counters: Arc::new(crate::call::Counters::default()),
+            channels: Arc::new(crate::call::Channels::default()),
         }
     }
 }
@@ -129,12 +132,18 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "system,reporting",
         "Show PBX core status variables.",
     ),
+    (
+        "CoreShowChannels",
+        "system,reporting",
+        "List currently active channels.",
+    ),
     ("Events", "", "Control Event Flow."),
     (
         "Getvar",
         "call,reporting",
         "Gets a channel variable or function value.",
     ),
+    ("Hangup", "system,call", "Hangup channel."),
     (
         "ListCategories",
         "config",
@@ -334,6 +343,19 @@ impl Session {
             "setvar" => self.setvar(m, id),
             "userevent" => self.user_event(m, id),
             "originate" => self.originate(m, id),
+            "hangup" => {
+                let ok = m
+                    .get_str("Channel")
+                    .is_some_and(|c| self.shared.channels.hangup(c));
+                Reply::new(if ok {
+                    Out::response("Success", id)
+                        .h("Message", "Channel Hungup")
+                        .done()
+                } else {
+                    error(id, "No such channel")
+                })
+            }
+            "coreshowchannels" => self.core_show_channels(id),
             "listcommands" => {
                 let mut out = Out::response("Success", id);
                 for (name, authority, text) in ACTIONS {
@@ -575,6 +597,45 @@ impl Session {
                 )
                 .done(),
         )
+    }
+
+    fn core_show_channels(&self, id: Option<&str>) -> Reply {
+        let mut bytes = Out::response("Success", id)
+            .h("EventList", "start")
+            .h("Message", "Channels will follow")
+            .done();
+        let chans = self.shared.channels.list();
+        for (_, live) in &chans {
+            let mut t = String::from("Event: CoreShowChannel\r\n");
+            if let Some(id) = id {
+                let _ = write!(t, "ActionID: {id}\r\n");
+            }
+            for (k, v) in &live.snapshot {
+                let _ = write!(t, "{k}: {v}\r\n");
+            }
+            let d = live.started.elapsed().as_secs();
+            let _ = write!(
+                t,
+                "Application: {}\r\nApplicationData: {}\r\nDuration: {:02}:{:02}:{:02}\r\nBridgeId: \r\n\r\n",
+                live.app,
+                live.data,
+                d / 3600,
+                d % 3600 / 60,
+                d % 60
+            );
+            bytes.extend_from_slice(t.as_bytes());
+        }
+        let mut t = String::from("Event: CoreShowChannelsComplete\r\n");
+        if let Some(id) = id {
+            let _ = write!(t, "ActionID: {id}\r\n");
+        }
+        let _ = write!(
+            t,
+            "EventList: Complete\r\nListItems: {}\r\n\r\n",
+            chans.len()
+        );
+        bytes.extend_from_slice(t.as_bytes());
+        Reply::new(bytes)
     }
 
     fn core_settings(&self, id: Option<&str>) -> Reply {

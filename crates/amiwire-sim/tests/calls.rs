@@ -162,3 +162,65 @@ Channel: Local/100@test\r\nApplication: Wait\r\nData: 1\r\n\r\nAction: Ping\r\nA
     assert!(after.is_empty(), "{after:?}");
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn core_show_channels_lists_a_live_call_and_hangup_ends_it() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let action = "Action: Events\r\nEventMask: off\r\n\r\nAction: Originate\r\nActionID: o\r\n\
+Channel: Local/600@test\r\nApplication: Wait\r\nData: 30\r\n\r\n\
+Action: CoreShowChannels\r\nActionID: l\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", action, |m| {
+        m.iter()
+            .any(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
+    })
+    .await;
+    let items: Vec<&Message> = got
+        .iter()
+        .filter(|m| m.get_str("Event") == Some("CoreShowChannel"))
+        .collect();
+    assert_eq!(items.len(), 2);
+    let complete = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
+        .unwrap();
+    assert_eq!(complete.get_str("EventList"), Some("Complete"));
+    assert_eq!(complete.get_str("ListItems"), Some("2"));
+    assert_eq!(items[0].get_str("ActionID"), Some("l"));
+    assert_eq!(items[0].get_str("Application"), Some("Wait"));
+    assert_eq!(items[0].get_str("ApplicationData"), Some("30"));
+    assert_eq!(items[1].get_str("Application"), Some("Wait"));
+    let chan = items[0].get_str("Channel").unwrap().to_owned();
+    assert!(chan.starts_with("Local/600@test-") && chan.ends_with(";1"));
+
+    // Another session hangs it up; the list is then empty.
+    let hang = format!(
+        "Action: Hangup\r\nActionID: h\r\nChannel: {chan}\r\nCause: 16\r\n\r\n\
+Action: Hangup\r\nActionID: h2\r\nChannel: {chan}x\r\n\r\n"
+    );
+    let got = session(sim.addr(), "admin", "amp111", &hang, |m| hangups(m) == 2).await;
+    let answer = |id: &str| {
+        got.iter()
+            .find(|m| m.get_str("ActionID") == Some(id))
+            .and_then(|m| m.get_str("Message"))
+            .map(str::to_owned)
+    };
+    assert_eq!(answer("h").as_deref(), Some("Channel Hungup"));
+    assert_eq!(answer("h2").as_deref(), Some("No such channel"));
+    let list = session(
+        sim.addr(),
+        "admin",
+        "amp111",
+        "Action: CoreShowChannels\r\nActionID: l2\r\n\r\n",
+        |m| {
+            m.iter()
+                .any(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
+        },
+    )
+    .await;
+    let complete = list
+        .iter()
+        .find(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
+        .unwrap();
+    assert_eq!(complete.get_str("ListItems"), Some("0"));
+    sim.stop().await;
+}

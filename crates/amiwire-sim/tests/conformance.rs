@@ -97,7 +97,12 @@ fn actions(client: &[u8]) -> Vec<Vec<u8>> {
 
 /// Replays `name`'s client side and returns everything the simulator sent, until it closed.
 async fn replay(name: &str, challenge: Option<&str>) -> Vec<u8> {
+    replay_from(name, challenge, 0).await
+}
+
+async fn replay_from(name: &str, challenge: Option<&str>, first_channel: u64) -> Vec<u8> {
     let mut cfg = SimConfig::default();
+    cfg.first_channel = first_channel;
     cfg.failed_login_delay = Duration::from_millis(20);
     cfg.challenge = challenge.map(str::to_owned);
     let sim = Simulator::start(cfg).await.unwrap();
@@ -225,7 +230,11 @@ async fn md5_login_with_the_simulators_challenge() {
 /// For recordings whose other actions the simulator does not implement yet: replays the whole
 /// client side and compares the answers to the listed ActionIDs only.
 async fn conforms_for(name: &str, ids: &[&str]) {
-    let got = replay(name, None).await;
+    conforms_for_from(name, ids, 0).await;
+}
+
+async fn conforms_for_from(name: &str, ids: &[&str], first_channel: u64) {
+    let got = replay_from(name, None, first_channel).await;
     let (_, want) = decode_all(&data(&format!("{name}.server.bin")));
     let (_, got) = decode_all(&got);
     for id in ids {
@@ -314,7 +323,7 @@ async fn list_commands_names_only_what_is_implemented_with_asterisks_texts() {
         );
         n += 1;
     }
-    assert_eq!(n, 16);
+    assert_eq!(n, 18);
 }
 
 #[tokio::test]
@@ -339,4 +348,22 @@ async fn originate_responses_and_results() {
 #[tokio::test]
 async fn limited_user_originate() {
     conforms_for("09d-limited-user", &["limited-orig", "limited-orig-system"]).await;
+}
+
+#[tokio::test]
+async fn hangup_action() {
+    // The recorded session's two calls were Local channels 0x1a and 0x1b.
+    conforms_for_from(
+        "09c-redirect-hangup",
+        &[
+            "login-99",
+            "redir-call",
+            "hangup-call",
+            "hangup-102",
+            "hangup-103",
+            "logoff-104",
+        ],
+        0x1a,
+    )
+    .await;
 }
