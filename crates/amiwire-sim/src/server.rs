@@ -192,7 +192,13 @@ async fn serve(
     if !write(&mut stream, conn.banner.as_bytes(), conn.write_timeout).await {
         return;
     }
-    let mut dec = Decoder::with_config(DecoderConfig::without_banner());
+    // Asterisk's input limits: a 1025-byte line buffer (1024 with the CRLF) and 128 lines.
+    let mut dcfg = DecoderConfig::without_banner();
+    dcfg.max_line_len = 1022;
+    dcfg.max_headers = 128;
+    dcfg.max_message_len = 128 * 1024;
+    dcfg.max_buffered = 256 * 1024;
+    let mut dec = Decoder::with_config(dcfg);
     let mut buf = vec![0u8; 8192];
     let auth_deadline = tokio::time::Instant::now() + conn.auth_timeout;
     loop {
@@ -213,7 +219,7 @@ async fn serve(
                             Ok(None) => break,
                             Ok(Some(Frame::Message(m))) => session.handle(&m),
                             Ok(Some(Frame::Banner(_))) => continue,
-                            Err(_) => crate::session::parse_error_reply(),
+                            Err(e) => crate::session::parse_error_reply(e),
                         };
                         if !run_reply(reply, &mut stream, &session, &events, &conn).await {
                             return;

@@ -139,6 +139,11 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("Events", "", "Control Event Flow."),
     (
+        "Filter",
+        "system",
+        "Dynamically add filters for the current manager session.",
+    ),
+    (
         "Getvar",
         "call,reporting",
         "Gets a channel variable or function value.",
@@ -356,6 +361,7 @@ impl Session {
                 })
             }
             "coreshowchannels" => self.core_show_channels(id),
+            "filter" => self.filter(m, id),
             "listcommands" => {
                 let mut out = Out::response("Success", id);
                 for (name, authority, text) in ACTIONS {
@@ -638,6 +644,26 @@ impl Session {
         Reply::new(bytes)
     }
 
+    /// manager.c `action_filter`: `Operation: Add` with `Filter` and an optional
+    /// `MatchCriteria` (new syntax), added to this session's filters.
+    fn filter(&mut self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        if !m
+            .get_str("Operation")
+            .is_some_and(|o| o.eq_ignore_ascii_case("add"))
+        {
+            return Reply::new(error(id, "Unknown operation"));
+        }
+        let pattern = m.get_str("Filter").unwrap_or("");
+        let criteria = m.get_str("MatchCriteria").unwrap_or("");
+        match amiwire::filter::ManagerFilter::parse(criteria, pattern) {
+            Ok(f) => {
+                self.filters.add(f);
+                Reply::new(Out::response("Success", id).h("Message", "Success").done())
+            }
+            Err(e) => Reply::new(error(id, e.asterisk_message())),
+        }
+    }
+
     fn core_settings(&self, id: Option<&str>) -> Reply {
         let ident = &self.shared.identity;
         Reply::new(
@@ -908,9 +934,16 @@ fn civil(secs: u64) -> (String, String) {
     )
 }
 
-/// Asterisk's answer to a message it could not parse (a line over its 1024-byte buffer).
-pub fn parse_error_reply() -> Reply {
-    Reply::new(error(None, "Failed to parse message: line too long"))
+/// Asterisk's answer to a message it could not parse: a line over its 1024-byte buffer, or
+/// more than 128 lines (`AST_MAX_MANHEADERS`).
+pub fn parse_error_reply(e: amiwire::DecodeError) -> Reply {
+    let text = match e {
+        amiwire::DecodeError::TooManyHeaders { .. } => {
+            "Too many lines in message or allocation failure"
+        }
+        _ => "Failed to parse message: line too long",
+    };
+    Reply::new(error(None, text))
 }
 
 #[cfg(test)]

@@ -224,3 +224,68 @@ Action: Hangup\r\nActionID: h2\r\nChannel: {chan}x\r\n\r\n"
     assert_eq!(complete.get_str("ListItems"), Some("0"));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn filter_action_limits_the_session_events() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let action = "Action: Filter\r\nActionID: f1\r\nOperation: Add\r\nFilter: Event: UserEvent\r\n\r\n\
+Action: Filter\r\nActionID: f2\r\nOperation: Add\r\nFilter: Event: (\r\n\r\n\
+Action: Filter\r\nActionID: f3\r\nOperation: Add\r\nMatchCriteria: action(include),name(Hangup)\r\nFilter: \r\n\r\n\
+Action: Filter\r\nActionID: f4\r\nOperation: Remove\r\n\r\n"
+        .to_owned()
+        + ORIGINATE_300;
+    let got = session(sim.addr(), "admin", "amp111", &action, |m| hangups(m) == 2).await;
+    let msg = |id: &str| {
+        got.iter()
+            .find(|m| m.get_str("ActionID") == Some(id) && m.get_str("Event").is_none())
+            .and_then(|m| m.get_str("Message"))
+            .map(str::to_owned)
+    };
+    assert_eq!(msg("f1").as_deref(), Some("Success"));
+    assert_eq!(
+        msg("f2").as_deref(),
+        Some("Filter did not compile.  Check the syntax of the filter given.")
+    );
+    assert_eq!(msg("f3").as_deref(), Some("Success"));
+    assert_eq!(msg("f4").as_deref(), Some("Unknown operation"));
+    // SuccessfulAuth may or may not pass, depending on whether the filters were in place
+    // when it was delivered; FullyBooted is written by the login itself.
+    let mut seen: Vec<String> = names(&got)
+        .into_iter()
+        .filter(|n| n != "SuccessfulAuth" && n != "FullyBooted")
+        .collect();
+    seen.dedup();
+    assert_eq!(seen, ["UserEvent", "Hangup"]);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn asterisks_input_limits() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let long = format!(
+        "Action: Ping\r\nActionID: long\r\nX: {}\r\n\r\n",
+        "x".repeat(1100)
+    );
+    let mut many = String::from("Action: Ping\r\nActionID: many\r\n");
+    for i in 0..130 {
+        many.push_str(&format!("H{i}: v\r\n"));
+    }
+    many.push_str("\r\nAction: Ping\r\nActionID: after\r\n\r\n");
+    let got = session(sim.addr(), "admin", "amp111", &(long + &many), |m| {
+        m.iter().any(|m| m.get_str("ActionID") == Some("after"))
+    })
+    .await;
+    let errors: Vec<&str> = got
+        .iter()
+        .filter(|m| m.get_str("Response") == Some("Error"))
+        .filter_map(|m| m.get_str("Message"))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "Failed to parse message: line too long",
+            "Too many lines in message or allocation failure"
+        ]
+    );
+    sim.stop().await;
+}
