@@ -16,6 +16,22 @@ use crate::accounts::Accounts;
 use crate::dialplan::Dialplan;
 use crate::session::{Identity, Session, Shared, SimEvent, Then};
 
+/// Faults to inject, for testing how clients cope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Faults {
+    /// Close each connection once this many bytes have been written to it (cutting a
+    /// message or an event list wherever that falls).
+    pub drop_after_bytes: Option<usize>,
+    /// Never read from clients: actions are not answered, and a client that keeps writing
+    /// finds the socket full (a stalled server).
+    pub stall_reading: bool,
+    /// Delay every answer by this much.
+    pub response_delay: Duration,
+    /// Write these bytes right after the banner (garbage on the wire).
+    pub garbage_after_banner: Option<Vec<u8>>,
+}
+
 /// Settings of a [`Simulator`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -39,6 +55,8 @@ pub struct SimConfig {
     /// The number of the first Local channel (`Local/…-<8 hex digits>;1`), so that a
     /// recorded session naming channels can be replayed.
     pub first_channel: u64,
+    /// Faults to inject (none by default).
+    pub faults: Faults,
 }
 
 impl Default for SimConfig {
@@ -53,6 +71,7 @@ impl Default for SimConfig {
             write_timeout: Duration::from_millis(100),
             challenge: None,
             first_channel: 0,
+            faults: Faults::default(),
         }
     }
 }
@@ -63,6 +82,7 @@ pub struct Simulator {
     addr: SocketAddr,
     events: broadcast::Sender<SimEvent>,
     shutdown: watch::Sender<bool>,
+    kick: watch::Sender<u64>,
     task: JoinHandle<()>,
 }
 
@@ -93,24 +113,28 @@ impl Simulator {
         mgr.extend(config.accounts.iter().map(|a| a.username.clone()));
         shared.categories.insert("manager.conf".into(), mgr);
         let shared = Arc::new(shared);
-        let (events, _) = broadcast::channel(4096);
+        let (events, _) = broadcast::channel(65_536);
         let (shutdown, _) = watch::channel(false);
+        let (kick, _) = watch::channel(0u64);
         let conn = ConnCfg {
             auth_timeout: config.auth_timeout,
             write_timeout: config.write_timeout,
             banner: format!("Asterisk Call Manager/{}\r\n", config.identity.ami_version),
+            faults: config.faults.clone(),
         };
         let task = tokio::spawn(accept_loop(
             listener,
             shared,
             events.clone(),
             shutdown.subscribe(),
+            kick.subscribe(),
             conn,
         ));
         Ok(Simulator {
             addr,
             events,
             shutdown,
+            kick,
             task,
         })
     }
@@ -125,6 +149,27 @@ impl Simulator {
         let _ = self.events.send(event);
     }
 
+    /// Raises `event` `count` times, as fast as the slowest session takes them (the generator
+    /// waits while the event queue is half full, so a session that keeps reading is never
+    /// dropped); for event floods.
+    pub async fn flood(&self, event: &SimEvent, count: usize) {
+        for i in 0..count {
+            let _ = self.events.send(event.clone());
+            if i % 1024 == 1023 {
+                while self.events.len() > 32_768 {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    /// Simulates an Asterisk restart: every connected session gets a `Shutdown` event (if it
+    /// reads `system` events) and is closed; new connections are accepted as before.
+    pub fn restart(&self) {
+        self.kick.send_modify(|n| *n += 1);
+    }
+
     /// Stops accepting and closes every connection.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
@@ -137,6 +182,7 @@ struct ConnCfg {
     auth_timeout: Duration,
     write_timeout: Duration,
     banner: String,
+    faults: Faults,
 }
 
 async fn accept_loop(
@@ -144,6 +190,7 @@ async fn accept_loop(
     shared: Arc<Shared>,
     events: broadcast::Sender<SimEvent>,
     mut shutdown: watch::Receiver<bool>,
+    kick: watch::Receiver<u64>,
     conn: ConnCfg,
 ) {
     let mut tasks = Vec::new();
@@ -158,6 +205,11 @@ async fn accept_loop(
                     shared.clone(),
                     events.clone(),
                     shutdown.clone(),
+                    {
+                        let mut k = kick.clone();
+                        k.borrow_and_update();
+                        k
+                    },
                     conn.clone(),
                 )));
                 tasks.retain(|t| !t.is_finished());
@@ -170,27 +222,61 @@ async fn accept_loop(
     }
 }
 
-/// Writes `bytes` within the write timeout; `false` when the client did not absorb them.
-async fn write(stream: &mut TcpStream, bytes: &[u8], timeout: Duration) -> bool {
-    matches!(
-        tokio::time::timeout(timeout, stream.write_all(bytes)).await,
-        Ok(Ok(()))
-    )
+/// The writing half of a connection: write timeout, and the byte budget of
+/// [`Faults::drop_after_bytes`].
+struct Writer {
+    stream: TcpStream,
+    timeout: Duration,
+    budget: Option<usize>,
+}
+
+impl Writer {
+    /// Writes `bytes`; `false` when the connection is to end (the client did not absorb
+    /// them in time, or the byte budget ran out).
+    async fn write(&mut self, bytes: &[u8]) -> bool {
+        let (bytes, last) = match self.budget {
+            Some(b) if bytes.len() >= b => (&bytes[..b], true),
+            _ => (bytes, false),
+        };
+        if let Some(b) = &mut self.budget {
+            *b -= bytes.len();
+        }
+        let ok = matches!(
+            tokio::time::timeout(self.timeout, self.stream.write_all(bytes)).await,
+            Ok(Ok(()))
+        );
+        if last {
+            let _ = self.stream.shutdown().await;
+            return false;
+        }
+        ok
+    }
 }
 
 async fn serve(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     events: broadcast::Sender<SimEvent>,
     mut shutdown: watch::Receiver<bool>,
+    mut kick: watch::Receiver<u64>,
     conn: ConnCfg,
 ) {
     let mut rx = events.subscribe();
     let local = stream.local_addr().unwrap_or(peer);
     let mut session = Session::new(shared, peer, local);
-    if !write(&mut stream, conn.banner.as_bytes(), conn.write_timeout).await {
+    let mut stream = Writer {
+        stream,
+        timeout: conn.write_timeout,
+        budget: conn.faults.drop_after_bytes,
+    };
+    if !stream.write(conn.banner.as_bytes()).await {
         return;
+    }
+    if let Some(g) = &conn.faults.garbage_after_banner {
+        if !stream.write(g).await {
+            return;
+        }
     }
     // Asterisk's input limits: a 1025-byte line buffer (1024 with the CRLF) and 128 lines.
     let mut dcfg = DecoderConfig::without_banner();
@@ -203,7 +289,7 @@ async fn serve(
     let auth_deadline = tokio::time::Instant::now() + conn.auth_timeout;
     loop {
         tokio::select! {
-            r = stream.read(&mut buf) => {
+            r = stream.stream.read(&mut buf), if !conn.faults.stall_reading => {
                 let n = match r {
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
@@ -228,30 +314,54 @@ async fn serve(
                 }
             }
             ev = rx.recv() => {
-                let ev = match ev {
-                    Ok(ev) => ev,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                };
-                if session.user().is_none() {
-                    continue;
+                // Deliver this event and whatever else is already queued, in one write.
+                let mut out = Vec::new();
+                let mut next = Some(ev);
+                while let Some(ev) = next.take() {
+                    let ev = match ev {
+                        Ok(ev) => ev,
+                        // The session fell behind the event stream: Asterisk disconnects a
+                        // client that cannot absorb its events (writetimeout); so do we,
+                        // rather than dropping events silently.
+                        Err(broadcast::error::RecvError::Lagged(_)) => return,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    };
+                    if session.may_want(&ev) && (!session.has_filters() || filtered_in(&session, &ev)) {
+                        out.extend_from_slice(&ev.text);
+                    }
+                    if out.len() < 64 * 1024 {
+                        next = match rx.try_recv() {
+                            Ok(ev) => Some(Ok(ev)),
+                            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                                Some(Err(broadcast::error::RecvError::Lagged(n)))
+                            }
+                            Err(_) => None,
+                        };
+                    }
                 }
-                let mut d = Decoder::with_config(DecoderConfig::without_banner());
-                let _ = d.feed(&ev.text);
-                let wanted = match d.decode() {
-                    Ok(Some(Frame::Message(m))) => session.wants(&ev, &m),
-                    _ => false,
-                };
-                if wanted && !write(&mut stream, &ev.text, conn.write_timeout).await {
+                if !out.is_empty() && !stream.write(&out).await {
                     return;
                 }
             }
             _ = tokio::time::sleep_until(auth_deadline), if session.user().is_none() => {
-                let _ = stream.shutdown().await;
+                let _ = stream.stream.shutdown().await;
                 return;
             }
             _ = shutdown.changed() => {
-                let _ = stream.shutdown().await;
+                let _ = stream.stream.shutdown().await;
+                return;
+            }
+            _ = kick.changed() => {
+                // A restart: Asterisk sends Shutdown to sessions that may read system events.
+                let ev = SimEvent::new(
+                    "Shutdown",
+                    crate::accounts::Privileges::SYSTEM,
+                    &[("Shutdown", "Cleanly"), ("Restart", "True")],
+                );
+                if session.may_want(&ev) {
+                    let _ = stream.write(&ev.text).await;
+                }
+                let _ = stream.stream.shutdown().await;
                 return;
             }
         }
@@ -262,13 +372,14 @@ async fn serve(
 /// answer), writes, raises events. `false` when the connection is to end.
 async fn run_reply(
     mut reply: crate::session::Reply,
-    stream: &mut TcpStream,
+    stream: &mut Writer,
     session: &Session,
     events: &broadcast::Sender<SimEvent>,
     conn: &ConnCfg,
 ) -> bool {
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
+    let delay = reply.delay + conn.faults.response_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     if let Some(req) = reply.originate.take() {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -291,15 +402,25 @@ async fn run_reply(
             reply.bytes = crate::session::originate_reply(id.as_deref(), ok);
         }
     }
-    if !write(stream, &reply.bytes, conn.write_timeout).await {
+    if !stream.write(&reply.bytes).await {
         return false;
     }
     for e in reply.events {
         let _ = events.send(e);
     }
     if reply.then == Then::Close {
-        let _ = stream.shutdown().await;
+        let _ = stream.stream.shutdown().await;
         return false;
     }
     true
+}
+
+/// Runs the session's event filters on an event (parsed from its text).
+fn filtered_in(session: &Session, ev: &SimEvent) -> bool {
+    let mut d = Decoder::with_config(DecoderConfig::without_banner());
+    let _ = d.feed(&ev.text);
+    match d.decode() {
+        Ok(Some(Frame::Message(m))) => session.wants(ev, &m),
+        _ => false,
+    }
 }

@@ -287,7 +287,19 @@ impl Session {
     /// Whether this session receives `event` (Asterisk's `should_send_event` plus the mask:
     /// the event's class must be within the session's mask, and the filters must pass it).
     pub fn wants(&self, event: &SimEvent, msg: &MessageRef<'_>) -> bool {
-        self.user.is_some() && self.mask.contains(event.class) && self.filters.matches(msg)
+        self.may_want(event) && self.filters.matches(msg)
+    }
+
+    /// The part of [`wants`](Self::wants) that needs no parsing: logged in and the event's
+    /// class within the mask.
+    pub fn may_want(&self, event: &SimEvent) -> bool {
+        self.user.is_some() && self.mask.contains(event.class)
+    }
+
+    /// Whether the session has event filters (then [`wants`](Self::wants) needs the parsed
+    /// event).
+    pub fn has_filters(&self) -> bool {
+        !self.filters.is_empty()
     }
 
     /// Handles one action.
