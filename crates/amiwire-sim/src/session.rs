@@ -169,6 +169,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "call",
         "Sets a channel variable or function value.",
     ),
+    ("Status", "system,call,reporting", "List channel status."),
     ("UserEvent", "user", "Send an arbitrary event."),
     ("WaitEvent", "", "Wait for an event to occur."),
 ];
@@ -374,6 +375,7 @@ impl Session {
             }
             "coreshowchannels" => self.core_show_channels(id),
             "filter" => self.filter(m, id),
+            "status" => self.status(m, id),
             "listcommands" => {
                 let mut out = Out::response("Success", id);
                 for (name, authority, text) in ACTIONS {
@@ -674,6 +676,69 @@ impl Session {
             }
             Err(e) => Reply::new(error(id, e.asterisk_message())),
         }
+    }
+
+    /// manager.c `action_status`: every channel, or the one named, as `Status` list items.
+    fn status(&self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        let all = self.shared.channels.list();
+        let chans: Vec<_> = match m.get_str("Channel").filter(|c| !c.is_empty()) {
+            Some(name) => {
+                let one: Vec<_> = all.into_iter().filter(|(n, _)| n == name).collect();
+                if one.is_empty() {
+                    return Reply::new(error(id, "No such channel"));
+                }
+                one
+            }
+            None => all,
+        };
+        let mut bytes = Out::response("Success", id)
+            .h("EventList", "start")
+            .h("Message", "Channel status will follow")
+            .done();
+        for (_, live) in &chans {
+            let mut t = String::from("Event: Status\r\nPrivilege: Call\r\n");
+            for (k, v) in &live.snapshot {
+                let _ = write!(t, "{k}: {v}\r\n");
+            }
+            let (num, name) = (
+                live.snapshot
+                    .iter()
+                    .find(|(k, _)| k == "ConnectedLineNum")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+                live.snapshot
+                    .iter()
+                    .find(|(k, _)| k == "ConnectedLineName")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+            );
+            let _ = write!(
+                t,
+                "Type: Local\r\nDNID: \r\nEffectiveConnectedLineNum: {num}\r\nEffectiveConnectedLineName: {name}\r\n\
+                 TimeToHangup: 0\r\nBridgeID: \r\nApplication: {}\r\nData: {}\r\n\
+                 Nativeformats: (slin)\r\nReadformat: slin\r\nReadtrans: \r\nWriteformat: slin\r\nWritetrans: \r\n\
+                 Callgroup: 0\r\nPickupgroup: 0\r\nSeconds: {}\r\n",
+                live.app,
+                live.data,
+                live.started.elapsed().as_secs()
+            );
+            if let Some(id) = id {
+                let _ = write!(t, "ActionID: {id}\r\n");
+            }
+            t.push_str("\r\n");
+            bytes.extend_from_slice(t.as_bytes());
+        }
+        let mut t = String::from("Event: StatusComplete\r\n");
+        if let Some(id) = id {
+            let _ = write!(t, "ActionID: {id}\r\n");
+        }
+        let n = chans.len();
+        let _ = write!(
+            t,
+            "EventList: Complete\r\nListItems: {n}\r\nItems: {n}\r\n\r\n"
+        );
+        bytes.extend_from_slice(t.as_bytes());
+        Reply::new(bytes)
     }
 
     fn core_settings(&self, id: Option<&str>) -> Reply {

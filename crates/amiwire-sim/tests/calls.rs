@@ -192,6 +192,33 @@ Action: CoreShowChannels\r\nActionID: l\r\n\r\n";
     let chan = items[0].get_str("Channel").unwrap().to_owned();
     assert!(chan.starts_with("Local/600@test-") && chan.ends_with(";1"));
 
+    // Status of that channel, and of one that does not exist.
+    let status = format!(
+        "Action: Status\r\nActionID: s\r\nChannel: {chan}\r\n\r\n\
+Action: Status\r\nActionID: s2\r\nChannel: nosuch\r\n\r\n"
+    );
+    let got = session(sim.addr(), "admin", "amp111", &status, |m| {
+        m.iter().any(|m| m.get_str("ActionID") == Some("s2"))
+    })
+    .await;
+    let item = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("Status"))
+        .unwrap();
+    assert_eq!(item.get_str("Channel"), Some(chan.as_str()));
+    assert_eq!(item.get_str("Privilege"), Some("Call"));
+    assert_eq!(item.get_str("ActionID"), Some("s"));
+    let done = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("StatusComplete"))
+        .unwrap();
+    assert_eq!(done.get_str("ListItems"), Some("1"));
+    let s2 = got
+        .iter()
+        .find(|m| m.get_str("ActionID") == Some("s2"))
+        .unwrap();
+    assert_eq!(s2.get_str("Message"), Some("No such channel"));
+
     // Another session hangs it up; the list is then empty.
     let hang = format!(
         "Action: Hangup\r\nActionID: h\r\nChannel: {chan}\r\nCause: 16\r\n\r\n\
