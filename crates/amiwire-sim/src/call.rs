@@ -84,8 +84,12 @@ pub struct Live {
     /// Rings the call's task to hang up; which side asked is in `killed`.
     kill: Arc<tokio::sync::Notify>,
     killed: Arc<std::sync::atomic::AtomicU8>,
+    redirect: Arc<std::sync::Mutex<Option<(String, String, u32)>>>,
     side: u8,
 }
+
+/// `killed` value asking the call to continue at its redirect target.
+const REDIRECTED: u8 = 3;
 
 /// The live channels of a simulator, by name.
 #[derive(Debug, Default)]
@@ -118,14 +122,23 @@ impl Channels {
         }
     }
 
-    fn put(
-        &self,
-        chan: &Chan,
-        app: &str,
-        data: &str,
-        kill: &Arc<tokio::sync::Notify>,
-        killed: &Arc<std::sync::atomic::AtomicU8>,
-    ) {
+    /// Sends a channel to `context`, `exten`, `priority` (the Redirect action); `false` if
+    /// there is no such channel.
+    pub fn redirect(&self, name: &str, context: &str, exten: &str, priority: u32) -> bool {
+        match self.lock().get(name) {
+            Some(live) => {
+                *live.redirect.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((context.to_owned(), exten.to_owned(), priority));
+                live.killed.store(REDIRECTED, Ordering::SeqCst);
+                live.kill.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn put(&self, chan: &Chan, app: &str, data: &str, call: &CallCtl) {
+        let (kill, killed, redirect) = (&call.kill, &call.killed, &call.redirect);
         let side = if chan.name.ends_with(";2") { 2 } else { 1 };
         let mut map = self.lock();
         let started = map
@@ -141,6 +154,7 @@ impl Channels {
                 started,
                 kill: kill.clone(),
                 killed: killed.clone(),
+                redirect: redirect.clone(),
                 side,
             },
         );
@@ -149,6 +163,14 @@ impl Channels {
     fn remove(&self, name: &str) {
         self.lock().remove(name);
     }
+}
+
+/// What a call's task listens to: hang-up and redirect requests.
+#[derive(Debug, Default)]
+struct CallCtl {
+    kill: Arc<tokio::sync::Notify>,
+    killed: Arc<std::sync::atomic::AtomicU8>,
+    redirect: Arc<std::sync::Mutex<Option<(String, String, u32)>>>,
 }
 
 /// One side of a Local channel pair.
@@ -309,14 +331,15 @@ pub async fn run(
         uniqueid: u2,
         ..one.clone()
     };
-    let kill = Arc::new(tokio::sync::Notify::new());
-    let killed = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let ctl = CallCtl::default();
+    let kill = ctl.kill.clone();
+    let killed = ctl.killed.clone();
     let (app1, data1) = match &req.target {
         Target::App { app, data } => (app.clone(), data.clone()),
         Target::Exten { .. } => ("AppDial2".to_owned(), "(Outgoing Line)".to_owned()),
     };
-    channels.put(&one, &app1, &data1, &kill, &killed);
-    channels.put(&two, "", "", &kill, &killed);
+    channels.put(&one, &app1, &data1, &ctl);
+    channels.put(&two, "", "", &ctl);
     raise(event("Newchannel", Privileges::CALL, one.snapshot("")));
     raise(event("Newchannel", Privileges::CALL, two.snapshot("")));
     let mut bridge = one.snapshot("LocalOne");
@@ -336,14 +359,20 @@ pub async fn run(
     let mut answered = Some(answered);
     let deadline = tokio::time::Instant::now() + req.timeout;
     let mut hung_up_by_two = false;
-    for step in &steps {
+    let mut steps = steps;
+    let mut exten = exten;
+    let mut i = 0;
+    while i < steps.len() {
+        let step = steps[i].clone();
+        i += 1;
+        let step = &step;
         two.priority = step.priority;
         let mut h = two.snapshot("");
         h.push(("Extension".into(), exten.clone()));
         h.push(("Application".into(), step.app.clone()));
         h.push(("AppData".into(), step.args.clone()));
         raise(event("Newexten", Privileges::DIALPLAN, h));
-        channels.put(&two, &step.app, &step.args, &kill, &killed);
+        channels.put(&two, &step.app, &step.args, &ctl);
         let args = split_args(&step.args);
         match step.app.to_ascii_lowercase().as_str() {
             "answer" => {
@@ -351,8 +380,8 @@ pub async fn run(
                 one.state = 6;
                 raise(event("Newstate", Privileges::CALL, two.snapshot("")));
                 raise(event("Newstate", Privileges::CALL, one.snapshot("")));
-                channels.put(&one, &app1, &data1, &kill, &killed);
-                channels.put(&two, &step.app, &step.args, &kill, &killed);
+                channels.put(&one, &app1, &data1, &ctl);
+                channels.put(&two, &step.app, &step.args, &ctl);
                 if let Some(tx) = answered.take() {
                     if req.asynchronous {
                         raise(originate_response(true, Some(&one)));
@@ -381,8 +410,30 @@ pub async fn run(
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = kill.notified() => {
-                        let by_two = killed.load(Ordering::SeqCst) == 2;
-                        return end(&raise, &channels, &mut one, &mut two, by_two);
+                        let why = killed.swap(0, Ordering::SeqCst);
+                        if why == REDIRECTED {
+                            let target = ctl.redirect.lock().unwrap_or_else(|e| e.into_inner()).take();
+                            let found = target.and_then(|(c, e, p)| {
+                                let ext = dialplan.lookup(&c, &e)?;
+                                let at = ext.steps().iter().position(|s| s.priority >= p)?;
+                                Some((c, e, ext.steps()[at..].to_vec()))
+                            });
+                            match found {
+                                Some((c, e, new_steps)) => {
+                                    two.context = c;
+                                    two.exten = e.clone();
+                                    exten = e;
+                                    steps = new_steps;
+                                    i = 0;
+                                    continue;
+                                }
+                                None => {
+                                    hung_up_by_two = true;
+                                    break;
+                                }
+                            }
+                        }
+                        return end(&raise, &channels, &mut one, &mut two, why == 2);
                     }
                 }
             }

@@ -164,6 +164,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("Logoff", "", "Logoff Manager."),
     ("Originate", "originate", "Originate a call."),
     ("Ping", "", "Keepalive command."),
+    ("Redirect", "call", "Redirect (transfer) a call."),
     (
         "Setvar",
         "call",
@@ -376,6 +377,7 @@ impl Session {
             "coreshowchannels" => self.core_show_channels(id),
             "filter" => self.filter(m, id),
             "status" => self.status(m, id),
+            "redirect" => self.redirect(m, id),
             "listcommands" => {
                 let mut out = Out::response("Success", id);
                 for (name, authority, text) in ACTIONS {
@@ -739,6 +741,47 @@ impl Session {
         );
         bytes.extend_from_slice(t.as_bytes());
         Reply::new(bytes)
+    }
+
+    /// manager.c `action_redirect`: one channel, or two with `ExtraChannel`.
+    fn redirect(&self, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+        let Some(name) = m.get_str("Channel").filter(|c| !c.is_empty()) else {
+            return Reply::new(error(id, "Channel not specified"));
+        };
+        let context = m.get_str("Context").unwrap_or("");
+        let exten = m.get_str("Exten").unwrap_or("");
+        let priority = m
+            .get_str("Priority")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(1);
+        if self.shared.dialplan.lookup(context, exten).is_none() {
+            return Reply::new(error(id, "Extension does not exist."));
+        }
+        let chans = &self.shared.channels;
+        let extra = m.get_str("ExtraChannel").filter(|c| !c.is_empty());
+        if !chans.list().iter().any(|(n, _)| n == name) {
+            return Reply::new(error(id, &format!("Channel does not exist: {name}")));
+        }
+        if let Some(x) = extra {
+            if !chans.list().iter().any(|(n, _)| n == x) {
+                return Reply::new(error(id, &format!("ExtraChannel does not exist: {x}")));
+            }
+        }
+        chans.redirect(name, context, exten, priority);
+        let message = match extra {
+            Some(x) => {
+                let c = m.get_str("ExtraContext").unwrap_or(context);
+                let e = m.get_str("ExtraExten").unwrap_or(exten);
+                let p = m
+                    .get_str("ExtraPriority")
+                    .and_then(|p| p.trim().parse().ok())
+                    .unwrap_or(priority);
+                chans.redirect(x, c, e, p);
+                "Dual Redirect successful"
+            }
+            None => "Redirect successful",
+        };
+        Reply::new(Out::response("Success", id).h("Message", message).done())
     }
 
     fn core_settings(&self, id: Option<&str>) -> Reply {

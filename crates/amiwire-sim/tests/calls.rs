@@ -316,3 +316,35 @@ async fn asterisks_input_limits() {
     );
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn redirect_moves_the_channel_to_the_new_extension() {
+    let mut cfg = SimConfig::default();
+    cfg.first_channel = 0x1a;
+    let sim = Simulator::start(cfg).await.unwrap();
+    // As recording 09c: Local/600 (a 30 s call), its ;2 side redirected to test,700,1,
+    // which raises UserEvent Redirected, waits 3 s and hangs up.
+    let originate = "Action: Originate\r\nActionID: c\r\nChannel: Local/600@test\r\n\
+Application: Wait\r\nData: 30\r\nAsync: true\r\n\r\n";
+    session(sim.addr(), "admin", "amp111", originate, |m| {
+        m.iter()
+            .any(|m| m.get_str("Event") == Some("OriginateResponse"))
+    })
+    .await;
+    let redirect = "Action: Redirect\r\nActionID: r\r\nChannel: Local/600@test-0000001a;2\r\n\
+Context: test\r\nExten: 700\r\nPriority: 1\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", redirect, |m| hangups(m) == 2).await;
+    let r = got
+        .iter()
+        .find(|m| m.get_str("ActionID") == Some("r"))
+        .unwrap();
+    assert_eq!(r.get_str("Message"), Some("Redirect successful"));
+    let ue = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("UserEvent"))
+        .unwrap();
+    assert_eq!(ue.get_str("UserEvent"), Some("Redirected"));
+    assert_eq!(ue.get_str("Where"), Some("700"));
+    assert_eq!(ue.get_str("Exten"), Some("700"));
+    sim.stop().await;
+}
