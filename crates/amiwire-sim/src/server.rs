@@ -1,4 +1,4 @@
-//! The TCP server: one task per connection, driving a [`Session`](crate::session::Session).
+//! The TCP server: one task per connection, driving a [`crate::session::Session`].
 
 use std::collections::HashMap;
 use std::io;
