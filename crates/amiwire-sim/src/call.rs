@@ -461,6 +461,152 @@ pub async fn run(
                 hung_up_by_two = true;
                 break;
             }
+            "dial" => {
+                let dest = args.first().cloned().unwrap_or_default();
+                let callee = dest
+                    .strip_prefix("Local/")
+                    .and_then(|r| r.split_once('@'))
+                    .map(|(x, c)| (x.to_owned(), c.split('/').next().unwrap_or(c).to_owned()))
+                    .and_then(|(x, c)| {
+                        let steps = dialplan.lookup(&c, &x)?.steps().to_vec();
+                        Some((x, c, steps))
+                    });
+                let Some((x, c, inner_steps)) = callee else {
+                    let mut h = two.snapshot("");
+                    h.push(("Variable".into(), "DIALSTATUS".into()));
+                    h.push(("Value".into(), "CHANUNAVAIL".into()));
+                    raise(event("VarSet", Privileges::DIALPLAN, h));
+                    continue;
+                };
+                let n2 = counters.channel.fetch_add(1, Ordering::Relaxed);
+                let unique = |counters: &Counters| {
+                    format!(
+                        "{epoch}.{}",
+                        counters.unique.fetch_add(1, Ordering::Relaxed)
+                    )
+                };
+                let mut a = Chan {
+                    name: format!("Local/{x}@{c}-{n2:08x};1"),
+                    state: 0,
+                    context: c.clone(),
+                    exten: String::new(),
+                    priority: 1,
+                    uniqueid: unique(&counters),
+                    ..two.clone()
+                };
+                let mut b = Chan {
+                    name: format!("Local/{x}@{c}-{n2:08x};2"),
+                    state: 4,
+                    exten: x.clone(),
+                    uniqueid: unique(&counters),
+                    ..a.clone()
+                };
+                channels.put(&a, "AppDial", "(Outgoing Line)", &ctl);
+                channels.put(&b, "", "", &ctl);
+                raise(event("Newchannel", Privileges::CALL, a.snapshot("")));
+                raise(event("Newchannel", Privileges::CALL, b.snapshot("")));
+                let mut lb = a.snapshot("LocalOne");
+                lb.extend(b.snapshot("LocalTwo"));
+                lb.push(("Context".into(), c.clone()));
+                lb.push(("Exten".into(), x.clone()));
+                lb.push(("LocalOptimization".into(), "No".into()));
+                raise(event("LocalBridge", Privileges::CALL, lb));
+                let mut h = two.snapshot("");
+                h.extend(a.snapshot("Dest"));
+                h.push(("DialString".into(), format!("{x}@{c}")));
+                raise(event("DialBegin", Privileges::CALL, h));
+                let bridge_id = format!("{:08x}-0000-4000-8000-{:012x}", n2, n2);
+                let bridge = |n: usize| -> Vec<(String, String)> {
+                    vec![
+                        ("BridgeUniqueid".into(), bridge_id.clone()),
+                        ("BridgeType".into(), "basic".into()),
+                        ("BridgeTechnology".into(), "simple_bridge".into()),
+                        ("BridgeCreator".into(), "<unknown>".into()),
+                        ("BridgeName".into(), "<unknown>".into()),
+                        ("BridgeNumChannels".into(), n.to_string()),
+                        ("BridgeVideoSourceMode".into(), "none".into()),
+                    ]
+                };
+                let mut bridged = false;
+                let mut inner_by_callee = true;
+                for st in &inner_steps {
+                    b.priority = st.priority;
+                    let mut h = b.snapshot("");
+                    h.push(("Extension".into(), x.clone()));
+                    h.push(("Application".into(), st.app.clone()));
+                    h.push(("AppData".into(), st.args.clone()));
+                    raise(event("Newexten", Privileges::DIALPLAN, h));
+                    channels.put(&b, &st.app, &st.args, &ctl);
+                    let sargs = split_args(&st.args);
+                    match st.app.to_ascii_lowercase().as_str() {
+                        "answer" if !bridged => {
+                            b.state = 6;
+                            a.state = 6;
+                            raise(event("Newstate", Privileges::CALL, b.snapshot("")));
+                            raise(event("Newstate", Privileges::CALL, a.snapshot("")));
+                            let mut h = two.snapshot("");
+                            h.extend(a.snapshot("Dest"));
+                            h.push(("DialStatus".into(), "ANSWER".into()));
+                            raise(event("DialEnd", Privileges::CALL, h));
+                            // The dialling side is answered with its callee.
+                            one.state = 6;
+                            two.state = 6;
+                            raise(event("Newstate", Privileges::CALL, one.snapshot("")));
+                            raise(event("Newstate", Privileges::CALL, two.snapshot("")));
+                            if let Some(tx) = answered.take() {
+                                if req.asynchronous {
+                                    raise(originate_response(true, Some(&one)));
+                                }
+                                let _ = tx.send(true);
+                            }
+                            raise(event("BridgeCreate", Privileges::CALL, bridge(0)));
+                            let mut h = bridge(1);
+                            h.extend(a.snapshot(""));
+                            raise(event("BridgeEnter", Privileges::CALL, h));
+                            let mut h = bridge(2);
+                            h.extend(two.snapshot(""));
+                            raise(event("BridgeEnter", Privileges::CALL, h));
+                            bridged = true;
+                        }
+                        "wait" => {
+                            let secs: f64 =
+                                sargs.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
+                            let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = kill.notified() => {
+                                    inner_by_callee = false;
+                                    break;
+                                }
+                            }
+                        }
+                        "hangup" => break,
+                        _ => {}
+                    }
+                }
+                // The callee hangs up (or the call is torn down): its pair goes, the bridge
+                // empties, and the dialling side goes on with its dialplan.
+                hangup(&raise, &mut a, &mut b, inner_by_callee);
+                channels.remove(&a.name);
+                channels.remove(&b.name);
+                if bridged {
+                    let mut h = bridge(1);
+                    h.extend(a.snapshot(""));
+                    raise(event("BridgeLeave", Privileges::CALL, h));
+                    let mut h = bridge(0);
+                    h.extend(two.snapshot(""));
+                    raise(event("BridgeLeave", Privileges::CALL, h));
+                    raise(event("BridgeDestroy", Privileges::CALL, bridge(0)));
+                } else {
+                    let mut h = two.snapshot("");
+                    h.extend(a.snapshot("Dest"));
+                    h.push(("DialStatus".into(), "NOANSWER".into()));
+                    raise(event("DialEnd", Privileges::CALL, h));
+                }
+                if !inner_by_callee {
+                    return end(&raise, &channels, &mut one, &mut two, false);
+                }
+            }
             _ => {}
         }
     }

@@ -348,3 +348,48 @@ Context: test\r\nExten: 700\r\nPriority: 1\r\n\r\n";
     assert_eq!(ue.get_str("Exten"), Some("700"));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn dial_to_another_local_channel_bridges_them() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // As recording 08: Local/200@test dials Local/100@test (Answer, Wait(2), Hangup).
+    let action = "Action: Originate\r\nActionID: d\r\nChannel: Local/200@test\r\n\
+Application: Wait\r\nData: 10\r\nAsync: true\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", action, |m| hangups(m) == 4).await;
+    let of = |name: &str| -> Vec<&Message> {
+        got.iter()
+            .filter(|m| m.get_str("Event") == Some(name))
+            .collect()
+    };
+    let begin = of("DialBegin");
+    assert_eq!(begin.len(), 1);
+    assert!(begin[0].get_str("Channel").unwrap().ends_with(";2"));
+    let dest = begin[0].get_str("DestChannel").unwrap();
+    assert!(
+        dest.starts_with("Local/100@test-") && dest.ends_with(";1"),
+        "{dest}"
+    );
+    assert_eq!(begin[0].get_str("DialString"), Some("100@test"));
+    let end = of("DialEnd");
+    assert_eq!(end[0].get_str("DialStatus"), Some("ANSWER"));
+    let bridge = of("BridgeCreate")[0].get_str("BridgeUniqueid").unwrap();
+    for name in ["BridgeEnter", "BridgeLeave", "BridgeDestroy"] {
+        for m in of(name) {
+            assert_eq!(m.get_str("BridgeUniqueid"), Some(bridge), "{name}");
+        }
+    }
+    assert_eq!(of("BridgeEnter").len(), 2);
+    assert_eq!(of("BridgeLeave").len(), 2);
+    assert_eq!(of("Newchannel").len(), 4);
+    assert_eq!(of("LocalBridge").len(), 2);
+    let or = of("OriginateResponse");
+    assert_eq!(or[0].get_str("Response"), Some("Success"));
+    // Order: dial, answer, bridge, then the callee's hang-up empties the bridge.
+    let names = names(&got);
+    let pos = |n: &str| names.iter().position(|x| x == n).unwrap();
+    assert!(pos("DialBegin") < pos("DialEnd"));
+    assert!(pos("DialEnd") < pos("BridgeCreate"));
+    assert!(pos("BridgeCreate") < pos("BridgeEnter"));
+    assert!(pos("Hangup") < pos("BridgeDestroy"));
+    sim.stop().await;
+}
