@@ -80,6 +80,7 @@ impl Default for SimConfig {
 #[derive(Debug)]
 pub struct Simulator {
     addr: SocketAddr,
+    shared: Arc<Shared>,
     events: broadcast::Sender<SimEvent>,
     shutdown: watch::Sender<bool>,
     kick: watch::Sender<u64>,
@@ -124,7 +125,7 @@ impl Simulator {
         };
         let task = tokio::spawn(accept_loop(
             listener,
-            shared,
+            shared.clone(),
             events.clone(),
             shutdown.subscribe(),
             kick.subscribe(),
@@ -132,6 +133,7 @@ impl Simulator {
         ));
         Ok(Simulator {
             addr,
+            shared,
             events,
             shutdown,
             kick,
@@ -161,6 +163,51 @@ impl Simulator {
                 }
                 tokio::task::yield_now().await;
             }
+        }
+    }
+
+    /// Places `count` calls to `Local/<exten>@<context>` (each answered by the dialplan and
+    /// held by `Wait(hold)` on the caller side), `rate` per second, as an Originate would:
+    /// the event load of a busy PBX. Returns when the last call is placed.
+    pub async fn generate_calls(
+        &self,
+        exten: &str,
+        context: &str,
+        hold: Duration,
+        rate: f64,
+        count: usize,
+    ) {
+        use crate::call::{OriginateRequest, Target};
+        let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+        let mut tick = tokio::time::interval(period);
+        for _ in 0..count {
+            tick.tick().await;
+            let req = OriginateRequest {
+                action_id: None,
+                channel: format!("Local/{exten}@{context}"),
+                local: Some((exten.to_owned(), context.to_owned())),
+                target: Target::App {
+                    app: "Wait".into(),
+                    data: format!("{}", hold.as_secs_f64()),
+                },
+                caller_id: (None, None),
+                variables: Vec::new(),
+                channel_id: None,
+                other_channel_id: None,
+                asynchronous: true,
+                timeout: Duration::from_secs(30),
+            };
+            let (tx, _rx) = tokio::sync::oneshot::channel();
+            let sh = &self.shared;
+            tokio::spawn(crate::call::run(
+                req,
+                sh.dialplan.clone(),
+                sh.counters.clone(),
+                sh.channels.clone(),
+                sh.epoch(),
+                self.events.clone(),
+                tx,
+            ));
         }
     }
 

@@ -20,6 +20,21 @@ pub struct Identity {
     pub asterisk_version: String,
     /// The build line of `core show version`.
     pub build: String,
+    /// Answer Command in the old framing of Asterisk 13 and earlier (`Response: Follows`,
+    /// the raw CLI text with bare LF, then `--END COMMAND--`).
+    pub old_command_framing: bool,
+}
+
+impl Identity {
+    /// Asterisk 13.38.3 (AMI 2.10.6): the old Command framing.
+    pub fn asterisk_13() -> Identity {
+        Identity {
+            ami_version: "2.10.6".into(),
+            asterisk_version: "13.38.3".into(),
+            old_command_framing: true,
+            ..Identity::default()
+        }
+    }
 }
 
 impl Default for Identity {
@@ -28,6 +43,7 @@ impl Default for Identity {
             ami_version: "11.0.0".into(),
             asterisk_version: "22.10.1".into(),
             build: "built by amiwire-sim on a x86_64 running Linux".into(),
+            old_command_framing: false,
         }
     }
 }
@@ -587,6 +603,20 @@ impl Session {
                 )
             }
         };
+        if self.shared.identity.old_command_framing {
+            // Asterisk 13 (manager.c action_command): Follows even for unknown commands, the
+            // CLI's own text with bare LF, and the marker appended directly.
+            let mut t = String::from("Response: Follows\r\nPrivilege: Command\r\n");
+            if let Some(id) = id {
+                let _ = write!(t, "ActionID: {id}\r\n");
+            }
+            for l in lines {
+                t.push_str(&l);
+                t.push('\n');
+            }
+            t.push_str("--END COMMAND--\r\n\r\n");
+            return Reply::new(t.into_bytes());
+        }
         let mut out = Out::response(if ok { "Success" } else { "Error" }, id)
             .h("Message", "Command output follows");
         for l in lines {

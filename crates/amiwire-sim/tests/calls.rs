@@ -393,3 +393,64 @@ Application: Wait\r\nData: 10\r\nAsync: true\r\n\r\n";
     assert!(pos("Hangup") < pos("BridgeDestroy"));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn asterisk_13_command_framing() {
+    let mut cfg = SimConfig::default();
+    cfg.identity = amiwire_sim::session::Identity::asterisk_13();
+    let sim = Simulator::start(cfg).await.unwrap();
+    let action = "Action: Command\r\nActionID: c\r\nCommand: core show uptime\r\n\r\n\
+Action: Command\r\nActionID: c2\r\nCommand: nonsense\r\n\r\nAction: Ping\r\nActionID: p\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", action, |m| {
+        m.iter().any(|m| m.get_str("ActionID") == Some("p"))
+    })
+    .await;
+    let c = got
+        .iter()
+        .find(|m| m.get_str("ActionID") == Some("c"))
+        .unwrap();
+    assert_eq!(c.get_str("Response"), Some("Follows"));
+    let lines: Vec<String> = c
+        .as_ref()
+        .command_output()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("System uptime: "), "{lines:?}");
+    let c2 = got
+        .iter()
+        .find(|m| m.get_str("ActionID") == Some("c2"))
+        .unwrap();
+    assert_eq!(c2.get_str("Response"), Some("Follows"));
+    assert!(c2.as_ref().follows_body().is_some());
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn generated_calls_at_a_rate() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // A listener first, then 20 short calls (Local/110: Answer, Wait(0.5), Hangup).
+    let listen = session(
+        sim.addr(),
+        "admin",
+        "amp111",
+        "Action: Ping\r\nActionID: ready\r\n\r\n",
+        |m| m.iter().any(|m| m.get_str("ActionID") == Some("ready")),
+    );
+    let _ = listen.await;
+    let addr = sim.addr();
+    let watcher =
+        tokio::spawn(
+            async move { session(addr, "admin", "amp111", "", |m| hangups(m) == 40).await },
+        );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sim.generate_calls("110", "test", Duration::from_millis(100), 200.0, 20)
+        .await;
+    let got = watcher.await.unwrap();
+    let responses = got
+        .iter()
+        .filter(|m| m.get_str("Event") == Some("OriginateResponse"))
+        .count();
+    assert_eq!(responses, 20);
+    sim.stop().await;
+}
