@@ -131,7 +131,7 @@ async fn connection_against_the_simulator() {
         .await;
     assert!(d.events.contains(&"Newchannel".to_owned()));
     assert!(
-        d.events.contains(&"OriginateResponse".to_owned()) == false,
+        !d.events.contains(&"OriginateResponse".to_owned()),
         "ours was not an event"
     );
 
