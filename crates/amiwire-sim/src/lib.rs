@@ -26,5 +26,6 @@
 pub mod accounts;
 pub mod call;
 pub mod dialplan;
+mod http;
 pub mod server;
 pub mod session;

@@ -57,6 +57,8 @@ pub struct SimConfig {
     pub first_channel: u64,
     /// Faults to inject (none by default).
     pub faults: Faults,
+    /// Also serve AMI over HTTP (`/rawman`) here; off by default.
+    pub http_listen: Option<SocketAddr>,
 }
 
 impl Default for SimConfig {
@@ -72,6 +74,7 @@ impl Default for SimConfig {
             challenge: None,
             first_channel: 0,
             faults: Faults::default(),
+            http_listen: None,
         }
     }
 }
@@ -80,6 +83,7 @@ impl Default for SimConfig {
 #[derive(Debug)]
 pub struct Simulator {
     addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     events: broadcast::Sender<SimEvent>,
     shutdown: watch::Sender<bool>,
@@ -123,6 +127,20 @@ impl Simulator {
             banner: format!("Asterisk Call Manager/{}\r\n", config.identity.ami_version),
             faults: config.faults.clone(),
         };
+        let http_addr = match config.http_listen {
+            Some(a) => {
+                let l = TcpListener::bind(a).await?;
+                let addr = l.local_addr()?;
+                tokio::spawn(crate::http::http_loop(
+                    l,
+                    shared.clone(),
+                    events.clone(),
+                    shutdown.subscribe(),
+                ));
+                Some(addr)
+            }
+            None => None,
+        };
         let task = tokio::spawn(accept_loop(
             listener,
             shared.clone(),
@@ -133,6 +151,7 @@ impl Simulator {
         ));
         Ok(Simulator {
             addr,
+            http_addr,
             shared,
             events,
             shutdown,
@@ -144,6 +163,11 @@ impl Simulator {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the AMI-over-HTTP listener, if one was asked for.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// Raises an event, delivered to every logged-in session whose mask and filters pass it.

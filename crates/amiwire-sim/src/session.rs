@@ -270,6 +270,7 @@ pub struct Session {
     challenge: Option<String>,
     peer: std::net::SocketAddr,
     local: std::net::SocketAddr,
+    http: bool,
 }
 
 impl Session {
@@ -289,7 +290,13 @@ impl Session {
             challenge: None,
             peer,
             local,
+            http: false,
         }
+    }
+
+    /// Marks this session as an AMI-over-HTTP one (no FullyBooted after the login).
+    pub fn set_http(&mut self) {
+        self.http = true;
     }
 
     /// The simulator's shared state.
@@ -489,7 +496,7 @@ impl Session {
                 ("Status", "Fully Booted"),
             ],
         );
-        if self.mask.contains(booted.class) {
+        if self.mask.contains(booted.class) && !self.http {
             reply.bytes.extend_from_slice(&booted.text);
         }
         // And a SuccessfulAuth security event, for every session reading `security`.
@@ -1046,6 +1053,11 @@ fn parse_caller_id(v: &str) -> (Option<String>, Option<String>) {
                 .map_or((None, None), |n| (Some(n), None))
         }
     }
+}
+
+/// UTC date and time of a Unix time (`2026-11-23`, `17:07:01`).
+pub(crate) fn civil_pub(secs: u64) -> (String, String) {
+    civil(secs)
 }
 
 /// A security event time stamp: `2026-11-23T17:07:30.181+0000`.

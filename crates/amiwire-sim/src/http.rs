@@ -1,0 +1,324 @@
+//! AMI over HTTP, `/rawman` (plain text, as recording 11a shows): every request carries one
+//! action as query or form parameters; the session is kept by the `mansession_id` cookie;
+//! events are collected per session and handed out by `WaitEvent`. `/mxml`, `/manager` and
+//! the Digest-authenticated `/arawman` family are not implemented yet.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use amiwire::{Decoder, DecoderConfig, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, watch};
+
+use crate::session::{Session, Shared, SimEvent, Then};
+
+/// Sessions idle this long are forgotten (Asterisk's `httptimeout` default).
+const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest request head and body accepted.
+const MAX_HEAD: usize = 16 * 1024;
+const MAX_BODY: usize = 64 * 1024;
+
+struct HttpSession {
+    session: Session,
+    /// Events since the login, for WaitEvent.
+    rx: Option<broadcast::Receiver<SimEvent>>,
+    last: Instant,
+}
+
+type Sessions = Arc<Mutex<HashMap<u32, Arc<tokio::sync::Mutex<HttpSession>>>>>;
+
+pub(crate) async fn http_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    events: broadcast::Sender<SimEvent>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let sessions: Sessions = Arc::default();
+    loop {
+        tokio::select! {
+            r = listener.accept() => {
+                let Ok((stream, peer)) = r else { continue };
+                tokio::spawn(serve(stream, peer, shared.clone(), events.clone(), sessions.clone()));
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// `%XX` and `+` decoding of a form or query component.
+fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn params(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (url_decode(k), url_decode(v))
+        })
+        .collect()
+}
+
+/// `Mon, 23 Nov 2026 17:08:27 GMT`.
+fn http_date(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let (date, time) = crate::session::civil_pub(secs);
+    let (y, rest) = date.split_once('-').unwrap_or(("1970", "01-01"));
+    let (m, d) = rest.split_once('-').unwrap_or(("01", "01"));
+    let month = MONTHS[m.parse::<usize>().unwrap_or(1).clamp(1, 12) - 1];
+    let wd = DAYS[((secs / 86_400) % 7) as usize];
+    format!("{wd}, {d} {month} {y} {time} GMT")
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, cookie: Option<u32>, body: &[u8]) {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nServer: Asterisk/22.10.1\r\nDate: {}\r\nConnection: close\r\n\
+         Cache-Control: no-cache, no-store\r\nContent-type: text/plain\r\n",
+        http_date(SystemTime::now())
+    );
+    if let Some(id) = cookie {
+        head.push_str(&format!(
+            "Set-Cookie: mansession_id=\"{id:08x}\"; Version=1; Max-Age={}\r\nPragma: SuppressEvents\r\n",
+            HTTP_TIMEOUT.as_secs()
+        ));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body).await;
+    let _ = stream.shutdown().await;
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    events: broadcast::Sender<SimEvent>,
+    sessions: Sessions,
+) {
+    // The request head, then the body by Content-Length.
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = memchr::memmem::find(&buf, b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > MAX_HEAD {
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                None,
+                b"",
+            )
+            .await;
+        }
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return,
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request = lines.next().unwrap_or("");
+    let mut parts = request.split(' ');
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let mut content_length = 0usize;
+    let mut cookie = None;
+    for l in lines {
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        if k.eq_ignore_ascii_case("content-length") {
+            content_length = v.parse().unwrap_or(0);
+        } else if k.eq_ignore_ascii_case("cookie") {
+            cookie = v
+                .split(';')
+                .filter_map(|c| c.trim().strip_prefix("mansession_id="))
+                .map(|c| c.trim_matches('"'))
+                .find_map(|c| u32::from_str_radix(c, 16).ok());
+        }
+    }
+    if content_length > MAX_BODY {
+        return respond(&mut stream, "413 Payload Too Large", None, b"").await;
+    }
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < content_length {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
+            _ => return,
+        }
+    }
+    body.truncate(content_length);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if path != "/rawman" {
+        return respond(&mut stream, "404 Not Found", None, b"").await;
+    }
+    let mut ps = params(query);
+    if method.eq_ignore_ascii_case("POST") {
+        ps.extend(params(&String::from_utf8_lossy(&body)));
+    }
+
+    // The session of the cookie, or a new one.
+    let local = stream.local_addr().unwrap_or(peer);
+    let (id, hs) = {
+        let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, s| {
+            s.try_lock()
+                .map(|s| s.last.elapsed() < HTTP_TIMEOUT)
+                .unwrap_or(true)
+        });
+        match cookie.and_then(|c| map.get(&c).map(|s| (c, s.clone()))) {
+            Some(found) => found,
+            None => {
+                use std::hash::BuildHasher;
+                let id = std::collections::hash_map::RandomState::new().hash_one(peer) as u32;
+                let mut session = Session::new(shared.clone(), peer, local);
+                session.set_http();
+                let hs = Arc::new(tokio::sync::Mutex::new(HttpSession {
+                    session,
+                    rx: None,
+                    last: Instant::now(),
+                }));
+                map.insert(id, hs.clone());
+                (id, hs)
+            }
+        }
+    };
+    let mut hs = hs.lock().await;
+    hs.last = Instant::now();
+
+    // The parameters as one AMI action (values with line breaks are refused: they would
+    // smuggle headers in).
+    let mut text = String::new();
+    for (k, v) in &ps {
+        if k.is_empty() || [k, v].iter().any(|s| s.contains(['\r', '\n'])) {
+            continue;
+        }
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    let action = ps
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("action"))
+        .map(|(_, v)| v.to_ascii_lowercase())
+        .unwrap_or_default();
+    let action_id = ps
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("actionid"))
+        .map(|(_, v)| v.clone());
+
+    if action == "waitevent" && hs.session.user().is_some() {
+        let timeout = ps
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("timeout"))
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .unwrap_or(30)
+            .min(HTTP_TIMEOUT.as_secs() - 10);
+        let mut out = String::from("Response: Success\r\n");
+        if let Some(id) = &action_id {
+            out.push_str(&format!("ActionID: {id}\r\n"));
+        }
+        out.push_str("Message: Waiting for Event completed.\r\n\r\n");
+        let mut out = out.into_bytes();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+        let HttpSession { session, rx, .. } = &mut *hs;
+        if let Some(rx) = rx.as_mut() {
+            let mut got = false;
+            loop {
+                let next = if got {
+                    rx.try_recv().ok()
+                } else {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Ok(ev)) => Some(ev),
+                        Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                        _ => None,
+                    }
+                };
+                let Some(ev) = next else { break };
+                if session.may_want(&ev) {
+                    out.extend_from_slice(&ev.text);
+                    got = true;
+                }
+            }
+        }
+        let mut done = String::from("Event: WaitEventComplete\r\n");
+        if let Some(id) = &action_id {
+            done.push_str(&format!("ActionID: {id}\r\n"));
+        }
+        done.push_str("\r\n");
+        out.extend_from_slice(done.as_bytes());
+        return respond(&mut stream, "200 OK", Some(id), &out).await;
+    }
+
+    let mut dec = Decoder::with_config(DecoderConfig::without_banner());
+    let _ = dec.feed(text.as_bytes());
+    let reply = match dec.decode() {
+        Ok(Some(Frame::Message(m))) => hs.session.handle(&m),
+        _ => return respond(&mut stream, "400 Bad Request", None, b"").await,
+    };
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    if hs.rx.is_none() && hs.session.user().is_some() {
+        hs.rx = Some(events.subscribe());
+    }
+    for e in &reply.events {
+        let _ = events.send(e.clone());
+    }
+    let mut bytes = reply.bytes.clone();
+    if let Some(req) = reply.originate.clone() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sync = !req.asynchronous;
+        let limit = req.timeout + Duration::from_secs(1);
+        let oid = req.action_id.clone();
+        tokio::spawn(crate::call::run(
+            req,
+            shared.dialplan.clone(),
+            shared.counters.clone(),
+            shared.channels.clone(),
+            shared.epoch(),
+            events.clone(),
+            tx,
+        ));
+        if sync {
+            let ok = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(true)));
+            bytes = crate::session::originate_reply(oid.as_deref(), ok);
+        }
+    }
+    if reply.then == Then::Close {
+        sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+    drop(hs);
+    respond(&mut stream, "200 OK", Some(id), &bytes).await;
+}
