@@ -1,7 +1,8 @@
-//! AMI over HTTP, `/rawman` (plain text, as recording 11a shows): every request carries one
-//! action as query or form parameters; the session is kept by the `mansession_id` cookie;
-//! events are collected per session and handed out by `WaitEvent`. `/mxml`, `/manager` and
-//! the Digest-authenticated `/arawman` family are not implemented yet.
+//! AMI over HTTP, `/rawman` (plain text, as recording 11a shows) and `/mxml` (the same
+//! messages as XML, recording 11b): every request carries one action as query or form
+//! parameters; the session is kept by the `mansession_id` cookie; events are collected per
+//! session and handed out by `WaitEvent`. `/manager` (HTML) and the Digest-authenticated
+//! `/arawman` family are not implemented yet.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -98,10 +99,70 @@ fn http_date(t: SystemTime) -> String {
     format!("{wd}, {d} {month} {y} {time} GMT")
 }
 
+/// How the answer is rendered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Raw,
+    Xml,
+}
+
+/// `/mxml`: each message as `<response type='object' id='unknown'><generic key='value' …/>`,
+/// keys lower-cased (characters other than letters and digits as `_`), values XML-escaped.
+fn to_xml(body: &[u8]) -> Vec<u8> {
+    fn esc(out: &mut String, s: &str, key: bool) {
+        for c in s.chars() {
+            match c {
+                c if key && !c.is_ascii_alphanumeric() => out.push('_'),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&apos;"),
+                '&' => out.push_str("&amp;"),
+                c if key => out.push(c.to_ascii_lowercase()),
+                c => out.push(c),
+            }
+        }
+    }
+    let mut out = String::from("<ajax-response>\n");
+    let mut d = Decoder::with_config(DecoderConfig::without_banner());
+    let _ = d.feed(body);
+    while let Ok(Some(Frame::Message(m))) = d.decode() {
+        out.push_str("<response type='object' id='unknown'><generic");
+        for h in m.iter() {
+            out.push(' ');
+            esc(&mut out, &String::from_utf8_lossy(h.name()), true);
+            out.push_str("='");
+            esc(&mut out, &String::from_utf8_lossy(h.value()), false);
+            out.push('\'');
+        }
+        out.push_str(" /></response>\n");
+    }
+    out.push_str("</ajax-response>\n");
+    out.into_bytes()
+}
+
 async fn respond(stream: &mut TcpStream, status: &str, cookie: Option<u32>, body: &[u8]) {
+    respond_as(stream, status, cookie, body, Format::Raw).await
+}
+
+async fn respond_as(
+    stream: &mut TcpStream,
+    status: &str,
+    cookie: Option<u32>,
+    body: &[u8],
+    format: Format,
+) {
+    let xml;
+    let (body, ctype) = match format {
+        Format::Raw => (body, "text/plain"),
+        Format::Xml => {
+            xml = to_xml(body);
+            (&xml[..], "text/xml")
+        }
+    };
     let mut head = format!(
         "HTTP/1.1 {status}\r\nServer: Asterisk/22.10.1\r\nDate: {}\r\nConnection: close\r\n\
-         Cache-Control: no-cache, no-store\r\nContent-type: text/plain\r\n",
+         Cache-Control: no-cache, no-store\r\nContent-type: {ctype}\r\n",
         http_date(SystemTime::now())
     );
     if let Some(id) = cookie {
@@ -178,9 +239,11 @@ async fn serve(
     }
     body.truncate(content_length);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if path != "/rawman" {
-        return respond(&mut stream, "404 Not Found", None, b"").await;
-    }
+    let format = match path {
+        "/rawman" => Format::Raw,
+        "/mxml" => Format::Xml,
+        _ => return respond(&mut stream, "404 Not Found", None, b"").await,
+    };
     let mut ps = params(query);
     if method.eq_ignore_ascii_case("POST") {
         ps.extend(params(&String::from_utf8_lossy(&body)));
@@ -275,7 +338,7 @@ async fn serve(
         }
         done.push_str("\r\n");
         out.extend_from_slice(done.as_bytes());
-        return respond(&mut stream, "200 OK", Some(id), &out).await;
+        return respond_as(&mut stream, "200 OK", Some(id), &out, format).await;
     }
 
     let mut dec = Decoder::with_config(DecoderConfig::without_banner());
@@ -320,5 +383,5 @@ async fn serve(
             .remove(&id);
     }
     drop(hs);
-    respond(&mut stream, "200 OK", Some(id), &bytes).await;
+    respond_as(&mut stream, "200 OK", Some(id), &bytes, format).await;
 }

@@ -163,3 +163,73 @@ async fn header_injection_through_url_encoding_is_refused() {
     assert_eq!(m[0].get_str("Message"), Some("Authentication failed"));
     sim.stop().await;
 }
+
+fn without_timestamp(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body).into_owned();
+    match s.find("timestamp='") {
+        Some(i) => {
+            let end = s[i + 11..].find('\'').unwrap() + i + 11;
+            format!("{}timestamp='<t>{}", &s[..i], &s[end..])
+        }
+        None => s,
+    }
+}
+
+#[tokio::test]
+async fn mxml_as_recorded() {
+    let mut cfg = SimConfig::default();
+    cfg.http_listen = Some(([127, 0, 0, 1], 0).into());
+    cfg.failed_login_delay = Duration::from_millis(20);
+    let sim = Simulator::start(cfg).await.unwrap();
+    let http = sim.http_addr().unwrap();
+    let requests = split_http(&data("11b-http-mxml.client.bin"));
+    let answers = split_http(&data("11b-http-mxml.server.bin"));
+    assert_eq!(requests.len(), answers.len());
+    let mut cookie: Option<String> = None;
+    for ((head, body), (want_head, want_body)) in requests.iter().zip(&answers) {
+        let head = match &cookie {
+            Some(c) => head
+                .lines()
+                .map(|l| {
+                    if l.starts_with("Cookie:") {
+                        format!("Cookie: mansession_id=\"{c}\"")
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\r\n"),
+            None => head.clone(),
+        };
+        let (got_head, got_body) = request(http, &head, body).await;
+        assert!(got_head.contains("Content-type: text/xml"));
+        assert_eq!(got_head.lines().next(), want_head.lines().next(), "{head}");
+        if cookie.is_none() {
+            let set = got_head
+                .lines()
+                .find_map(|l| l.strip_prefix("Set-Cookie: mansession_id=\""))
+                .unwrap();
+            cookie = Some(set[..8].to_owned());
+        }
+        let line = head.lines().next().unwrap().to_owned();
+        if line.contains("WaitEvent") || line.contains("Command") {
+            let prefix =
+                "<ajax-response>\n<response type='object' id='unknown'><generic response='Success'";
+            assert!(
+                String::from_utf8_lossy(&got_body).starts_with(prefix),
+                "{line}"
+            );
+            assert!(
+                got_body.ends_with(b" /></response>\n</ajax-response>\n"),
+                "{line}"
+            );
+        } else {
+            assert_eq!(
+                without_timestamp(&got_body),
+                without_timestamp(want_body),
+                "{line}"
+            );
+        }
+    }
+    sim.stop().await;
+}
