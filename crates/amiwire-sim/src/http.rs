@@ -31,18 +31,170 @@ struct HttpSession {
 
 type Sessions = Arc<Mutex<HashMap<u32, Arc<tokio::sync::Mutex<HttpSession>>>>>;
 
+/// HTTP Digest state: nonces handed out in 401 answers (the configured ones first, then
+/// random ones) and the sessions of Digest-authenticated users.
+#[derive(Default)]
+pub(crate) struct Digest {
+    queue: Mutex<std::collections::VecDeque<String>>,
+    valid: Mutex<std::collections::HashSet<String>>,
+    sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<HttpSession>>>>,
+}
+
+impl Digest {
+    pub(crate) fn new(nonces: Vec<String>) -> Digest {
+        Digest {
+            queue: Mutex::new(nonces.into()),
+            ..Digest::default()
+        }
+    }
+
+    fn next_nonce(&self) -> String {
+        let n = self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+            .unwrap_or_else(|| {
+                use std::hash::BuildHasher;
+                format!(
+                    "{:08x}",
+                    std::collections::hash_map::RandomState::new().hash_one(1u8) as u32
+                )
+            });
+        self.valid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(n.clone());
+        n
+    }
+}
+
+fn md5_hex(parts: &[&str]) -> String {
+    use md5::{Digest as _, Md5};
+    let mut h = Md5::new();
+    h.update(parts.join(":").as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fields of an `Authorization: Digest k=v, k="v"…` header.
+fn digest_fields(v: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let Some(rest) = v.trim().strip_prefix("Digest") else {
+        return out;
+    };
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i] == b' ' || b[i] == b',') {
+            i += 1;
+        }
+        let ks = i;
+        while i < b.len() && b[i] != b'=' {
+            i += 1;
+        }
+        let key = rest[ks..i].trim().to_ascii_lowercase();
+        i += 1;
+        let val = if i < b.len() && b[i] == b'"' {
+            let vs = i + 1;
+            i = vs;
+            while i < b.len() && b[i] != b'"' {
+                i += 1;
+            }
+            let v = rest.get(vs..i).unwrap_or("").to_owned();
+            i += 1;
+            v
+        } else {
+            let vs = i;
+            while i < b.len() && b[i] != b',' {
+                i += 1;
+            }
+            rest.get(vs..i).unwrap_or("").trim().to_owned()
+        };
+        if !key.is_empty() {
+            out.insert(key, val);
+        }
+    }
+    out
+}
+
+/// Checks an `Authorization: Digest` header (MD5, `qop=auth` or none) against the accounts;
+/// the user's name if it is right.
+fn check_digest(shared: &Shared, digest: &Digest, method: &str, auth: &str) -> Option<String> {
+    let f = digest_fields(auth);
+    let (user, nonce, uri, response) = (
+        f.get("username")?,
+        f.get("nonce")?,
+        f.get("uri")?,
+        f.get("response")?,
+    );
+    if !digest
+        .valid
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(nonce)
+    {
+        return None;
+    }
+    let account = shared.accounts.get(user)?;
+    let secret = account.secret.as_deref()?;
+    let realm = f.get("realm").map(String::as_str).unwrap_or("asterisk");
+    let ha1 = md5_hex(&[user, realm, secret]);
+    let ha2 = md5_hex(&[method, uri]);
+    let want = match f.get("qop") {
+        Some(qop) => md5_hex(&[
+            &ha1,
+            nonce,
+            f.get("nc").map(String::as_str).unwrap_or(""),
+            f.get("cnonce").map(String::as_str).unwrap_or(""),
+            qop,
+            &ha2,
+        ]),
+        None => md5_hex(&[&ha1, nonce, &ha2]),
+    };
+    want.eq_ignore_ascii_case(response)
+        .then(|| account.username.clone())
+}
+
+const UNAUTHORIZED: &str =
+    "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n\
+<title>401 Unauthorized</title>\r\n</head><body>\r\n<h1>Unauthorized</h1>\r\n<p></p>\r\n<hr />\r\n\
+<address>Asterisk/22.10.1</address>\r\n</body></html>\r\n";
+
+async fn unauthorized(stream: &mut TcpStream, nonce: &str) {
+    let body = UNAUTHORIZED.as_bytes();
+    let head = format!(
+        "HTTP/1.1 401 Unauthorized\r\nServer: Asterisk/22.10.1\r\nDate: {}\r\nConnection: close\r\n\
+         Cache-Control: no-cache, no-store\r\nWWW-authenticate: Digest algorithm=MD5, realm=\"asterisk\", \
+         nonce=\"{nonce}\", qop=\"auth\", opaque=\"{nonce}\"\r\nContent-type: text/html\r\n\
+         Content-Length: {}\r\n\r\n",
+        http_date(SystemTime::now()),
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body).await;
+    let _ = stream.shutdown().await;
+}
+
 pub(crate) async fn http_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     events: broadcast::Sender<SimEvent>,
     mut shutdown: watch::Receiver<bool>,
+    digest: Arc<Digest>,
 ) {
     let sessions: Sessions = Arc::default();
     loop {
         tokio::select! {
             r = listener.accept() => {
                 let Ok((stream, peer)) = r else { continue };
-                tokio::spawn(serve(stream, peer, shared.clone(), events.clone(), sessions.clone()));
+                tokio::spawn(serve(
+                    stream,
+                    peer,
+                    shared.clone(),
+                    events.clone(),
+                    sessions.clone(),
+                    digest.clone(),
+                ));
             }
             _ = shutdown.changed() => return,
         }
@@ -183,6 +335,7 @@ async fn serve(
     shared: Arc<Shared>,
     events: broadcast::Sender<SimEvent>,
     sessions: Sessions,
+    digest: Arc<Digest>,
 ) {
     // The request head, then the body by Content-Length.
     let mut buf = Vec::new();
@@ -212,6 +365,7 @@ async fn serve(
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let mut content_length = 0usize;
     let mut cookie = None;
+    let mut authorization = None;
     for l in lines {
         let Some((k, v)) = l.split_once(':') else {
             continue;
@@ -219,6 +373,8 @@ async fn serve(
         let v = v.trim();
         if k.eq_ignore_ascii_case("content-length") {
             content_length = v.parse().unwrap_or(0);
+        } else if k.eq_ignore_ascii_case("authorization") {
+            authorization = Some(v.to_owned());
         } else if k.eq_ignore_ascii_case("cookie") {
             cookie = v
                 .split(';')
@@ -239,19 +395,51 @@ async fn serve(
     }
     body.truncate(content_length);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let format = match path {
-        "/rawman" => Format::Raw,
-        "/mxml" => Format::Xml,
+    let (format, digest_auth) = match path {
+        "/rawman" => (Format::Raw, false),
+        "/mxml" => (Format::Xml, false),
+        "/arawman" => (Format::Raw, true),
+        "/amxml" => (Format::Xml, true),
+        "/manager" => return respond(&mut stream, "501 Not Implemented", None, b"").await,
+        "/amanager" => (Format::Raw, true),
         _ => return respond(&mut stream, "404 Not Found", None, b"").await,
+    };
+    // Digest: the user's own session, no cookie.
+    let digest_user = if digest_auth {
+        match authorization
+            .as_deref()
+            .and_then(|a| check_digest(&shared, &digest, method, a))
+        {
+            Some(u) => Some(u),
+            None => return unauthorized(&mut stream, &digest.next_nonce()).await,
+        }
+    } else {
+        None
     };
     let mut ps = params(query);
     if method.eq_ignore_ascii_case("POST") {
         ps.extend(params(&String::from_utf8_lossy(&body)));
     }
 
-    // The session of the cookie, or a new one.
+    // The session of the cookie (or of the Digest user), or a new one.
     let local = stream.local_addr().unwrap_or(peer);
-    let (id, hs) = {
+    let (id, hs) = if let Some(user) = &digest_user {
+        let mut map = digest.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let hs = map
+            .entry(user.clone())
+            .or_insert_with(|| {
+                let mut session = Session::new(shared.clone(), peer, local);
+                session.set_http();
+                session.authenticate(user);
+                Arc::new(tokio::sync::Mutex::new(HttpSession {
+                    session,
+                    rx: Some(events.subscribe()),
+                    last: Instant::now(),
+                }))
+            })
+            .clone();
+        (0, hs)
+    } else {
         let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| {
             s.try_lock()
@@ -275,6 +463,7 @@ async fn serve(
             }
         }
     };
+    let cookie_out = digest_user.is_none().then_some(id);
     let mut hs = hs.lock().await;
     hs.last = Instant::now();
 
@@ -338,7 +527,7 @@ async fn serve(
         }
         done.push_str("\r\n");
         out.extend_from_slice(done.as_bytes());
-        return respond_as(&mut stream, "200 OK", Some(id), &out, format).await;
+        return respond_as(&mut stream, "200 OK", cookie_out, &out, format).await;
     }
 
     let mut dec = Decoder::with_config(DecoderConfig::without_banner());
@@ -376,12 +565,12 @@ async fn serve(
             bytes = crate::session::originate_reply(oid.as_deref(), ok);
         }
     }
-    if reply.then == Then::Close {
+    if reply.then == Then::Close && digest_user.is_none() {
         sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
     }
     drop(hs);
-    respond_as(&mut stream, "200 OK", Some(id), &bytes, format).await;
+    respond_as(&mut stream, "200 OK", cookie_out, &bytes, format).await;
 }

@@ -57,8 +57,12 @@ pub struct SimConfig {
     pub first_channel: u64,
     /// Faults to inject (none by default).
     pub faults: Faults,
-    /// Also serve AMI over HTTP (`/rawman`) here; off by default.
+    /// Also serve AMI over HTTP (`/rawman`, `/mxml`, and `/arawman`, `/amxml` with Digest
+    /// authentication) here; off by default.
     pub http_listen: Option<SocketAddr>,
+    /// The first nonces of HTTP Digest 401 answers (for replaying recorded sessions); random
+    /// ones after them.
+    pub digest_nonces: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -75,6 +79,7 @@ impl Default for SimConfig {
             first_channel: 0,
             faults: Faults::default(),
             http_listen: None,
+            digest_nonces: Vec::new(),
         }
     }
 }
@@ -136,6 +141,7 @@ impl Simulator {
                     shared.clone(),
                     events.clone(),
                     shutdown.subscribe(),
+                    Arc::new(crate::http::Digest::new(config.digest_nonces.clone())),
                 ));
                 Some(addr)
             }

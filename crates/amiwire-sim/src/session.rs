@@ -294,6 +294,20 @@ impl Session {
         }
     }
 
+    /// Logs the session in as `username` without a Login action (HTTP Digest authentication
+    /// did it); `false` for an unknown user.
+    pub fn authenticate(&mut self, username: &str) -> bool {
+        let Some(account) = self.shared.accounts.get(username) else {
+            return false;
+        };
+        self.read = account.read;
+        self.write = account.write;
+        self.mask = account.read;
+        self.filters = account.filters.clone();
+        self.user = Some(account.username.clone());
+        true
+    }
+
     /// Marks this session as an AMI-over-HTTP one (no FullyBooted after the login).
     pub fn set_http(&mut self) {
         self.http = true;
