@@ -613,6 +613,10 @@ impl Session {
                     ),
                 ],
             ),
+            c if c == "dialplan show" || c.starts_with("dialplan show ") => {
+                let wanted = c.strip_prefix("dialplan show").unwrap_or("").trim();
+                self.dialplan_show(wanted)
+            }
             other => {
                 let first: Vec<&str> = other.split_whitespace().take(2).collect();
                 (
@@ -644,6 +648,62 @@ impl Session {
             out = out.h("Output", l);
         }
         Reply::new(out.done())
+    }
+
+    /// `dialplan show [context]`, in the CLI's layout (pbx_config's `show_dialplan_helper`).
+    fn dialplan_show(&self, wanted: &str) -> (bool, Vec<String>) {
+        let dp = &self.shared.dialplan;
+        let mut lines = Vec::new();
+        let (mut contexts, mut extens, mut prios) = (0, 0, 0);
+        for ctx in dp.contexts() {
+            if !wanted.is_empty() && ctx.name != wanted {
+                continue;
+            }
+            contexts += 1;
+            lines.push(format!(
+                "[ Context '{}' created by 'pbx_config' ]",
+                ctx.name
+            ));
+            let mut exts: Vec<_> = ctx.extensions().iter().collect();
+            exts.sort_by(|a, b| a.name.cmp(&b.name));
+            for e in exts {
+                extens += 1;
+                for (i, st) in e.steps().iter().enumerate() {
+                    prios += 1;
+                    let head = if i == 0 {
+                        format!("'{}' =>", e.name)
+                    } else {
+                        String::new()
+                    };
+                    let app = format!("{}. {}({})", st.priority, st.app, st.args);
+                    lines.push(format!(
+                        "  {head:<17} {app:<45} [extensions.conf:{}]",
+                        st.line
+                    ));
+                }
+            }
+        }
+        if contexts == 0 {
+            return (
+                false,
+                vec![format!("There is no existence of '{wanted}' context")],
+            );
+        }
+        let plural = |n: usize, w: &str| {
+            if n == 1 {
+                format!("{n} {w}")
+            } else {
+                format!("{n} {w}s")
+            }
+        };
+        lines.push(String::new());
+        lines.push(format!(
+            "-= {} ({}) in {}. =-",
+            plural(extens, "extension"),
+            plural(prios, "priority").replace("prioritys", "priorities"),
+            plural(contexts, "context")
+        ));
+        (true, lines)
     }
 
     fn core_status(&self, id: Option<&str>) -> Reply {

@@ -277,10 +277,16 @@ async fn info_actions() {
 }
 
 #[tokio::test]
-async fn command_errors() {
+async fn command_answers() {
     conforms_for(
         "04-command",
-        &["login-20", "command-24", "command-28", "logoff-29"],
+        &[
+            "login-20",
+            "command-23",
+            "command-24",
+            "command-28",
+            "logoff-29",
+        ],
     )
     .await;
 }
