@@ -1072,13 +1072,14 @@ impl Session {
         let Some(name) = m.get_str("UserEvent") else {
             return Reply::new(error(id, "Missing UserEvent"));
         };
-        // Every header but Action and ActionID is passed on, in order.
+        // UserEvent first, then every other header but Action, in order (ActionID included),
+        // as recording 09a shows.
         let mut headers: Vec<(String, String)> = vec![("UserEvent".into(), name.to_owned())];
         for h in m.iter() {
             let (Some(k), Some(v)) = (h.name_str(), h.value_str()) else {
                 continue;
             };
-            if ["action", "actionid", "userevent"]
+            if ["action", "userevent"]
                 .iter()
                 .any(|x| k.eq_ignore_ascii_case(x))
             {
@@ -1093,7 +1094,11 @@ impl Session {
         let event = SimEvent::new("UserEvent", Privileges::USER, &pairs);
         Reply {
             events: vec![event],
-            ..Reply::new(Out::response("Success", id).done())
+            ..Reply::new(
+                Out::response("Success", id)
+                    .h("Message", "Event Sent")
+                    .done(),
+            )
         }
     }
 }

@@ -395,3 +395,20 @@ async fn pipelined_session() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn user_event_action() {
+    // The answers, and the two UserEvent events of the UserEvent actions (they carry the
+    // action's ActionID).
+    conforms_for(
+        "09a-userevent",
+        &[
+            "login-88",
+            "userevent-89",
+            "userevent-90",
+            "ue-300",
+            "logoff-91",
+        ],
+    )
+    .await;
+}
