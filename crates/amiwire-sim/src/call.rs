@@ -86,6 +86,8 @@ pub struct Live {
     killed: Arc<std::sync::atomic::AtomicU8>,
     redirect: Arc<std::sync::Mutex<Option<(String, String, u32)>>>,
     side: u8,
+    /// Channel variables set by Setvar.
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 /// `killed` value asking the call to continue at its redirect target.
@@ -122,6 +124,22 @@ impl Channels {
         }
     }
 
+    /// A channel variable (`None` when there is no such channel; empty when unset).
+    pub fn get_var(&self, chan: &str, var: &str) -> Option<String> {
+        self.lock()
+            .get(chan)
+            .map(|l| l.vars.get(var).cloned().unwrap_or_default())
+    }
+
+    /// Sets a channel variable and returns the channel's snapshot (for the VarSet event), or
+    /// `None` when there is no such channel.
+    pub fn set_var(&self, chan: &str, var: &str, value: &str) -> Option<Vec<(String, String)>> {
+        let mut map = self.lock();
+        let live = map.get_mut(chan)?;
+        live.vars.insert(var.to_owned(), value.to_owned());
+        Some(live.snapshot.clone())
+    }
+
     /// Sends a channel to `context`, `exten`, `priority` (the Redirect action); `false` if
     /// there is no such channel.
     pub fn redirect(&self, name: &str, context: &str, exten: &str, priority: u32) -> bool {
@@ -141,10 +159,10 @@ impl Channels {
         let (kill, killed, redirect) = (&call.kill, &call.killed, &call.redirect);
         let side = if chan.name.ends_with(";2") { 2 } else { 1 };
         let mut map = self.lock();
-        let started = map
+        let (started, vars) = map
             .get(&chan.name)
-            .map(|l| l.started)
-            .unwrap_or_else(std::time::Instant::now);
+            .map(|l| (l.started, l.vars.clone()))
+            .unwrap_or_else(|| (std::time::Instant::now(), Default::default()));
         map.insert(
             chan.name.clone(),
             Live {
@@ -156,6 +174,7 @@ impl Channels {
                 killed: killed.clone(),
                 redirect: redirect.clone(),
                 side,
+                vars,
             },
         );
     }

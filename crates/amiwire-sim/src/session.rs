@@ -1027,8 +1027,14 @@ impl Session {
         let Some(var) = m.get_str("Variable") else {
             return Reply::new(error(id, "No variable specified"));
         };
-        if m.get_str("Channel").is_some_and(|c| !c.is_empty()) {
-            return Reply::new(error(id, "No such channel"));
+        if let Some(chan) = m.get_str("Channel").filter(|c| !c.is_empty()) {
+            return Reply::new(match self.shared.channels.get_var(chan, var) {
+                Some(value) => Out::response("Success", id)
+                    .h("Variable", var)
+                    .h("Value", value)
+                    .done(),
+                None => error(id, "No such channel"),
+            });
         }
         let name = var
             .strip_prefix("GLOBAL(")
@@ -1052,10 +1058,26 @@ impl Session {
         let Some(var) = m.get_str("Variable") else {
             return Reply::new(error(id, "No variable specified"));
         };
-        if m.get_str("Channel").is_some_and(|c| !c.is_empty()) {
-            return Reply::new(error(id, "No such channel"));
-        }
         let value = m.get_str("Value").unwrap_or("");
+        if let Some(chan) = m.get_str("Channel").filter(|c| !c.is_empty()) {
+            let Some(mut snapshot) = self.shared.channels.set_var(chan, var, value) else {
+                return Reply::new(error(id, "No such channel"));
+            };
+            snapshot.push(("Variable".into(), var.to_owned()));
+            snapshot.push(("Value".into(), value.to_owned()));
+            let pairs: Vec<(&str, &str)> = snapshot
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            return Reply {
+                events: vec![SimEvent::new("VarSet", Privileges::DIALPLAN, &pairs)],
+                ..Reply::new(
+                    Out::response("Success", id)
+                        .h("Message", "Variable Set")
+                        .done(),
+                )
+            };
+        }
         self.shared
             .globals
             .lock()

@@ -454,3 +454,51 @@ async fn generated_calls_at_a_rate() {
     assert_eq!(responses, 20);
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn channel_variables() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let originate = "Action: Events\r\nEventMask: off\r\n\r\nAction: Originate\r\nActionID: o\r\n\
+Channel: Local/600@test\r\nApplication: Wait\r\nData: 30\r\n\r\n\
+Action: CoreShowChannels\r\nActionID: l\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", originate, |m| {
+        m.iter()
+            .any(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
+    })
+    .await;
+    let chan = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("CoreShowChannel"))
+        .and_then(|m| m.get_str("Channel"))
+        .unwrap()
+        .to_owned();
+    let actions = format!(
+        "Action: Getvar\r\nActionID: g1\r\nChannel: {chan}\r\nVariable: FOO\r\n\r\n\
+Action: Setvar\r\nActionID: s\r\nChannel: {chan}\r\nVariable: FOO\r\nValue: bar\r\n\r\n\
+Action: Getvar\r\nActionID: g2\r\nChannel: {chan}\r\nVariable: FOO\r\n\r\n\
+Action: Setvar\r\nActionID: s2\r\nChannel: nosuch\r\nVariable: FOO\r\nValue: x\r\n\r\n"
+    );
+    let got = session(sim.addr(), "admin", "amp111", &actions, |m| {
+        m.iter().any(|m| m.get_str("ActionID") == Some("s2"))
+            && m.iter().any(|m| m.get_str("Event") == Some("VarSet"))
+    })
+    .await;
+    let by = |id: &str| {
+        got.iter()
+            .find(|m| m.get_str("ActionID") == Some(id) && m.get_str("Event").is_none())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by("g1").get_str("Value"), Some(""));
+    assert_eq!(by("s").get_str("Message"), Some("Variable Set"));
+    assert_eq!(by("g2").get_str("Value"), Some("bar"));
+    assert_eq!(by("s2").get_str("Message"), Some("No such channel"));
+    let varset = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("VarSet"))
+        .unwrap();
+    assert_eq!(varset.get_str("Channel"), Some(chan.as_str()));
+    assert_eq!(varset.get_str("Variable"), Some("FOO"));
+    assert_eq!(varset.get_str("Value"), Some("bar"));
+    sim.stop().await;
+}
