@@ -1002,13 +1002,9 @@ impl Inner {
         }
         self.banner = Some(banner.clone());
         self.outputs.push_back(Queued::Connected(banner));
-        let deadline = self.login_deadline.unwrap_or_else(|| {
-            // Unreachable in practice: the deadline is set at creation.
-            self.timers
-                .peek()
-                .map(|Reverse((t, _))| *t)
-                .unwrap_or_else(Instant::now)
-        });
+        // The login deadline is set at creation; the core never reads a clock, so the
+        // fallback is the latest time the caller passed in.
+        let deadline = self.login_deadline.unwrap_or(self.now);
         match self.login.clone() {
             None => self.ready(),
             Some(c) => {
@@ -1306,12 +1302,7 @@ impl Inner {
         h.update(challenge);
         h.update(c.secret.expose().as_bytes());
         let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        let deadline = self.login_deadline.unwrap_or_else(|| {
-            self.timers
-                .peek()
-                .map(|Reverse((t, _))| *t)
-                .unwrap_or_else(Instant::now)
-        });
+        let deadline = self.login_deadline.unwrap_or(self.now);
         let action = Action::login_md5(&c.username, &key)
             .and_then(|a| with_events(a, self.login_events.as_ref()));
         match action {
