@@ -204,6 +204,14 @@ struct Chan {
     priority: u32,
     uniqueid: String,
     linkedid: String,
+    /// CDR bookkeeping: the last application and its data, when the channel was created and
+    /// answered, the channel it dialled, and whether it gets a Cdr of its own (the outgoing
+    /// leg of a Dial shares its caller's).
+    last_app: (String, String),
+    started: std::time::SystemTime,
+    answered: Option<std::time::SystemTime>,
+    dialled: String,
+    cdr: bool,
 }
 
 fn state_desc(state: u8) -> &'static str {
@@ -343,6 +351,14 @@ pub async fn run(
         priority: 1,
         uniqueid: u1.clone(),
         linkedid: u1.clone(),
+        last_app: match &req.target {
+            Target::App { app, data } => (app.clone(), data.clone()),
+            Target::Exten { .. } => ("AppDial2".into(), "(Outgoing Line)".into()),
+        },
+        started: std::time::SystemTime::now(),
+        answered: None,
+        dialled: String::new(),
+        cdr: true,
     };
     let mut two = Chan {
         name: format!("{base};2"),
@@ -386,6 +402,10 @@ pub async fn run(
         i += 1;
         let step = &step;
         two.priority = step.priority;
+        if two.dialled.is_empty() {
+            // A bridged Dial ends the channel's CDR: its last application stays Dial.
+            two.last_app = (step.app.clone(), step.args.clone());
+        }
         let mut h = two.snapshot("");
         h.push(("Extension".into(), exten.clone()));
         h.push(("Application".into(), step.app.clone()));
@@ -397,6 +417,9 @@ pub async fn run(
             "answer" => {
                 two.state = 6;
                 one.state = 6;
+                let now = Some(std::time::SystemTime::now());
+                two.answered = two.answered.or(now);
+                one.answered = one.answered.or(now);
                 raise(event("Newstate", Privileges::CALL, two.snapshot("")));
                 raise(event("Newstate", Privileges::CALL, one.snapshot("")));
                 channels.put(&one, &app1, &data1, &ctl);
@@ -511,6 +534,11 @@ pub async fn run(
                     exten: String::new(),
                     priority: 1,
                     uniqueid: unique(&counters),
+                    last_app: ("AppDial".into(), "(Outgoing Line)".into()),
+                    started: std::time::SystemTime::now(),
+                    answered: None,
+                    dialled: String::new(),
+                    cdr: false,
                     ..two.clone()
                 };
                 let mut b = Chan {
@@ -518,8 +546,10 @@ pub async fn run(
                     state: 4,
                     exten: x.clone(),
                     uniqueid: unique(&counters),
+                    cdr: true,
                     ..a.clone()
                 };
+                two.dialled = a.name.clone();
                 channels.put(&a, "AppDial", "(Outgoing Line)", &ctl);
                 channels.put(&b, "", "", &ctl);
                 raise(event("Newchannel", Privileges::CALL, a.snapshot("")));
@@ -550,6 +580,7 @@ pub async fn run(
                 let mut inner_by_callee = true;
                 for st in &inner_steps {
                     b.priority = st.priority;
+                    b.last_app = (st.app.clone(), st.args.clone());
                     let mut h = b.snapshot("");
                     h.push(("Extension".into(), x.clone()));
                     h.push(("Application".into(), st.app.clone()));
@@ -561,6 +592,10 @@ pub async fn run(
                         "answer" if !bridged => {
                             b.state = 6;
                             a.state = 6;
+                            let now = Some(std::time::SystemTime::now());
+                            for c in [&mut a, &mut b, &mut one, &mut two] {
+                                c.answered = c.answered.or(now);
+                            }
                             raise(event("Newstate", Privileges::CALL, b.snapshot("")));
                             raise(event("Newstate", Privileges::CALL, a.snapshot("")));
                             let mut h = two.snapshot("");
@@ -673,10 +708,89 @@ fn hangup(raise: &impl Fn(SimEvent), one: &mut Chan, two: &mut Chan, by_two: boo
     let mut h = second.snapshot("");
     h.push(("Cause".into(), "16".into()));
     raise(event("HangupRequest", Privileges::CALL, h));
-    for c in [first, second] {
+    for c in [&*first, &*second] {
         let mut h = c.snapshot("");
         h.push(("Cause".into(), "16".into()));
         h.push(("Cause-txt".into(), "Normal Clearing".into()));
         raise(event("Hangup", Privileges::CALL, h));
     }
+    // cdr_manager: one Cdr per channel (the ;2 side first, as recorded).
+    let (one, two) = if by_two {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    for c in [&*two, &*one] {
+        if c.cdr {
+            raise(cdr(c));
+        }
+    }
+}
+
+/// `2026-11-23 17:07:40` (UTC).
+fn cdr_time(t: Option<std::time::SystemTime>) -> String {
+    match t {
+        Some(t) => {
+            let secs = t
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            let (d, h) = crate::session::civil_pub(secs);
+            format!("{d} {h}")
+        }
+        None => String::new(),
+    }
+}
+
+/// The Cdr event of a channel that has just hung up (cdr_manager's layout).
+fn cdr(c: &Chan) -> SimEvent {
+    let now = std::time::SystemTime::now();
+    let secs = |from: std::time::SystemTime| {
+        now.duration_since(from)
+            .unwrap_or_default()
+            .as_secs()
+            .to_string()
+    };
+    let caller = if c.cid.0 == "<unknown>" {
+        String::new()
+    } else {
+        c.cid.0.clone()
+    };
+    let callerid = match (c.cid.1.as_str(), caller.as_str()) {
+        ("<unknown>", "") => String::new(),
+        ("<unknown>", n) => format!("<{n}>"),
+        (name, n) => format!("\"{name}\" <{n}>"),
+    };
+    let headers: Vec<(String, String)> = vec![
+        ("AccountCode".into(), String::new()),
+        ("Source".into(), caller),
+        ("Destination".into(), c.exten.clone()),
+        ("DestinationContext".into(), c.context.clone()),
+        ("CallerID".into(), callerid),
+        ("Channel".into(), c.name.clone()),
+        ("DestinationChannel".into(), c.dialled.clone()),
+        ("LastApplication".into(), c.last_app.0.clone()),
+        ("LastData".into(), c.last_app.1.clone()),
+        ("StartTime".into(), cdr_time(Some(c.started))),
+        ("AnswerTime".into(), cdr_time(c.answered)),
+        ("EndTime".into(), cdr_time(Some(now))),
+        ("Duration".into(), secs(c.started)),
+        (
+            "BillableSeconds".into(),
+            c.answered.map(secs).unwrap_or_else(|| "0".into()),
+        ),
+        (
+            "Disposition".into(),
+            if c.answered.is_some() {
+                "ANSWERED"
+            } else {
+                "NO ANSWER"
+            }
+            .into(),
+        ),
+        ("AMAFlags".into(), "DOCUMENTATION".into()),
+        ("UniqueID".into(), c.uniqueid.clone()),
+        ("UserField".into(), String::new()),
+    ];
+    event("Cdr", Privileges::CDR, headers)
 }

@@ -85,8 +85,23 @@ async fn originated_call_events_in_order() {
             "HangupRequest",
             "Hangup",
             "Hangup",
+            "Cdr",
+            "Cdr",
         ]
     );
+    let cdrs: Vec<&Message> = got
+        .iter()
+        .filter(|m| m.get_str("Event") == Some("Cdr"))
+        .collect();
+    assert_eq!(cdrs[0].get_str("Privilege"), Some("cdr,all"));
+    assert!(cdrs[0].get_str("Channel").unwrap().ends_with(";2"));
+    assert_eq!(cdrs[0].get_str("LastApplication"), Some("Hangup"));
+    assert_eq!(cdrs[0].get_str("Destination"), Some("300"));
+    assert_eq!(cdrs[0].get_str("Disposition"), Some("ANSWERED"));
+    assert_eq!(cdrs[1].get_str("LastApplication"), Some("Wait"));
+    assert_eq!(cdrs[1].get_str("LastData"), Some("5"));
+    assert_eq!(cdrs[1].get_str("CallerID"), Some("\"Alice\" <1000>"));
+    assert_eq!(cdrs[1].get_str("Source"), Some("1000"));
     let or = got
         .iter()
         .find(|m| m.get_str("Event") == Some("OriginateResponse"))
@@ -382,6 +397,17 @@ Application: Wait\r\nData: 10\r\nAsync: true\r\n\r\n";
     assert_eq!(of("BridgeLeave").len(), 2);
     assert_eq!(of("Newchannel").len(), 4);
     assert_eq!(of("LocalBridge").len(), 2);
+    // Three Cdrs, as recording 08: the callee's ;2, then the caller's ;2 (its Dial, with the
+    // dialled channel) and ;1.
+    let cdrs = of("Cdr");
+    assert_eq!(cdrs.len(), 3);
+    assert!(cdrs[0]
+        .get_str("Channel")
+        .unwrap()
+        .starts_with("Local/100@test-"));
+    assert_eq!(cdrs[1].get_str("LastApplication"), Some("Dial"));
+    assert_eq!(cdrs[1].get_str("LastData"), Some("Local/100@test,10"));
+    assert_eq!(cdrs[1].get_str("DestinationChannel"), Some(dest));
     let or = of("OriginateResponse");
     assert_eq!(or[0].get_str("Response"), Some("Success"));
     // Order: dial, answer, bridge, then the callee's hang-up empties the bridge.
