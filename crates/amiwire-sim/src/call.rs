@@ -259,6 +259,34 @@ fn unknown(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "<unknown>".into())
 }
 
+/// Starts an originated call on the simulator's state. For a synchronous Originate, waits
+/// until the call is answered or fails (as Asterisk blocks the session meanwhile) and returns
+/// the answer to write; `None` for an asynchronous one, already answered.
+pub(crate) async fn originate(
+    req: OriginateRequest,
+    shared: &crate::session::Shared,
+    events: &broadcast::Sender<SimEvent>,
+) -> Option<Vec<u8>> {
+    let (tx, rx) = oneshot::channel();
+    let sync = !req.asynchronous;
+    let id = req.action_id.clone();
+    let limit = req.timeout + Duration::from_secs(1);
+    tokio::spawn(run(
+        req,
+        shared.dialplan.clone(),
+        shared.counters.clone(),
+        shared.channels.clone(),
+        shared.epoch(),
+        events.clone(),
+        tx,
+    ));
+    if !sync {
+        return None;
+    }
+    let ok = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(true)));
+    Some(crate::session::originate_reply(id.as_deref(), ok))
+}
+
 /// Runs one originated call to its end. `answered` gets `true` once the called side answers
 /// (a synchronous Originate answers the action then), `false` if it cannot be placed.
 #[allow(clippy::too_many_arguments)]

@@ -547,22 +547,8 @@ async fn serve(
     }
     let mut bytes = reply.bytes.clone();
     if let Some(req) = reply.originate.clone() {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let sync = !req.asynchronous;
-        let limit = req.timeout + Duration::from_secs(1);
-        let oid = req.action_id.clone();
-        tokio::spawn(crate::call::run(
-            req,
-            shared.dialplan.clone(),
-            shared.counters.clone(),
-            shared.channels.clone(),
-            shared.epoch(),
-            events.clone(),
-            tx,
-        ));
-        if sync {
-            let ok = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(true)));
-            bytes = crate::session::originate_reply(oid.as_deref(), ok);
+        if let Some(answer) = crate::call::originate(req, &shared, &events).await {
+            bytes = answer;
         }
     }
     if reply.then == Then::Close && digest_user.is_none() {

@@ -227,17 +227,7 @@ impl Simulator {
                 asynchronous: true,
                 timeout: Duration::from_secs(30),
             };
-            let (tx, _rx) = tokio::sync::oneshot::channel();
-            let sh = &self.shared;
-            tokio::spawn(crate::call::run(
-                req,
-                sh.dialplan.clone(),
-                sh.counters.clone(),
-                sh.channels.clone(),
-                sh.epoch(),
-                self.events.clone(),
-                tx,
-            ));
+            let _ = crate::call::originate(req, &self.shared, &self.events).await;
         }
     }
 
@@ -459,24 +449,8 @@ async fn run_reply(
         tokio::time::sleep(delay).await;
     }
     if let Some(req) = reply.originate.take() {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let sync = !req.asynchronous;
-        let id = req.action_id.clone();
-        let limit = req.timeout + Duration::from_secs(1);
-        let shared = session.shared();
-        tokio::spawn(crate::call::run(
-            req,
-            shared.dialplan.clone(),
-            shared.counters.clone(),
-            shared.channels.clone(),
-            shared.epoch(),
-            events.clone(),
-            tx,
-        ));
-        if sync {
-            // Asterisk blocks the session until the call is answered.
-            let ok = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(true)));
-            reply.bytes = crate::session::originate_reply(id.as_deref(), ok);
+        if let Some(answer) = crate::call::originate(req, session.shared(), events).await {
+            reply.bytes = answer;
         }
     }
     if !stream.write(&reply.bytes).await {

@@ -62,6 +62,24 @@ fn pairs(m: &Message) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A recorded request head with its `Cookie` replaced by ours (when we have one).
+fn with_cookie(head: &str, cookie: Option<&str>) -> String {
+    match cookie {
+        Some(c) => head
+            .lines()
+            .map(|l| {
+                if l.starts_with("Cookie:") {
+                    format!("Cookie: mansession_id=\"{c}\"")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n"),
+        None => head.to_owned(),
+    }
+}
+
 async fn request(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(head.as_bytes()).await.unwrap();
@@ -88,20 +106,7 @@ async fn rawman_as_recorded() {
     let mut cookie: Option<String> = None;
     for (i, ((head, body), (want_head, want_body))) in requests.iter().zip(&answers).enumerate() {
         // Our cookie instead of the recorded one (the stale-cookie request keeps using it).
-        let head = match &cookie {
-            Some(c) => head
-                .lines()
-                .map(|l| {
-                    if l.starts_with("Cookie:") {
-                        format!("Cookie: mansession_id=\"{c}\"")
-                    } else {
-                        l.to_owned()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\r\n"),
-            None => head.clone(),
-        };
+        let head = with_cookie(head, cookie.as_deref());
         let (got_head, got_body) = request(http, &head, body).await;
         let status = |h: &str| h.lines().next().unwrap().to_owned();
         assert_eq!(status(&got_head), status(want_head), "request {i}");
@@ -187,20 +192,7 @@ async fn mxml_as_recorded() {
     assert_eq!(requests.len(), answers.len());
     let mut cookie: Option<String> = None;
     for ((head, body), (want_head, want_body)) in requests.iter().zip(&answers) {
-        let head = match &cookie {
-            Some(c) => head
-                .lines()
-                .map(|l| {
-                    if l.starts_with("Cookie:") {
-                        format!("Cookie: mansession_id=\"{c}\"")
-                    } else {
-                        l.to_owned()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\r\n"),
-            None => head.clone(),
-        };
+        let head = with_cookie(head, cookie.as_deref());
         let (got_head, got_body) = request(http, &head, body).await;
         assert!(got_head.contains("Content-type: text/xml"));
         assert_eq!(got_head.lines().next(), want_head.lines().next(), "{head}");
