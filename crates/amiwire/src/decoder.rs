@@ -481,31 +481,7 @@ impl Decoder {
             if le - ls > cfg.max_line_len || spans.len() >= cfg.max_headers {
                 break None;
             }
-            let idx = spans.len() as u32;
-            let span = match colon {
-                Some(c) => {
-                    let mut vs = c + 1;
-                    if vs < le && buf[vs] == b' ' {
-                        vs += 1;
-                    }
-                    index.note(&buf[ls..c], idx);
-                    if index.response == Some(idx) && buf[vs..le].eq_ignore_ascii_case(b"Follows") {
-                        *follows = true;
-                    }
-                    Span {
-                        start: (ls - msg) as u32,
-                        name_end: (c - msg) as u32,
-                        value_start: (vs - msg) as u32,
-                        end: (le - msg) as u32,
-                    }
-                }
-                None => Span {
-                    start: (ls - msg) as u32,
-                    name_end: (ls - msg) as u32,
-                    value_start: (ls - msg) as u32,
-                    end: (le - msg) as u32,
-                },
-            };
+            let span = header_span(buf, msg, ls, le, colon, spans.len() as u32, index, follows);
             spans.push(span);
             ls = nl + 1;
         };
@@ -521,34 +497,16 @@ impl Decoder {
     /// before `le`) is at `colon`.
     #[inline]
     fn push_header(&mut self, ls: usize, le: usize, colon: Option<usize>) {
-        let base = self.start;
-        let idx = self.spans.len() as u32;
-        let span = match colon.filter(|&c| c < le) {
-            Some(c) => {
-                let mut vs = c + 1;
-                if vs < le && self.buf[vs] == b' ' {
-                    vs += 1;
-                }
-                self.index.note(&self.buf[ls..c], idx);
-                if self.index.response == Some(idx)
-                    && self.buf[vs..le].eq_ignore_ascii_case(b"Follows")
-                {
-                    self.follows = true;
-                }
-                Span {
-                    start: (ls - base) as u32,
-                    name_end: (c - base) as u32,
-                    value_start: (vs - base) as u32,
-                    end: (le - base) as u32,
-                }
-            }
-            None => Span {
-                start: (ls - base) as u32,
-                name_end: (ls - base) as u32,
-                value_start: (ls - base) as u32,
-                end: (le - base) as u32,
-            },
-        };
+        let span = header_span(
+            &self.buf,
+            self.start,
+            ls,
+            le,
+            colon.filter(|&c| c < le),
+            self.spans.len() as u32,
+            &mut self.index,
+            &mut self.follows,
+        );
         self.spans.push(span);
     }
 
@@ -812,6 +770,46 @@ fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
         i += 8;
     }
     memchr(b'\n', &buf[i..]).map(|p| i + p)
+}
+
+/// The span of header line `[ls, le)` (header number `idx`) of the message starting at `base`,
+/// whose colon is at `colon`; notes the keys the index tracks, and `Response: Follows`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn header_span(
+    buf: &[u8],
+    base: usize,
+    ls: usize,
+    le: usize,
+    colon: Option<usize>,
+    idx: u32,
+    index: &mut KeyIndex,
+    follows: &mut bool,
+) -> Span {
+    match colon {
+        Some(c) => {
+            let mut vs = c + 1;
+            if vs < le && buf[vs] == b' ' {
+                vs += 1;
+            }
+            index.note(&buf[ls..c], idx);
+            if index.response == Some(idx) && buf[vs..le].eq_ignore_ascii_case(b"Follows") {
+                *follows = true;
+            }
+            Span {
+                start: (ls - base) as u32,
+                name_end: (c - base) as u32,
+                value_start: (vs - base) as u32,
+                end: (le - base) as u32,
+            }
+        }
+        None => Span {
+            start: (ls - base) as u32,
+            name_end: (ls - base) as u32,
+            value_start: (ls - base) as u32,
+            end: (le - base) as u32,
+        },
+    }
 }
 
 /// Whether a line of an old-style Command answer is still a header (`Privilege:` or
