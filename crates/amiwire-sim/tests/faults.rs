@@ -22,6 +22,22 @@ async fn read_all(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
     }
 }
 
+/// A connection logged in as admin with events on, once its login's FullyBooted has arrived.
+async fn logged_in_with_events(addr: std::net::SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 65536];
+    let mut got = Vec::new();
+    while memchr::memmem::find(&got, b"Fully Booted").is_none() {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed during login");
+        got.extend_from_slice(&buf[..n]);
+    }
+    s
+}
+
 fn with(faults: Faults) -> SimConfig {
     let mut cfg = SimConfig::default();
     cfg.faults = faults;
@@ -94,16 +110,8 @@ async fn garbage_after_the_banner() {
 #[tokio::test]
 async fn restart_sends_shutdown_closes_and_accepts_again() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-    s.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\n\r\n")
-        .await
-        .unwrap();
+    let mut s = logged_in_with_events(sim.addr()).await;
     let mut buf = vec![0u8; 65536];
-    let mut got = Vec::new();
-    while memchr::memmem::find(&got, b"Fully Booted").is_none() {
-        let n = s.read(&mut buf).await.unwrap();
-        got.extend_from_slice(&buf[..n]);
-    }
     sim.restart();
     let (rest, closed) = read_all(&mut s, Duration::from_secs(5)).await;
     assert!(closed);
@@ -140,16 +148,7 @@ async fn slow_reader_is_disconnected_not_silently_skipped() {
     use amiwire_sim::accounts::Privileges;
     use amiwire_sim::session::SimEvent;
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-    s.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = vec![0u8; 65536];
-    let mut got = Vec::new();
-    while memchr::memmem::find(&got, b"Fully Booted").is_none() {
-        let n = s.read(&mut buf).await.unwrap();
-        got.extend_from_slice(&buf[..n]);
-    }
+    let mut s = logged_in_with_events(sim.addr()).await;
     // Flood events while the client does not read: the server must give up on it (write
     // timeout) rather than buffer forever or drop events silently.
     let ev = SimEvent::new(
