@@ -1,0 +1,225 @@
+//! # amiwire-tokio: an Asterisk Manager Interface client for tokio
+//!
+//! A thin transport over amiwire's sans-io [`Connection`](amiwire::Connection): one task owns
+//! the socket (TCP, or TLS with rustls), logs in (plain or MD5 challenge), and never stops
+//! reading it. Actions are futures that resolve with their whole result (an event list's
+//! items, Command output, an async Originate's OriginateResponse); events go to any number of
+//! subscribers, each with its own filter and bounded queue.
+//!
+//! ```text
+//!  Client::send(action) ──▶ ┌──────────── task ────────────┐ ──▶ socket (TCP / TLS)
+//!  Client::events(filter)   │ Connection (sans-io core)    │
+//!     ◀── EventStream ◀──── │ subscribers: filter + queue  │ ◀── socket
+//!                           └──────────────────────────────┘
+//! ```
+//!
+//! Against amiwire's simulator (a real Asterisk would do the same): log in, watch the call
+//! events of a click-to-call, and place it with an async Originate.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use amiwire::action::Originate;
+//! use amiwire::filter::Filter;
+//! use amiwire_tokio::{Client, ClientConfig};
+//!
+//! let sim = amiwire_sim::server::Simulator::start(Default::default()).await.unwrap();
+//! let cfg = ClientConfig::new("127.0.0.1", sim.addr().port(), "admin", "amp111");
+//! let client = Client::connect(cfg).await?;
+//!
+//! let mut hangups = client.events(Filter::event("Hangup"));
+//! let call = Originate::to_exten("Local/110@test", "test", "s", 1)
+//!     .asynchronous(true)
+//!     .build()?;
+//! let result = client.send(call).await?;
+//! assert!(result.is_success()); // the call was placed: OriginateResponse said Success
+//! let reason = result.originate.as_ref().and_then(|m| m.get_str("Reason"));
+//! assert_eq!(reason, Some("4")); // answered
+//!
+//! let hangup = hangups.next_event().await.unwrap();
+//! assert!(hangup.get_str("Channel").unwrap().starts_with("Local/110@test-"));
+//!
+//! client.close().await; // Logoff, Goodbye
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! ## Behaviour
+//! - **Actions:** [`Client::send`] resolves with the [`Response`] (whatever the server
+//!   answered, `Response: Error` included: see [`Response::is_success`]) or an [`Error`] that
+//!   says whether the action was written ([`Error::outcome_unknown`]). Every action has a
+//!   deadline ([`ClientConfig::action_timeout`], or [`Client::send_with_timeout`]).
+//! - **Events:** [`Client::events`] subscribes with a client-side filter. Queues are bounded
+//!   ([`ClientConfig::subscriber_capacity`]); a slow subscriber loses its oldest events and is
+//!   told how many ([`ClientEvent::Lagged`]), or is ended ([`Overflow::Close`]), never silently.
+//!   [`Client::add_server_filter`] asks the server to filter instead.
+//! - **Reconnect** ([`ClientConfig::reconnect`]): exponential backoff with jitter, a new login,
+//!   the event mask and server-side filters of the old session applied again. Subscribers see
+//!   [`ClientEvent::Disconnected`] and [`ClientEvent::Reconnected`]. An action that was written
+//!   before the connection broke fails with `sent: true` and is never sent again by the client;
+//!   one that was never written waits for the next connection (within its deadline).
+//! - **Timeouts** everywhere a server can stall: connect, login, each action, keepalive Ping
+//!   ([`ClientConfig::keepalive`]), writes the server does not read.
+//! - **Close:** [`Client::close`] logs off; dropping every `Client` handle does the same.
+//! - Logs go to `tracing`; the secret never appears in them, nor in errors or `Debug`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod config;
+mod driver;
+mod error;
+mod events;
+mod transport;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use amiwire;
+pub use amiwire::connection::{ActionError, EventMask, Response};
+use amiwire::filter::ManagerFilter;
+use amiwire::Action;
+use tokio::sync::{mpsc, oneshot};
+
+pub use config::{ClientConfig, Overflow, Reconnect, Roots, TlsConfig};
+pub use driver::Status;
+pub use error::Error;
+pub use events::{ClientEvent, EventFilter, EventStream};
+
+use driver::{lock_hub, Command, Driver, Hub};
+
+/// A handle to one AMI session (and its successors after reconnects). Cheap to clone; the
+/// session is logged off when the last handle is dropped or [`close`](Client::close)d.
+#[derive(Debug, Clone)]
+pub struct Client {
+    cmds: mpsc::Sender<Command>,
+    hub: Arc<Mutex<Hub>>,
+    capacity: usize,
+    overflow: Overflow,
+}
+
+impl Client {
+    /// Connects, logs in, and returns once the login succeeded (the banner is in
+    /// [`status`](Self::status)). Fails with the reason: [`Error::Connect`] (refused,
+    /// unreachable), [`Error::ConnectTimeout`], [`Error::Tls`], [`Error::LoginFailed`],
+    /// [`Error::LoginTimeout`]. The first connection is not retried, even with
+    /// [`ClientConfig::reconnect`].
+    ///
+    /// Must be called within a tokio runtime (the connection runs in a spawned task).
+    pub async fn connect(config: ClientConfig) -> Result<Client, Error> {
+        let (tx, rx) = mpsc::channel(256);
+        let hub = Arc::new(Mutex::new(Hub {
+            subs: Vec::new(),
+            status: Status::Connecting,
+        }));
+        let (first_tx, first_rx) = oneshot::channel();
+        let client = Client {
+            cmds: tx,
+            hub: hub.clone(),
+            capacity: config.subscriber_capacity,
+            overflow: config.overflow,
+        };
+        tokio::spawn(Driver::new(config, hub, rx).run(first_tx));
+        match first_rx.await {
+            Ok(Ok(_banner)) => Ok(client),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    /// Sends an action and waits for its whole result, within
+    /// [`ClientConfig::action_timeout`].
+    ///
+    /// An action without an ActionID gets a unique one. The result may be `Response: Error`
+    /// (check [`Response::is_success`] and [`Response::text`]). Dropping the future does not
+    /// withdraw an action already written; prefer [`send_with_timeout`](Self::send_with_timeout)
+    /// to wrapping it in a timeout.
+    pub async fn send(&self, action: Action) -> Result<Response, Error> {
+        self.submit(action, None).await
+    }
+
+    /// [`send`](Self::send) with this action's own deadline (a long Command, a sync Originate).
+    pub async fn send_with_timeout(
+        &self,
+        action: Action,
+        timeout: Duration,
+    ) -> Result<Response, Error> {
+        self.submit(action, Some(timeout)).await
+    }
+
+    async fn submit(&self, action: Action, timeout: Option<Duration>) -> Result<Response, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds
+            .send(Command::Send {
+                action,
+                timeout,
+                reply,
+            })
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Subscribes to the events that pass `filter` (a [`Filter`](amiwire::filter::Filter), a
+    /// [`Predicate`](amiwire::filter::Predicate), a [`FilterSet`](amiwire::filter::FilterSet)
+    /// or [`EventFilter::All`]). The stream starts with the link's state
+    /// ([`ClientEvent::Connected`] or [`ClientEvent::Disconnected`]) and ends when the client
+    /// is closed.
+    pub fn events(&self, filter: impl Into<EventFilter>) -> EventStream {
+        let sub = Arc::new(events::Subscriber::new(
+            filter.into(),
+            self.capacity,
+            self.overflow,
+        ));
+        let mut hub = lock_hub(&self.hub);
+        match &hub.status {
+            Status::Connected { banner } => sub.push(ClientEvent::Connected {
+                banner: banner.clone(),
+            }),
+            Status::Reconnecting { reason } => sub.push(ClientEvent::Disconnected {
+                reason: reason.clone(),
+            }),
+            Status::Connecting => {}
+            Status::Closed { .. } => sub.close(),
+        }
+        if !sub.is_closed() {
+            hub.subs.push(sub.clone());
+        }
+        EventStream { sub }
+    }
+
+    /// Adds a server-side filter (the `Filter` action; the user needs `system` write): the
+    /// server then sends this session only what passes its filters. Kept and applied again
+    /// after a reconnect. An `Err` or a `Response: Error` means it was not added.
+    pub async fn add_server_filter(&self, filter: &ManagerFilter) -> Result<Response, Error> {
+        let action = filter
+            .to_action()
+            .map_err(|e| Error::Local(amiwire::connection::LocalError::Encode(e)))?;
+        self.send(action).await
+    }
+
+    /// Changes the session's event mask (the `Events` action); kept and applied again after a
+    /// reconnect.
+    pub async fn set_event_mask(&self, mask: &EventMask) -> Result<Response, Error> {
+        let action = Action::events(&mask.to_header_value())
+            .map_err(|e| Error::Local(amiwire::connection::LocalError::Encode(e)))?;
+        self.send(action).await
+    }
+
+    /// The link's state now.
+    pub fn status(&self) -> Status {
+        lock_hub(&self.hub).status.clone()
+    }
+
+    /// Whether a session is logged in now.
+    pub fn is_connected(&self) -> bool {
+        matches!(self.status(), Status::Connected { .. })
+    }
+
+    /// Logs off and waits until the session is over (at most a few seconds); pending actions
+    /// resolve, subscriptions end. Other clones of this handle are closed too.
+    pub async fn close(self) {
+        let (reply, rx) = oneshot::channel();
+        if self.cmds.send(Command::Close { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
