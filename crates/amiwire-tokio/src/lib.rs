@@ -164,11 +164,19 @@ impl Client {
     /// ([`ClientEvent::Connected`] or [`ClientEvent::Disconnected`]) and ends when the client
     /// is closed.
     pub fn events(&self, filter: impl Into<EventFilter>) -> EventStream {
-        let sub = Arc::new(events::Subscriber::new(
-            filter.into(),
-            self.capacity,
-            self.overflow,
-        ));
+        self.events_with(filter, self.capacity, self.overflow)
+    }
+
+    /// [`events`](Self::events) with this subscription's own queue capacity and overflow
+    /// policy (instead of [`ClientConfig::subscriber_capacity`] and
+    /// [`ClientConfig::overflow`]).
+    pub fn events_with(
+        &self,
+        filter: impl Into<EventFilter>,
+        capacity: usize,
+        overflow: Overflow,
+    ) -> EventStream {
+        let sub = Arc::new(events::Subscriber::new(filter.into(), capacity, overflow));
         let mut hub = lock_hub(&self.hub);
         match &hub.status {
             Status::Connected { banner } => sub.push(ClientEvent::Connected {
