@@ -425,7 +425,8 @@ async fn serve(
                     crate::accounts::Privileges::SYSTEM,
                     &[("Shutdown", "Cleanly"), ("Restart", "True")],
                 );
-                if session.may_want(&ev) {
+                // It is an ordinary manager event: the session's filters apply to it too.
+                if session.may_want(&ev) && (!session.has_filters() || filtered_in(&session, &ev)) {
                     let _ = stream.write(&ev.text).await;
                 }
                 let _ = stream.stream.shutdown().await;

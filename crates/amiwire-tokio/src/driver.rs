@@ -121,12 +121,10 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-fn sleep_until(t: Option<Instant>) -> impl std::future::Future<Output = ()> {
-    async move {
-        match t {
-            Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
-            None => std::future::pending().await,
-        }
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -179,7 +177,10 @@ impl Driver {
         let mut attempt: u32 = 0;
         let final_reason = loop {
             let cfg = self.cfg.clone();
-            let io = match self.offline(async move { transport::connect(&cfg).await }).await {
+            let io = match self
+                .offline(async move { transport::connect(&cfg).await })
+                .await
+            {
                 None => break "closed".to_owned(),
                 Some(Ok(io)) => io,
                 Some(Err(e)) => {
@@ -334,7 +335,13 @@ impl Driver {
         }
     }
 
-    fn hand_over(&mut self, conn: &mut Connection, action: Action, deadline: Instant, reply: Reply) {
+    fn hand_over(
+        &mut self,
+        conn: &mut Connection,
+        action: Action,
+        deadline: Instant,
+        reply: Reply,
+    ) {
         let t = now();
         if deadline <= t {
             let _ = reply.send(Err(Error::Action(ActionError::TimedOut { sent: false })));
@@ -582,16 +589,21 @@ impl Driver {
                     tracing::warn!(error = %e, "message dropped");
                 }
                 Output::Closed(reason) => {
-                    if let (Some(f), CloseReason::LoginFailed { message }) = (first.take(), &reason)
-                    {
-                        let _ = f.send(Err(Error::LoginFailed {
+                    let err = match &reason {
+                        CloseReason::LoginFailed { message } => Some(Error::LoginFailed {
                             username: self.cfg.username.clone(),
                             message: message.clone(),
-                        }));
-                    } else if let (Some(f), CloseReason::LoginTimeout) = (first.take(), &reason) {
-                        let _ = f.send(Err(Error::LoginTimeout(self.cfg.login_timeout)));
-                    } else if let (Some(f), CloseReason::Protocol(e)) = (first.take(), &reason) {
-                        let _ = f.send(Err(Error::Protocol(e.clone())));
+                        }),
+                        CloseReason::LoginTimeout => {
+                            Some(Error::LoginTimeout(self.cfg.login_timeout))
+                        }
+                        CloseReason::Protocol(e) => Some(Error::Protocol(e.clone())),
+                        _ => None,
+                    };
+                    if let Some(err) = err {
+                        if let Some(f) = first.take() {
+                            let _ = f.send(Err(err));
+                        }
                     }
                     return Some(reason);
                 }

@@ -34,13 +34,10 @@ pub(crate) async fn connect(cfg: &ClientConfig) -> Result<Box<dyn Io>, Error> {
         match tls {
             None => Ok(Box::new(tcp) as Box<dyn Io>),
             Some((connector, name)) => {
-                let s = connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| Error::Tls {
-                        addr: addr.clone(),
-                        message: e.to_string(),
-                    })?;
+                let s = connector.connect(name, tcp).await.map_err(|e| Error::Tls {
+                    addr: addr.clone(),
+                    message: e.to_string(),
+                })?;
                 Ok(Box::new(s) as Box<dyn Io>)
             }
         }

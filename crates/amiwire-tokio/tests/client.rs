@@ -71,7 +71,10 @@ async fn ping_command_list_and_errors() {
     // An answer the server refuses is a Response, not an Err.
     let r = client.send(Action::new("NoSuchAction")).await.unwrap();
     assert!(!r.is_success());
-    assert!(r.text().unwrap().starts_with("Invalid/unknown command"), "{r:?}");
+    assert!(
+        r.text().unwrap().starts_with("Invalid/unknown command"),
+        "{r:?}"
+    );
 
     // The failed async Originate: OriginateResponse says Failure.
     let r = client
@@ -104,7 +107,10 @@ async fn connect_errors_are_precise_and_keep_the_secret() {
     cfg.connect_timeout = Duration::from_secs(5);
     let e = Client::connect(cfg).await.unwrap_err();
     assert!(matches!(e, Error::Connect { .. }), "{e:?}");
-    assert!(e.to_string().starts_with("cannot connect to 127.0.0.1:"), "{e}");
+    assert!(
+        e.to_string().starts_with("cannot connect to 127.0.0.1:"),
+        "{e}"
+    );
 
     // Wrong secret.
     let sim = sim(SimConfig::default()).await;
@@ -141,8 +147,14 @@ async fn subscribers_get_what_their_filters_pass() {
     let client = Client::connect(admin(&sim)).await.unwrap();
     let mut users = client.events(Filter::event("UserEvent").and_header_eq("UserEvent", "B"));
     let mut all = client.events(EventFilter::All);
-    assert!(matches!(next(&mut users).await, Some(ClientEvent::Connected { .. })));
-    assert!(matches!(next(&mut all).await, Some(ClientEvent::Connected { .. })));
+    assert!(matches!(
+        next(&mut users).await,
+        Some(ClientEvent::Connected { .. })
+    ));
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Connected { .. })
+    ));
 
     for name in ["A", "B", "A", "B"] {
         let r = client
@@ -176,7 +188,11 @@ async fn subscribers_get_what_their_filters_pass() {
         Privileges::USER,
         &[("UserEvent", "C")],
     ));
-    sim.raise(SimEvent::new("Reload", Privileges::SYSTEM, &[("Module", "x")]));
+    sim.raise(SimEvent::new(
+        "Reload",
+        Privileges::SYSTEM,
+        &[("Module", "x")],
+    ));
     assert_eq!(next_name(&mut no_users).await, "Reload");
 
     client.close().await;

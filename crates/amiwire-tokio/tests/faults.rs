@@ -1,0 +1,438 @@
+//! The client when things go wrong: server restarts (reconnect, replayed mask and filters,
+//! actions never re-sent), connections cut mid-list and mid-message, a stalled server, a
+//! silent server (keepalive), TLS.
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use amiwire::filter::ManagerFilter;
+use amiwire::Action;
+use amiwire_sim::accounts::Privileges;
+use amiwire_sim::server::SimConfig;
+use amiwire_sim::session::SimEvent;
+use amiwire_tokio::{
+    ActionError, Client, ClientEvent, Error, EventFilter, EventMask, Reconnect, Status, TlsConfig,
+};
+use support::{admin, next, next_name, sim};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn fast_reconnect() -> Reconnect {
+    let mut r = Reconnect::default();
+    r.initial = Duration::from_millis(20);
+    r.max = Duration::from_millis(200);
+    r
+}
+
+fn user_event(name: &str) -> SimEvent {
+    SimEvent::new("UserEvent", Privileges::USER, &[("UserEvent", name)])
+}
+
+#[tokio::test]
+async fn restart_reconnects_and_replays_filters() {
+    let sim = sim(SimConfig::default()).await;
+    let mut cfg = admin(&sim);
+    cfg.reconnect = Some(fast_reconnect());
+    let client = Client::connect(cfg).await.unwrap();
+    let mut all = client.events(EventFilter::All);
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Connected { .. })
+    ));
+
+    // Server side: only UserEvents for this session.
+    let f = ManagerFilter::include().name("UserEvent").build().unwrap();
+    let r = client.add_server_filter(&f).await.unwrap();
+    assert!(r.is_success(), "{r:?}");
+
+    sim.restart();
+    // The Shutdown event is not a UserEvent: the server-side filter holds it back.
+    match next(&mut all).await {
+        Some(ClientEvent::Disconnected { reason }) => {
+            assert_eq!(reason, "the server closed the connection")
+        }
+        other => panic!("{other:?}"),
+    }
+    match next(&mut all).await {
+        Some(ClientEvent::Reconnected { banner }) => {
+            assert_eq!(banner, "Asterisk Call Manager/11.0.0")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(client.is_connected());
+    // The filter was applied again on the new session: a Reload is held back by the server,
+    // the UserEvent passes. (The replayed Filter is answered before this Ping.)
+    assert!(client.send(Action::ping()).await.unwrap().is_success());
+    sim.raise(SimEvent::new(
+        "Reload",
+        Privileges::SYSTEM,
+        &[("Module", "x")],
+    ));
+    sim.raise(user_event("after"));
+    // The login's own events (FullyBooted, SuccessfulAuth) come before the replayed Filter
+    // takes effect, as on a real Asterisk; after them, only the UserEvent.
+    let mut names = Vec::new();
+    loop {
+        let e = all.next_event().await.unwrap();
+        let name = e.get_str("Event").unwrap().to_owned();
+        if name == "UserEvent" {
+            assert_eq!(e.get_str("UserEvent"), Some("after"));
+            break;
+        }
+        names.push(name);
+    }
+    assert!(
+        names
+            .iter()
+            .all(|n| n == "FullyBooted" || n == "SuccessfulAuth"),
+        "{names:?}"
+    );
+    client.close().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn restart_replays_the_event_mask() {
+    let sim = sim(SimConfig::default()).await;
+    let mut cfg = admin(&sim);
+    cfg.reconnect = Some(fast_reconnect());
+    let client = Client::connect(cfg).await.unwrap();
+    let mut all = client.events(EventFilter::All);
+    let _ = next(&mut all).await; // Connected
+    let r = client
+        .set_event_mask(&EventMask::parse("user"))
+        .await
+        .unwrap();
+    assert!(r.is_success(), "{r:?}");
+    sim.restart();
+    // Asterisk's Shutdown is a system event, sent before the close; the mask holds it back.
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Disconnected { .. })
+    ));
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Reconnected { .. })
+    ));
+    // The new session logged in with Events: user: a system event does not come, a user
+    // event does.
+    sim.raise(SimEvent::new(
+        "Reload",
+        Privileges::SYSTEM,
+        &[("Module", "x")],
+    ));
+    sim.raise(user_event("u"));
+    assert_eq!(next_name(&mut all).await, "UserEvent");
+    client.close().await;
+    sim.stop().await;
+}
+
+/// Reads one action (up to its blank line); `None` when the peer closed.
+async fn read_action(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let action = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
+            buf.drain(..end + 4);
+            return Some(action);
+        }
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn action_id(action: &str) -> &str {
+    action
+        .lines()
+        .find_map(|l| l.strip_prefix("ActionID: "))
+        .unwrap_or("")
+}
+
+/// A scripted server: the first connection logs in, takes one action and dies without
+/// answering; the next ones answer everything with Success. Returns every action the later
+/// connections received.
+#[tokio::test]
+async fn an_action_written_before_a_disconnect_is_not_sent_again() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut s, _)) = l.accept().await {
+            let seen = seen_tx.clone();
+            let die = std::mem::replace(&mut first, false);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
+                    .await
+                    .unwrap();
+                let login = read_action(&mut s, &mut buf).await.unwrap();
+                let ok = format!(
+                    "Response: Success\r\nActionID: {}\r\nMessage: Authentication accepted\r\n\r\n",
+                    action_id(&login)
+                );
+                s.write_all(ok.as_bytes()).await.unwrap();
+                while let Some(a) = read_action(&mut s, &mut buf).await {
+                    if die {
+                        return; // the action was written; the server goes away
+                    }
+                    let _ = seen.send(a.clone());
+                    let r = format!(
+                        "Response: Success\r\nActionID: {}\r\nPing: Pong\r\n\r\n",
+                        action_id(&a)
+                    );
+                    if s.write_all(r.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
+    cfg.reconnect = Some(fast_reconnect());
+    let client = Client::connect(cfg).await.unwrap();
+    let mut all = client.events(EventFilter::All);
+    let _ = next(&mut all).await;
+
+    let call = amiwire::action::Originate::to_exten("Local/100@test", "test", "s", 1)
+        .build()
+        .unwrap();
+    let e = client.send(call).await.unwrap_err();
+    assert!(
+        matches!(e, Error::Action(ActionError::Closed { sent: true })),
+        "{e:?}"
+    );
+    assert!(e.outcome_unknown());
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Disconnected { .. })
+    ));
+    // Sent while reconnecting or after: answered by the new session.
+    let r = client.send(Action::ping()).await.unwrap();
+    assert_eq!(r.get_str("Ping"), Some("Pong"));
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Reconnected { .. })
+    ));
+    client.close().await;
+    // The new sessions saw the Ping and the Logoff, never the Originate.
+    let mut later = Vec::new();
+    while let Ok(a) = seen_rx.try_recv() {
+        later.push(a.lines().next().unwrap_or("").to_owned());
+    }
+    assert_eq!(later, ["Action: Ping", "Action: Logoff"]);
+}
+
+#[tokio::test]
+async fn without_reconnect_a_restart_closes_the_client() {
+    let sim = sim(SimConfig::default()).await;
+    let client = Client::connect(admin(&sim)).await.unwrap();
+    let mut all = client.events(EventFilter::All);
+    let _ = next(&mut all).await;
+    sim.restart();
+    // Shutdown (admin reads system), then the markers, then the end.
+    assert_eq!(next_name(&mut all).await, "Shutdown");
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Disconnected { .. })
+    ));
+    assert_eq!(next(&mut all).await, None);
+    assert!(matches!(client.status(), Status::Closed { .. }));
+    let e = client.send(Action::ping()).await.unwrap_err();
+    assert!(matches!(e, Error::Closed), "{e:?}");
+    sim.stop().await;
+}
+
+/// Wherever the server cuts the connection during a list, the list is never reported
+/// complete with fewer items: it is whole, truncated, or its outcome is unknown.
+#[tokio::test]
+async fn a_list_cut_anywhere_is_never_complete() {
+    // How long the whole exchange is, on a simulator without faults.
+    let mut seen_truncated = false;
+    for cut in (150..=1500).step_by(90) {
+        let mut sc = SimConfig::default();
+        sc.faults.drop_after_bytes = Some(cut);
+        let sim = sim(sc).await;
+        sim.generate_calls("600", "test", Duration::from_secs(30), 1000.0, 3)
+            .await;
+        let mut cfg = admin(&sim);
+        cfg.events = Some(EventMask::Off);
+        let client = match Client::connect(cfg).await {
+            Ok(c) => c,
+            Err(e) => {
+                // Cut during the login.
+                assert!(matches!(e, Error::LoginFailed { .. }), "{cut}: {e:?}");
+                sim.stop().await;
+                continue;
+            }
+        };
+        match client.send(Action::core_show_channels()).await {
+            Ok(r) => {
+                assert_eq!(r.events.len(), 6, "{cut}: only whole lists are Ok");
+                assert_eq!(r.complete.unwrap().get_str("ListItems"), Some("6"));
+            }
+            Err(Error::Action(ActionError::Truncated(r))) => {
+                assert!(r.events.len() < 6, "{cut}");
+                seen_truncated = true;
+            }
+            Err(Error::Action(ActionError::Closed { sent: true })) => {}
+            Err(e) => panic!("{cut}: {e:?}"),
+        }
+        sim.stop().await;
+    }
+    assert!(seen_truncated, "no cut fell inside the list");
+}
+
+#[tokio::test]
+async fn a_stalled_server_times_the_login_out() {
+    let mut sc = SimConfig::default();
+    sc.faults.stall_reading = true;
+    let sim = sim(sc).await;
+    let mut cfg = admin(&sim);
+    cfg.login_timeout = Duration::from_millis(200);
+    let e = Client::connect(cfg).await.unwrap_err();
+    assert!(matches!(e, Error::LoginTimeout(_)), "{e:?}");
+    sim.stop().await;
+}
+
+/// A scripted server that logs the client in and then never answers again.
+#[tokio::test]
+async fn keepalive_detects_a_silent_server() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"\r\n\r\n") {
+            let n = s.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8(got).unwrap();
+        let id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ActionID: "))
+            .unwrap()
+            .to_owned();
+        s.write_all(
+            format!(
+                "Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        // Read (and ignore) whatever comes: the Ping gets no Pong.
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut sink)).await;
+        String::from_utf8_lossy(&sink).into_owned()
+    });
+    let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
+    cfg.keepalive = Some(Duration::from_millis(100));
+    cfg.pong_timeout = Duration::from_millis(200);
+    let client = Client::connect(cfg).await.unwrap();
+    let mut all = client.events(EventFilter::All);
+    let _ = next(&mut all).await;
+    match next(&mut all).await {
+        Some(ClientEvent::Disconnected { reason }) => {
+            assert_eq!(reason, "keepalive Ping unanswered")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(next(&mut all).await, None);
+    let sent = server.await.unwrap();
+    assert!(sent.starts_with("Action: Ping\r\n"), "{sent:?}");
+}
+
+/// TLS: a terminating proxy with a self-signed certificate for `localhost` in front of the
+/// simulator (AMI's TLS port works the same way).
+#[tokio::test]
+async fn tls_with_a_private_ca_and_name_checks() {
+    use tokio_rustls::rustls;
+    let sim = sim(SimConfig::default()).await;
+    let backend = sim.addr();
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_pem = key.cert.pem();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![key.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut up = tokio::net::TcpStream::connect(backend).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+
+    let mut cfg = amiwire_tokio::ClientConfig::new("localhost", port, "admin", "amp111");
+    cfg.tls = Some(TlsConfig::ca_pem(cert_pem.clone()));
+    let client = Client::connect(cfg.clone()).await.unwrap();
+    let r = client.send(Action::ping()).await.unwrap();
+    assert_eq!(r.get_str("Ping"), Some("Pong"));
+    client.close().await;
+
+    // By address, naming the certificate's host.
+    let mut by_ip = cfg.clone();
+    by_ip.host = "127.0.0.1".into();
+    let mut t = TlsConfig::ca_pem(cert_pem.clone());
+    t.server_name = Some("localhost".into());
+    by_ip.tls = Some(t);
+    Client::connect(by_ip).await.unwrap().close().await;
+
+    // The wrong name is refused.
+    let mut wrong = cfg.clone();
+    let mut t = TlsConfig::ca_pem(cert_pem);
+    t.server_name = Some("pbx.example.com".into());
+    wrong.tls = Some(t);
+    let e = Client::connect(wrong).await.unwrap_err();
+    assert!(matches!(e, Error::Tls { .. }), "{e:?}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+
+    // An unknown CA is refused.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let mut untrusted = cfg;
+    untrusted.tls = Some(TlsConfig::ca_pem(other.cert.pem()));
+    let e = Client::connect(untrusted).await.unwrap_err();
+    assert!(matches!(e, Error::Tls { .. }), "{e:?}");
+
+    // A CA file that does not parse.
+    let mut bad = amiwire_tokio::ClientConfig::new("localhost", port, "admin", "amp111");
+    bad.tls = Some(TlsConfig::ca_pem(b"not a certificate".to_vec()));
+    let e = Client::connect(bad).await.unwrap_err();
+    assert!(e.to_string().contains("no certificate"), "{e}");
+    sim.stop().await;
+}
+
+#[test]
+fn backoff_grows_is_capped_and_jittered() {
+    let r = Reconnect::default();
+    assert_eq!(r.delay(0, 0.0), Duration::from_millis(250));
+    assert_eq!(r.delay(1, 0.0), Duration::from_millis(500));
+    assert_eq!(r.delay(3, 0.0), Duration::from_secs(2));
+    assert_eq!(r.delay(20, 0.0), Duration::from_secs(30));
+    assert_eq!(r.delay(1000, 0.0), Duration::from_secs(30));
+    // Jitter shortens by up to half.
+    assert_eq!(r.delay(1, 1.0), Duration::from_millis(250));
+    assert!(r.delay(1, 0.5) > Duration::from_millis(250));
+}
