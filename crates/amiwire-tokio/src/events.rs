@@ -56,6 +56,8 @@ pub enum EventFilter {
     Filter(Filter),
     /// manager.conf `eventfilter` semantics (include, then exclude).
     Manager(FilterSet),
+    /// Events that pass both.
+    Both(Box<EventFilter>, Box<EventFilter>),
 }
 
 impl EventFilter {
@@ -65,7 +67,13 @@ impl EventFilter {
             EventFilter::All => true,
             EventFilter::Filter(f) => f.matches(msg),
             EventFilter::Manager(s) => s.matches(msg),
+            EventFilter::Both(a, b) => a.matches(msg) && b.matches(msg),
         }
+    }
+
+    /// Events that pass this filter and `other`.
+    pub fn and(self, other: impl Into<EventFilter>) -> EventFilter {
+        EventFilter::Both(Box::new(self), Box::new(other.into()))
     }
 }
 

@@ -1,0 +1,653 @@
+//! `amiwire`: the Asterisk Manager Interface from the command line, and a demo against the
+//! built-in simulator.
+#![forbid(unsafe_code)]
+
+mod callfile;
+mod conn;
+mod demo;
+mod render;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use amiwire::action::Originate;
+use amiwire::connection::{ActionError, Response};
+use amiwire::filter::{Filter, FilterSet, ManagerFilter};
+use amiwire::Action;
+use amiwire_tokio::{Client, ClientEvent, EventFilter, EventMask};
+use clap::{Args, Parser, Subcommand};
+
+use conn::ConnArgs;
+
+const EXIT_CODES: &str = "\
+EXIT STATUS:
+    0  success
+    1  the server answered with an error (Response: Error, a failed Originate)
+    2  bad usage or settings
+    3  cannot connect (refused, unreachable, timed out, TLS)
+    4  authentication failed
+    5  permission denied (the user lacks the privilege)
+    6  no result: timed out or connection lost (the action's outcome may be unknown)
+    7  a local file could not be read or written
+
+ENVIRONMENT:
+    AMI_HOST, AMI_PORT, AMI_USERNAME, AMI_SECRET, AMI_TLS, AMI_TLS_CA, AMI_TLS_SERVER_NAME,
+    AMI_CONFIG, AMI_TIMEOUT (the flags of the same names win over them)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "amiwire",
+    version,
+    about = "The Asterisk Manager Interface (AMI) from the command line",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Start the built-in simulator, place a click-to-call on it and show what happens
+    #[command(after_help = "EXAMPLES:\n    amiwire demo\n    amiwire demo --json")]
+    Demo {
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print live events, filtered
+    #[command(after_help = "\
+FILTERS:
+    --event NAME keeps events of that name (repeat for several). --filter takes manager.conf's
+    eventfilter syntax: a POSIX regex over the event text ('Exten: 902'), '!' first to exclude
+    ('!Event: Newexten'), or the new form
+    'eventfilter(action(include),name(Hangup),header(Exten),method(exact)) = 902'.
+    Include filters, then exclude filters, as Asterisk applies them. With --server-side the
+    --filter ones are also set on the server (Filter action; the user needs system write).
+
+EXAMPLES:
+    amiwire events -u admin
+    amiwire events --event DialBegin --event Hangup --filter 'Exten: 902' --json
+    amiwire events --filter '!Event: (Newexten|VarSet)' --server-side --count 100")]
+    Events(EventsArgs),
+    /// Send one action and print its whole result (response, list items, OriginateResponse)
+    #[command(after_help = "\
+EXAMPLES:
+    amiwire action Ping
+    amiwire action CoreShowChannels
+    amiwire action Getvar Variable=TESTGLOBAL
+    amiwire action Originate Channel=Local/100@test Context=test Exten=s Priority=1 Async=true
+    amiwire action Setvar Variable=FOO Value=bar --json")]
+    Action(ActionArgs),
+    /// Run a CLI command on the server and print its output
+    #[command(after_help = "\
+EXAMPLES:
+    amiwire command 'core show channels'
+    amiwire command 'dialplan show test'")]
+    Command(CommandArgs),
+    /// Place a call (Originate): a channel connected to an extension or an application
+    #[command(after_help = "\
+EXAMPLES:
+    amiwire originate PJSIP/201 --context from-internal --exten 902
+    amiwire originate Local/200@test --context test --exten 100 --callerid 'Sales <100>'
+    amiwire originate PJSIP/201 --application Playback --data hello-world --var CAMPAIGN=7
+    amiwire originate PJSIP/201 --exten 902 --sync --call-timeout 20")]
+    Originate(OriginateArgs),
+    /// Write a .call file into Asterisk's spool directory, atomically
+    #[command(after_help = "\
+The file is written next to the spool directory on the same filesystem, flushed, then renamed
+into it, so Asterisk never reads half a file.
+
+EXAMPLES:
+    amiwire callfile PJSIP/201 --context from-internal --exten 902
+    amiwire callfile PJSIP/201 --application Playback --data tt-monkeys --spool /tmp/outgoing
+    amiwire callfile PJSIP/201 --exten 902 --max-retries 2 --retry-time 60 --delay 300
+    amiwire callfile PJSIP/201 --exten 902 --print")]
+    Callfile(CallfileArgs),
+    /// Decode a recorded server-to-client AMI stream into JSON lines
+    #[command(
+        after_help = "EXAMPLES:\n    amiwire decode crates/amiwire/tests/data/10-pipelined.server.bin"
+    )]
+    Decode {
+        /// The file (a raw byte stream as the server sent it)
+        file: PathBuf,
+        /// Print only the number of messages
+        #[arg(long)]
+        count: bool,
+    },
+    /// Run the AMI simulator (an Asterisk 22 stand-in for tests)
+    #[command(after_help = "\
+EXAMPLES:
+    amiwire sim
+    amiwire sim --listen 127.0.0.1:0 --accounts manager.conf --dialplan extensions.conf")]
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+struct EventsArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// Keep events of this name (repeatable)
+    #[arg(long = "event", short = 'e', value_name = "NAME")]
+    events: Vec<String>,
+    /// A manager.conf-style event filter (repeatable)
+    #[arg(long = "filter", short = 'f', value_name = "FILTER")]
+    filters: Vec<String>,
+    /// Also set the --filter filters on the server
+    #[arg(long)]
+    server_side: bool,
+    /// The session's event mask (Events: on, off, or classes such as call,user)
+    #[arg(long, default_value = "on")]
+    mask: String,
+    /// Stop after this many events
+    #[arg(long, short = 'n')]
+    count: Option<u64>,
+    /// JSON lines instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ActionArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The action's name
+    name: String,
+    /// Its headers, as Key=Value (a key may repeat, e.g. Variable=A=1 Variable=B=2)
+    #[arg(value_name = "KEY=VALUE")]
+    headers: Vec<String>,
+    /// JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct CommandArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The CLI command
+    cli: String,
+}
+
+#[derive(Debug, Args, Clone)]
+struct Target {
+    /// The dialplan context to connect the answered channel to
+    #[arg(long, short = 'c', default_value = "default")]
+    context: String,
+    /// The extension
+    #[arg(long, short = 'x', conflicts_with = "application")]
+    exten: Option<String>,
+    /// The priority
+    #[arg(long, short = 'p', default_value_t = 1)]
+    priority: u32,
+    /// Run this application instead of an extension
+    #[arg(long, short = 'a')]
+    application: Option<String>,
+    /// The application's arguments
+    #[arg(long, short = 'd', requires = "application")]
+    data: Option<String>,
+    /// Caller ID, e.g. 'Sales <100>'
+    #[arg(long)]
+    callerid: Option<String>,
+    /// A channel variable NAME=VALUE (repeatable)
+    #[arg(long = "var", short = 'v', value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// Account code
+    #[arg(long)]
+    account: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct OriginateArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The channel to call first (PJSIP/201, Local/100@test…)
+    channel: String,
+    #[command(flatten)]
+    target: Target,
+    /// Seconds the channel may ring
+    #[arg(long, default_value_t = 30)]
+    call_timeout: u32,
+    /// Wait in the Originate action itself (synchronous): it then holds the connection
+    #[arg(long)]
+    sync: bool,
+    /// JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct CallfileArgs {
+    /// The channel to call first
+    channel: String,
+    #[command(flatten)]
+    target: Target,
+    /// Asterisk's outgoing spool directory
+    #[arg(long, default_value = "/var/spool/asterisk/outgoing")]
+    spool: PathBuf,
+    /// Retries after the first attempt
+    #[arg(long)]
+    max_retries: Option<u32>,
+    /// Seconds between attempts
+    #[arg(long)]
+    retry_time: Option<u32>,
+    /// Seconds the channel may ring
+    #[arg(long)]
+    wait_time: Option<u32>,
+    /// Place the call this many seconds from now (the file's modification time)
+    #[arg(long, value_name = "SECS")]
+    delay: Option<u64>,
+    /// Keep the file in outgoing_done when done
+    #[arg(long)]
+    archive: bool,
+    /// Print the file instead of writing it
+    #[arg(long)]
+    print: bool,
+}
+
+#[derive(Debug, Args)]
+struct SimArgs {
+    /// Where to listen (port 0 picks a free one)
+    #[arg(long, default_value = "127.0.0.1:5038")]
+    listen: std::net::SocketAddr,
+    /// Accounts in manager.conf format [default: the built-in admin/amp111, c2call, limited,
+    /// filtered]
+    #[arg(long, value_name = "FILE")]
+    accounts: Option<PathBuf>,
+    /// Dialplan in extensions.conf format [default: the built-in [test] context]
+    #[arg(long, value_name = "FILE")]
+    dialplan: Option<PathBuf>,
+    /// Also serve AMI over HTTP (/rawman, /mxml, /arawman) here
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
+}
+
+/// A failure, with the exit status it maps to.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn usage(message: impl Into<String>) -> Failure {
+        Failure::new(2, message)
+    }
+
+    pub(crate) fn io(message: impl Into<String>) -> Failure {
+        Failure::new(7, message)
+    }
+}
+
+impl From<amiwire_tokio::Error> for Failure {
+    fn from(e: amiwire_tokio::Error) -> Failure {
+        use amiwire_tokio::Error as E;
+        let code = match &e {
+            E::Connect { .. } | E::ConnectTimeout { .. } | E::Tls { .. } => 3,
+            E::LoginFailed { .. } | E::LoginTimeout(_) => 4,
+            E::Local(_) => 2,
+            E::Action(ActionError::ListTooLong { .. }) => 1,
+            _ => 6,
+        };
+        let mut message = e.to_string();
+        if e.outcome_unknown() {
+            message.push_str(" (it may have been carried out)");
+        }
+        Failure::new(code, message)
+    }
+}
+
+impl From<amiwire::EncodeError> for Failure {
+    fn from(e: amiwire::EncodeError) -> Failure {
+        Failure::usage(e.to_string())
+    }
+}
+
+/// Exit status 1 (or 5 for a privilege refusal) when the server said no.
+fn check(r: &Response) -> Result<(), Failure> {
+    if r.is_success() {
+        return Ok(());
+    }
+    let text = r
+        .text()
+        .or_else(|| {
+            r.originate
+                .as_ref()
+                .and_then(|o| o.get_str("Response"))
+                .map(|_| "the call failed")
+        })
+        .unwrap_or("error")
+        .to_owned();
+    let code = if text.eq_ignore_ascii_case("Permission denied") {
+        5
+    } else {
+        1
+    };
+    Err(Failure::new(code, format!("{}: {text}", r.action)))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("amiwire: cannot start: {e}");
+            return ExitCode::from(7);
+        }
+    };
+    match rt.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("amiwire: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn run(cmd: Cmd) -> Result<(), Failure> {
+    match cmd {
+        Cmd::Demo { json } => demo::run(json).await,
+        Cmd::Events(a) => events(a).await,
+        Cmd::Action(a) => action(a).await,
+        Cmd::Command(a) => command(a).await,
+        Cmd::Originate(a) => originate(a).await,
+        Cmd::Callfile(a) => callfile::run(a),
+        Cmd::Decode { file, count } => decode(&file, count),
+        Cmd::Sim(a) => sim(a).await,
+    }
+}
+
+fn out(text: &str) -> Result<(), Failure> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())
+        .and_then(|_| o.flush())
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                // The reader went away (`amiwire events | head`): stop quietly.
+                Failure::new(0, "")
+            } else {
+                Failure::io(format!("cannot write the output: {e}"))
+            }
+        })
+}
+
+async fn connect(conn: &ConnArgs, events: Option<EventMask>) -> Result<Client, Failure> {
+    Ok(Client::connect(conn.client_config(events)?).await?)
+}
+
+async fn events(a: EventsArgs) -> Result<(), Failure> {
+    let mut set = FilterSet::new();
+    let mut server = Vec::new();
+    for f in &a.filters {
+        let t = f.trim_start();
+        let parsed = if t.starts_with("eventfilter") {
+            ManagerFilter::parse_manager_conf_line(t)
+        } else {
+            ManagerFilter::legacy(f)
+        }
+        .map_err(|e| Failure::usage(format!("--filter {f:?}: {e}")))?;
+        server.push(parsed.clone());
+        set.add(parsed);
+    }
+    let filter: EventFilter = match (a.events.is_empty(), set.is_empty()) {
+        (true, true) => EventFilter::All,
+        (true, false) => set.into(),
+        (false, true) => Filter::events(&a.events).into(),
+        (false, false) => EventFilter::from(Filter::events(&a.events)).and(set),
+    };
+    let client = connect(&a.conn, Some(EventMask::parse(&a.mask))).await?;
+    let mut stream = client.events(filter);
+    if a.server_side {
+        for f in &server {
+            check(&client.add_server_filter(f).await?)?;
+        }
+    }
+    let mut seen = 0u64;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        if a.count.is_some_and(|n| seen >= n) {
+            break;
+        }
+        let item = tokio::select! {
+            item = stream.recv() => item,
+            _ = &mut ctrl_c => break,
+        };
+        let Some(item) = item else {
+            client.close().await;
+            return Err(Failure::new(6, "the connection ended"));
+        };
+        match item {
+            ClientEvent::Event(m) => {
+                seen += 1;
+                if a.json {
+                    out(&format!("{}\n", render::json(&m.as_ref())))?;
+                } else {
+                    out(&format!("{}\n", render::text(&m.as_ref())))?;
+                }
+            }
+            ClientEvent::Connected { banner } => eprintln!("amiwire: connected: {banner}"),
+            ClientEvent::Disconnected { reason } => eprintln!("amiwire: disconnected: {reason}"),
+            ClientEvent::Reconnected { banner } => eprintln!("amiwire: reconnected: {banner}"),
+            ClientEvent::Lagged { dropped } => {
+                eprintln!("amiwire: output too slow: {dropped} events dropped")
+            }
+            other => eprintln!("amiwire: {other:?}"),
+        }
+    }
+    client.close().await;
+    Ok(())
+}
+
+/// `Key=Value` arguments into an action.
+fn build_action(name: &str, headers: &[String]) -> Result<Action, Failure> {
+    let mut action = Action::try_new(name)?;
+    for h in headers {
+        let Some((k, v)) = h.split_once('=') else {
+            return Err(Failure::usage(format!("{h:?}: expected KEY=VALUE")));
+        };
+        action.push_header(k.trim(), v)?;
+    }
+    Ok(action)
+}
+
+async fn action(a: ActionArgs) -> Result<(), Failure> {
+    let action = build_action(&a.name, &a.headers)?;
+    // Events are not needed, except for an async Originate's result.
+    let client = connect(&a.conn, None).await?;
+    let result = client.send(action).await;
+    client.close().await;
+    let r = result?;
+    if a.json {
+        out(&format!("{}\n", render::response_json(&r)))?;
+    } else {
+        out(&render::response_text(&r))?;
+    }
+    check(&r)
+}
+
+async fn command(a: CommandArgs) -> Result<(), Failure> {
+    let client = connect(&a.conn, Some(EventMask::Off)).await?;
+    let result = client.send(Action::command(&a.cli)?).await;
+    client.close().await;
+    let r = result?;
+    check(&r)?;
+    let mut text = String::new();
+    for line in r.output() {
+        text.push_str(&String::from_utf8_lossy(line));
+        text.push('\n');
+    }
+    out(&text)
+}
+
+fn parse_var(v: &str) -> Result<(&str, &str), Failure> {
+    v.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| Failure::usage(format!("--var {v:?}: expected NAME=VALUE")))
+}
+
+async fn originate(a: OriginateArgs) -> Result<(), Failure> {
+    let t = &a.target;
+    let mut o = match (&t.application, &t.exten) {
+        (Some(app), _) => {
+            Originate::to_application(&a.channel, app, t.data.clone().unwrap_or_default())
+        }
+        (None, Some(exten)) => Originate::to_exten(&a.channel, &t.context, exten, t.priority),
+        (None, None) => return Err(Failure::usage("give --exten or --application")),
+    };
+    o = o
+        .asynchronous(!a.sync)
+        .timeout_ms(a.call_timeout.saturating_mul(1000));
+    if let Some(c) = &t.callerid {
+        o = o.caller_id(c);
+    }
+    if let Some(acc) = &t.account {
+        o = o.account(acc);
+    }
+    for v in &t.vars {
+        let (k, val) = parse_var(v)?;
+        o = o.variable(k, val);
+    }
+    let action = o.build()?;
+    // The result of an async Originate comes as an event of the call class.
+    let mask = if a.sync {
+        EventMask::Off
+    } else {
+        EventMask::parse("call")
+    };
+    let client = connect(&a.conn, Some(mask)).await?;
+    // The action waits as long as the call may ring, plus margin.
+    let wait = Duration::from_secs(u64::from(a.call_timeout) + 15);
+    let result = client.send_with_timeout(action, wait).await;
+    client.close().await;
+    let r = result?;
+    if a.json {
+        out(&format!("{}\n", render::response_json(&r)))?;
+    } else {
+        let mut s = format!(
+            "{}: {}\n",
+            r.message.get_str("Response").unwrap_or("?"),
+            r.text().unwrap_or("")
+        );
+        if let Some(o) = &r.originate {
+            let _ = std::fmt::Write::write_fmt(
+                &mut s,
+                format_args!(
+                    "call: {} (reason {}), channel {}\n",
+                    o.get_str("Response").unwrap_or("?"),
+                    o.get_str("Reason").unwrap_or("?"),
+                    o.get_str("Channel").unwrap_or("?")
+                ),
+            );
+        }
+        out(&s)?;
+    }
+    check(&r)
+}
+
+fn decode(file: &std::path::Path, count: bool) -> Result<(), Failure> {
+    use amiwire::{Decoder, Frame};
+    let data = std::fs::read(file)
+        .map_err(|e| Failure::io(format!("cannot read {}: {e}", file.display())))?;
+    let mut dec = Decoder::new();
+    let (mut messages, mut errors) = (0u64, 0u64);
+    let mut text = String::new();
+    let mut line = String::new();
+    let emit = |line: &str, text: &mut String| -> Result<(), Failure> {
+        if !count {
+            text.push_str(line);
+            text.push('\n');
+            if text.len() > 1 << 16 {
+                out(text)?;
+                text.clear();
+            }
+        }
+        Ok(())
+    };
+    for mut piece in data.chunks(4096) {
+        while !piece.is_empty() {
+            let n = dec.feed(piece);
+            piece = &piece[n..];
+            loop {
+                line.clear();
+                match dec.decode() {
+                    Ok(None) => break,
+                    Ok(Some(frame)) => {
+                        messages += u64::from(matches!(frame, Frame::Message(_)));
+                        render::frame_json(&frame, &mut line);
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        line.push_str("{\"error\": ");
+                        render::json_str(&e.to_string(), &mut line);
+                        line.push('}');
+                    }
+                }
+                emit(&line, &mut text)?;
+            }
+        }
+    }
+    if let Err(e) = dec.finish() {
+        errors += 1;
+        line.clear();
+        line.push_str("{\"error\": ");
+        render::json_str(&e.to_string(), &mut line);
+        line.push('}');
+        emit(&line, &mut text)?;
+    }
+    if count {
+        text = format!("{messages}\n");
+    }
+    out(&text)?;
+    if errors > 0 {
+        eprintln!("amiwire: {errors} message(s) broke a limit");
+    }
+    Ok(())
+}
+
+async fn sim(a: SimArgs) -> Result<(), Failure> {
+    use amiwire_sim::server::{SimConfig, Simulator};
+    let mut cfg = SimConfig::default();
+    cfg.listen = a.listen;
+    cfg.http_listen = a.http;
+    if let Some(p) = &a.accounts {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| Failure::io(format!("cannot read {}: {e}", p.display())))?;
+        cfg.accounts = amiwire_sim::accounts::Accounts::parse(&text)
+            .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
+    }
+    if let Some(p) = &a.dialplan {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| Failure::io(format!("cannot read {}: {e}", p.display())))?;
+        cfg.dialplan = amiwire_sim::dialplan::Dialplan::parse(&text)
+            .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
+    }
+    let sim = Simulator::start(cfg)
+        .await
+        .map_err(|e| Failure::new(3, format!("cannot listen on {}: {e}", a.listen)))?;
+    eprintln!(
+        "amiwire: simulator listening on {} (admin/amp111)",
+        sim.addr()
+    );
+    if let Some(h) = sim.http_addr() {
+        eprintln!("amiwire: AMI over HTTP on http://{h}/rawman");
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    sim.stop().await;
+    Ok(())
+}
