@@ -421,8 +421,10 @@ impl Driver {
         let mut write_since: Option<Instant> = None;
         let mut io_error: Option<String> = None;
         let mut close_deadline: Option<Instant> = None;
+        // A close seen while feeding a read in pieces.
+        let mut closed: Option<CloseReason> = None;
         loop {
-            if let Some(reason) = self.drain(&mut conn, first) {
+            if let Some(reason) = closed.take().or_else(|| self.drain(&mut conn, first)) {
                 let reason_text = io_error.take().unwrap_or_else(|| describe(&reason));
                 self.mask = match (&self.mask, conn.event_mask()) {
                     (None, EventMask::On) => None,
@@ -473,18 +475,27 @@ impl Driver {
                     Ok(0) => conn.receive_eof(),
                     Ok(n) => {
                         let mut data = &rbuf[..n];
+                        let mut stuck = false;
                         loop {
                             let k = conn.receive(data);
                             data = &data[k..];
                             if data.is_empty() {
                                 break;
                             }
+                            if k == 0 {
+                                // The decoder took nothing even after being drained: cannot
+                                // happen with its limits, but never spin on it.
+                                if std::mem::replace(&mut stuck, true) {
+                                    io_error = Some("the decoder made no progress".into());
+                                    conn.close();
+                                    break;
+                                }
+                            } else {
+                                stuck = false;
+                            }
                             if let Some(reason) = self.drain(&mut conn, first) {
                                 // Closed while draining: the rest is moot.
-                                tracing::debug!(?reason, "closed with unread bytes");
-                                break;
-                            }
-                            if conn.is_closed() {
+                                closed = Some(reason);
                                 break;
                             }
                         }

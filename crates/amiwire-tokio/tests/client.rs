@@ -324,3 +324,70 @@ async fn a_per_action_timeout_says_the_action_was_sent() {
     client.close().await;
     sim.stop().await;
 }
+
+/// An event over the decoder's limits is dropped alone; a read larger than the decoder's
+/// buffer is fed in pieces; the session goes on.
+#[tokio::test]
+async fn an_oversized_event_is_dropped_alone() {
+    let sim = sim(SimConfig::default()).await;
+    let mut cfg = admin(&sim);
+    cfg.decoder.max_message_len = 8 * 1024;
+    cfg.decoder.max_buffered = 16 * 1024;
+    let client = Client::connect(cfg).await.unwrap();
+    let mut users = client.events(Filter::event("UserEvent"));
+    let big = "x".repeat(900);
+    let headers: Vec<(String, String)> = (0..100).map(|i| (format!("H{i}"), big.clone())).collect();
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut huge = vec![("UserEvent", "huge")];
+    huge.extend(refs);
+    for _ in 0..3 {
+        sim.raise(SimEvent::new("UserEvent", Privileges::USER, &huge));
+    }
+    sim.raise(SimEvent::new(
+        "UserEvent",
+        Privileges::USER,
+        &[("UserEvent", "small")],
+    ));
+    let e = users.next_event().await.unwrap();
+    assert_eq!(e.get_str("UserEvent"), Some("small"));
+    let r = client.send(Action::ping()).await.unwrap();
+    assert_eq!(r.get_str("Ping"), Some("Pong"));
+    client.close().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn reconnecting_gives_up_after_max_attempts() {
+    let sim = sim(SimConfig::default()).await;
+    let mut cfg = admin(&sim);
+    let mut rc = amiwire_tokio::Reconnect::default();
+    rc.initial = Duration::from_millis(10);
+    rc.max_attempts = Some(3);
+    cfg.reconnect = Some(rc);
+    let client = Client::connect(cfg).await.unwrap();
+    let mut all = client.events(EventFilter::All);
+    let _ = next(&mut all).await; // Connected
+    sim.stop().await; // closes every connection and the listener
+    let mut markers = Vec::new();
+    while let Some(item) = next(&mut all).await {
+        if !matches!(item, ClientEvent::Event(_)) {
+            markers.push(item);
+        }
+    }
+    assert_eq!(markers.len(), 1, "{markers:?}");
+    assert!(matches!(markers[0], ClientEvent::Disconnected { .. }));
+    match client.status() {
+        Status::Closed { reason } => {
+            assert!(
+                reason.starts_with("gave up reconnecting: cannot connect"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = client.send(Action::ping()).await.unwrap_err();
+    assert!(matches!(e, Error::Closed), "{e:?}");
+}
