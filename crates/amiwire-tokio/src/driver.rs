@@ -421,6 +421,8 @@ impl Driver {
         let mut write_since: Option<Instant> = None;
         let mut io_error: Option<String> = None;
         let mut close_deadline: Option<Instant> = None;
+        // TLS holds written bytes in its session until flushed.
+        let mut need_flush = false;
         // A close seen while feeding a read in pieces.
         let mut closed: Option<CloseReason> = None;
         loop {
@@ -450,10 +452,12 @@ impl Driver {
                 };
             }
             if wpos == wbuf.len() {
+                // Take more from the connection only once this is written: the connection's
+                // own bounded queue then holds the rest (more is refused with OutputFull).
                 wbuf.clear();
                 wpos = 0;
+                let _ = conn.poll_transmit(&mut wbuf);
             }
-            let _ = conn.poll_transmit(&mut wbuf);
             if wpos < wbuf.len() {
                 write_since.get_or_insert_with(now);
             } else {
@@ -505,15 +509,24 @@ impl Driver {
                         conn.close();
                     }
                 },
-                w = wr.write(&wbuf[wpos..]), if wpos < wbuf.len() => match w {
-                    Ok(0) => {
+                // Write what is pending; once all is written, flush (TLS).
+                w = async {
+                    if wpos < wbuf.len() {
+                        wr.write(&wbuf[wpos..]).await.map(Some)
+                    } else {
+                        wr.flush().await.map(|()| None)
+                    }
+                }, if wpos < wbuf.len() || need_flush => match w {
+                    Ok(Some(0)) => {
                         io_error = Some("the connection is closed for writing".into());
                         conn.close();
                     }
-                    Ok(n) => {
+                    Ok(Some(n)) => {
                         wpos += n;
+                        need_flush = true;
                         write_since = if wpos < wbuf.len() { Some(now()) } else { None };
                     }
+                    Ok(None) => need_flush = false,
                     Err(e) => {
                         io_error = Some(format!("write error: {e}"));
                         conn.close();
@@ -548,7 +561,12 @@ impl Driver {
         while let Some(out) = conn.poll_output() {
             match out {
                 Output::Event(m) => {
-                    let hub = hub.get_or_insert_with(|| lock_hub(&self.hub));
+                    let hub = hub.get_or_insert_with(|| {
+                        let mut h = lock_hub(&self.hub);
+                        // Subscriptions whose streams were dropped go (once per batch).
+                        h.subs.retain(|s| !s.is_closed());
+                        h
+                    });
                     self.scratch.clear();
                     for (i, s) in hub.subs.iter().enumerate() {
                         if s.wants(&m) {

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -116,6 +117,8 @@ pub(crate) struct Subscriber {
     capacity: usize,
     policy: Overflow,
     state: Mutex<QueueState>,
+    /// Mirrors `QueueState::closed`, so the connection task can prune without locking.
+    closed: AtomicBool,
 }
 
 fn lock(m: &Mutex<QueueState>) -> MutexGuard<'_, QueueState> {
@@ -131,6 +134,7 @@ impl Subscriber {
             capacity: capacity.max(1),
             policy,
             state: Mutex::new(QueueState::default()),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -140,7 +144,7 @@ impl Subscriber {
 
     /// Whether the subscription is over (the stream was dropped, or it overflowed).
     pub(crate) fn is_closed(&self) -> bool {
-        lock(&self.state).closed
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Queues an item without ever waiting; markers (anything but events) are always kept.
@@ -172,6 +176,7 @@ impl Subscriber {
                             capacity: self.capacity,
                         });
                         st.closed = true;
+                        self.closed.store(true, Ordering::Release);
                         return wake(st.waker.take());
                     }
                 }
@@ -187,6 +192,7 @@ impl Subscriber {
         let waker = {
             let mut st = lock(&self.state);
             st.closed = true;
+            self.closed.store(true, Ordering::Release);
             st.waker.take()
         };
         wake(waker);

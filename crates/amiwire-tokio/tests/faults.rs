@@ -436,3 +436,59 @@ fn backoff_grows_is_capped_and_jittered() {
     assert_eq!(r.delay(1, 1.0), Duration::from_millis(250));
     assert!(r.delay(1, 0.5) > Duration::from_millis(250));
 }
+
+/// A server that logs the client in and then stops reading: the client's writes stall and
+/// the connection is given up after `write_timeout`, the actions failing with `sent: true`.
+#[tokio::test]
+async fn a_server_that_stops_reading_is_given_up() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let login = read_action(&mut s, &mut buf).await.unwrap();
+        let ok = format!(
+            "Response: Success\r\nActionID: {}\r\nMessage: Authentication accepted\r\n\r\n",
+            action_id(&login)
+        );
+        s.write_all(ok.as_bytes()).await.unwrap();
+        // Never read again; keep the socket open until the test ends.
+        let _ = done_rx.await;
+    });
+    let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
+    cfg.write_timeout = Duration::from_millis(300);
+    let client = Client::connect(cfg).await.unwrap();
+    let mut all = client.events(EventFilter::All);
+    let _ = next(&mut all).await;
+    let big = "y".repeat(1000);
+    let headers: Vec<(String, &str)> = (0..100).map(|i| (format!("H{i}"), big.as_str())).collect();
+    let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let c = client.clone();
+        let a = Action::user_event("bulk", &refs).unwrap();
+        set.spawn(async move { c.send(a).await });
+    }
+    match next(&mut all).await {
+        Some(ClientEvent::Disconnected { reason }) => {
+            assert_eq!(reason, "the server has not read for 300ms")
+        }
+        other => panic!("{other:?}"),
+    }
+    let (mut unknown, mut refused) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            Err(e) if e.outcome_unknown() => unknown += 1,
+            Err(Error::Local(amiwire::connection::LocalError::OutputFull { .. }))
+            | Err(Error::Action(ActionError::Closed { sent: false })) => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(unknown > 0, "{unknown} {refused}");
+    assert_eq!(unknown + refused, 200);
+    let _ = done_tx.send(());
+}
