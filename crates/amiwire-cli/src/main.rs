@@ -147,6 +147,9 @@ struct EventsArgs {
     /// JSON lines instead of text
     #[arg(long)]
     json: bool,
+    /// Stop when the connection breaks instead of reconnecting
+    #[arg(long)]
+    no_reconnect: bool,
 }
 
 #[derive(Debug, Args)]
@@ -410,7 +413,12 @@ async fn events(a: EventsArgs) -> Result<(), Failure> {
         (false, true) => Filter::events(&a.events).into(),
         (false, false) => EventFilter::from(Filter::events(&a.events)).and(set),
     };
-    let client = connect(&a.conn, Some(EventMask::parse(&a.mask))).await?;
+    // A long watch survives restarts of the server: reconnect, with the markers on stderr.
+    let mut cfg = a.conn.client_config(Some(EventMask::parse(&a.mask)))?;
+    if !a.no_reconnect {
+        cfg.reconnect = Some(amiwire_tokio::Reconnect::default());
+    }
+    let client = Client::connect(cfg).await?;
     let mut stream = client.events(filter);
     if a.server_side {
         for f in &server {
