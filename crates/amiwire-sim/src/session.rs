@@ -207,7 +207,8 @@ pub struct Reply {
     pub delay: Duration,
     /// The bytes to write.
     pub bytes: Vec<u8>,
-    /// Events raised by the action, for every session (this one included).
+    /// Events raised by the action, for every session (this one included, unless it wrote
+    /// the event into `bytes` itself: [`Session::is_own_event`]).
     pub events: Vec<SimEvent>,
     /// What next.
     pub then: Then,
@@ -271,6 +272,9 @@ pub struct Session {
     peer: std::net::SocketAddr,
     local: std::net::SocketAddr,
     http: bool,
+    /// An event this session already wrote itself (its own SuccessfulAuth), to be skipped
+    /// when it comes back through the event bus.
+    own_event: Option<Arc<Vec<u8>>>,
 }
 
 impl Session {
@@ -291,6 +295,7 @@ impl Session {
             peer,
             local,
             http: false,
+            own_event: None,
         }
     }
 
@@ -335,10 +340,35 @@ impl Session {
         self.user.is_some() && self.mask.contains(event.class)
     }
 
+    /// Whether `event` is one this session already wrote itself (see [`Reply::events`]); it is
+    /// skipped then, once.
+    pub fn is_own_event(&mut self, event: &SimEvent) -> bool {
+        match &self.own_event {
+            Some(t) if Arc::ptr_eq(t, &event.text) => {
+                self.own_event = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the session has event filters (then [`wants`](Self::wants) needs the parsed
     /// event).
     pub fn has_filters(&self) -> bool {
         !self.filters.is_empty()
+    }
+
+    /// Whether this session's filters pass `event` (parsed from its text).
+    fn filters_pass(&self, event: &SimEvent) -> bool {
+        if self.filters.is_empty() {
+            return true;
+        }
+        let mut d = amiwire::Decoder::with_config(amiwire::DecoderConfig::without_banner());
+        let _ = d.feed(&event.text);
+        match d.decode() {
+            Ok(Some(amiwire::Frame::Message(m))) => self.filters.matches(&m),
+            _ => false,
+        }
     }
 
     /// Handles one action.
@@ -523,7 +553,7 @@ impl Session {
             "0x{:x}",
             Arc::as_ptr(&self.shared) as usize ^ self.peer.port() as usize
         );
-        reply.events.push(SimEvent::new(
+        let auth = SimEvent::new(
             "SuccessfulAuth",
             Privileges::SECURITY,
             &[
@@ -538,7 +568,19 @@ impl Session {
                 ("UsingPassword", "0"),
                 ("SessionTV", &tv),
             ],
-        ));
+        );
+        // Asterisk raises it through stasis (main/security_events.c, forwarded to the manager
+        // topic) while authenticating, and the session flushes its queued events right after
+        // the Login action (process_message → process_events): recordings 01 and 10 show it
+        // right after the Login answer and FullyBooted, before the answer to an action
+        // pipelined after the Login. So this session writes it itself, under the mask and
+        // filters it has now, and skips it when it comes back through the event bus (HTTP
+        // sessions collect it for WaitEvent instead, as recording 11a shows).
+        if !self.http && self.mask.contains(auth.class) && self.filters_pass(&auth) {
+            reply.bytes.extend_from_slice(&auth.text);
+            self.own_event = Some(auth.text.clone());
+        }
+        reply.events.push(auth);
         reply
     }
 
