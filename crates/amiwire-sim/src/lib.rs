@@ -25,6 +25,7 @@
 
 pub mod accounts;
 pub mod call;
+mod cli;
 pub mod dialplan;
 mod http;
 pub mod server;

@@ -74,6 +74,10 @@ pub struct Shared {
     pub counters: Arc<crate::call::Counters>,
     /// Live channels.
     pub channels: Arc<crate::call::Channels>,
+    /// Connected sessions, for `manager show connected`.
+    connected: Mutex<Vec<crate::cli::Connected>>,
+    /// The id of the next session.
+    next_session: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -99,8 +103,50 @@ impl Shared {
             dialplan: Arc::new(crate::dialplan::Dialplan::default()),
             counters: Arc::new(crate::call::Counters::default()),
             channels: Arc::new(crate::call::Channels::default()),
+            connected: Mutex::new(Vec::new()),
+            next_session: std::sync::atomic::AtomicU64::new(0),
         }
     }
+
+    fn connected(&self) -> std::sync::MutexGuard<'_, Vec<crate::cli::Connected>> {
+        self.connected.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a session to the list of `manager show connected`; its id.
+    fn register(&self, ip: std::net::IpAddr) -> u64 {
+        let id = self
+            .next_session
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut list = self.connected();
+        // The lowest descriptor number from 10 up that no other TCP session has.
+        let mut fd = 10;
+        while list.iter().any(|c| c.fd == fd) {
+            fd += 1;
+        }
+        list.push(crate::cli::Connected {
+            id,
+            username: String::new(),
+            ip,
+            start: unix_now(),
+            fd,
+            read: 0,
+            write: 0,
+        });
+        id
+    }
+
+    fn update_connected(&self, id: u64, f: impl FnOnce(&mut crate::cli::Connected)) {
+        if let Some(c) = self.connected().iter_mut().find(|c| c.id == id) {
+            f(c);
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// An event as the simulator raises it: its class and its text without the trailing blank
@@ -275,6 +321,14 @@ pub struct Session {
     /// An event this session already wrote itself (its own SuccessfulAuth), to be skipped
     /// when it comes back through the event bus.
     own_event: Option<Arc<Vec<u8>>>,
+    /// This session's id in the list of `manager show connected`.
+    id: u64,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shared.connected().retain(|c| c.id != self.id);
+    }
 }
 
 impl Session {
@@ -284,7 +338,9 @@ impl Session {
         peer: std::net::SocketAddr,
         local: std::net::SocketAddr,
     ) -> Session {
+        let id = shared.register(peer.ip());
         Session {
+            id,
             shared,
             user: None,
             read: Privileges::default(),
@@ -310,12 +366,28 @@ impl Session {
         self.mask = account.read;
         self.filters = account.filters.clone();
         self.user = Some(account.username.clone());
+        self.registered_login();
         true
+    }
+
+    /// Shows the logged-in user in `manager show connected`.
+    fn registered_login(&self) {
+        let (user, read, write) = (
+            self.user.clone().unwrap_or_default(),
+            self.read.bits(),
+            self.write.bits(),
+        );
+        self.shared.update_connected(self.id, |c| {
+            c.username = user;
+            c.read = read;
+            c.write = write;
+        });
     }
 
     /// Marks this session as an AMI-over-HTTP one (no FullyBooted after the login).
     pub fn set_http(&mut self) {
         self.http = true;
+        self.shared.update_connected(self.id, |c| c.fd = -1);
     }
 
     /// The simulator's shared state.
@@ -524,6 +596,7 @@ impl Session {
             .unwrap_or(account.read);
         self.filters = account.filters.clone();
         self.user = Some(name.clone());
+        self.registered_login();
         let mut reply = Reply::new(
             Out::response("Success", id)
                 .h("Message", "Authentication accepted")
@@ -622,7 +695,10 @@ impl Session {
             return Reply::new(error(id, "No command provided"));
         };
         let uptime = self.shared.started.elapsed().as_secs();
-        let (ok, lines): (bool, Vec<String>) = match cmd.trim() {
+        // main/cli.c parse_args: words split at blanks; commands match case-insensitively.
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        let lower = words.join(" ").to_ascii_lowercase();
+        let (ok, lines): (bool, Vec<String>) = match lower.as_str() {
             "core show version" => (
                 true,
                 vec![format!(
@@ -646,25 +722,33 @@ impl Session {
                     ),
                     "0 active channels".into(),
                     "0 active calls".into(),
-                    format!(
-                        "{} calls processed",
-                        self.shared
+                    {
+                        let n = self
+                            .shared
                             .counters
                             .processed
-                            .load(std::sync::atomic::Ordering::Relaxed)
-                    ),
+                            .load(std::sync::atomic::Ordering::Relaxed);
+                        format!("{} processed", plural(n, "call"))
+                    },
                 ],
             ),
+            "manager show connected" => {
+                let list = self.shared.connected().clone();
+                (true, crate::cli::manager_show_connected(&list, unix_now()))
+            }
+            c if c == "core show help" || c.starts_with("core show help ") => {
+                (true, crate::cli::help(&words[3..]))
+            }
             c if c == "dialplan show" || c.starts_with("dialplan show ") => {
-                let wanted = c.strip_prefix("dialplan show").unwrap_or("").trim();
+                let wanted = words.get(2).copied().unwrap_or("");
                 self.dialplan_show(wanted)
             }
-            other => {
-                let first: Vec<&str> = other.split_whitespace().take(2).collect();
+            _ => {
+                let first: Vec<&str> = words.iter().copied().take(2).collect();
                 (
                     false,
                     vec![format!(
-                        "No such command '{other}' (type 'core show help {}' for other possible commands)",
+                        "No such command '{cmd}' (type 'core show help {}' for other possible commands)",
                         first.join(" ")
                     )],
                 )
