@@ -28,5 +28,6 @@ pub mod call;
 mod cli;
 pub mod dialplan;
 mod http;
+mod lists;
 pub mod server;
 pub mod session;

@@ -74,6 +74,10 @@ pub struct Shared {
     pub counters: Arc<crate::call::Counters>,
     /// Live channels.
     pub channels: Arc<crate::call::Channels>,
+    /// Queues (queues.conf), for QueueStatus and QueueSummary.
+    pub(crate) queues: Vec<crate::lists::Queue>,
+    /// Agents (agents.conf), for Agents and DeviceStateList.
+    pub(crate) agents: Vec<crate::lists::Agent>,
     /// Connected sessions, for `manager show connected`.
     connected: Mutex<Vec<crate::cli::Connected>>,
     /// The id of the next session.
@@ -103,6 +107,8 @@ impl Shared {
             dialplan: Arc::new(crate::dialplan::Dialplan::default()),
             counters: Arc::new(crate::call::Counters::default()),
             channels: Arc::new(crate::call::Channels::default()),
+            queues: crate::lists::parse_queues(crate::lists::DEFAULT_QUEUES_CONF),
+            agents: crate::lists::default_agents(),
             connected: Mutex::new(Vec::new()),
             next_session: std::sync::atomic::AtomicU64::new(0),
         }
@@ -182,12 +188,34 @@ impl SimEvent {
 /// The actions the simulator implements: name, authority (Asterisk's classes for it) and
 /// description, as a real Asterisk 22 lists them in ListCommands.
 const ACTIONS: &[(&str, &str, &str)] = &[
+    ("Agents", "agent", "Lists agents and their status."),
+    ("BridgeList", "", "Get a list of bridges in the system."),
     ("Challenge", "", "Generate Challenge for MD5 Auth."),
     ("Command", "command", "Execute Asterisk CLI Command."),
+    (
+        "ConfbridgeList",
+        "reporting",
+        "List participants in a conference.",
+    ),
+    (
+        "ConfbridgeListRooms",
+        "reporting",
+        "List active conferences.",
+    ),
     (
         "CoreSettings",
         "system,reporting",
         "Show PBX core settings (version etc).",
+    ),
+    (
+        "CoreShowChannelMap",
+        "system,reporting",
+        "List all channels connected to the specified channel.",
+    ),
+    (
+        "CoreShowChannels",
+        "system,reporting",
+        "List currently active channels.",
     ),
     (
         "CoreStatus",
@@ -195,11 +223,16 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "Show PBX core status variables.",
     ),
     (
-        "CoreShowChannels",
-        "system,reporting",
-        "List currently active channels.",
+        "DeviceStateList",
+        "call,reporting",
+        "List the current known device states.",
     ),
     ("Events", "", "Control Event Flow."),
+    (
+        "ExtensionStateList",
+        "call,reporting",
+        "List the current known extension states.",
+    ),
     (
         "Filter",
         "system",
@@ -225,12 +258,26 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("Login", "", "Login Manager."),
     ("Logoff", "", "Logoff Manager."),
     ("Originate", "originate", "Originate a call."),
+    ("ParkedCalls", "call", "List parked calls."),
+    ("Parkinglots", "call", "Get a list of parking lots"),
     ("Ping", "", "Keepalive command."),
+    (
+        "PresenceStateList",
+        "call,reporting",
+        "List the current known presence states.",
+    ),
+    ("QueueStatus", "", "Show queue status."),
+    ("QueueSummary", "", "Show queue summary."),
     ("Redirect", "call", "Redirect (transfer) a call."),
     (
         "Setvar",
         "call",
         "Sets a channel variable or function value.",
+    ),
+    (
+        "ShowDialPlan",
+        "config,reporting",
+        "Show dialplan contexts and extensions",
     ),
     ("Status", "system,call,reporting", "List channel status."),
     ("UserEvent", "user", "Send an arbitrary event."),
@@ -264,7 +311,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(bytes: Vec<u8>) -> Reply {
+    pub(crate) fn new(bytes: Vec<u8>) -> Reply {
         Reply {
             delay: Duration::ZERO,
             bytes,
@@ -277,12 +324,12 @@ impl Reply {
 
 /// Writes a response in Asterisk's header order: `Response`, `ActionID` (if the action had
 /// one), then the rest.
-struct Out {
+pub(crate) struct Out {
     text: String,
 }
 
 impl Out {
-    fn response(kind: &str, id: Option<&str>) -> Out {
+    pub(crate) fn response(kind: &str, id: Option<&str>) -> Out {
         let mut text = format!("Response: {kind}\r\n");
         if let Some(id) = id {
             let _ = write!(text, "ActionID: {id}\r\n");
@@ -290,18 +337,18 @@ impl Out {
         Out { text }
     }
 
-    fn h(mut self, k: &str, v: impl std::fmt::Display) -> Out {
+    pub(crate) fn h(mut self, k: &str, v: impl std::fmt::Display) -> Out {
         let _ = write!(self.text, "{k}: {v}\r\n");
         self
     }
 
-    fn done(mut self) -> Vec<u8> {
+    pub(crate) fn done(mut self) -> Vec<u8> {
         self.text.push_str("\r\n");
         self.text.into_bytes()
     }
 }
 
-fn error(id: Option<&str>, message: &str) -> Vec<u8> {
+pub(crate) fn error(id: Option<&str>, message: &str) -> Vec<u8> {
     Out::response("Error", id).h("Message", message).done()
 }
 
@@ -531,6 +578,19 @@ impl Session {
                 Reply::new(out.done())
             }
             "listcategories" => self.list_categories(m, id),
+            "coreshowchannelmap" => crate::lists::core_show_channel_map(&self.shared, m, id),
+            "devicestatelist" => crate::lists::device_state_list(&self.shared, id),
+            "extensionstatelist" => crate::lists::extension_state_list(id),
+            "presencestatelist" => crate::lists::presence_state_list(id),
+            "bridgelist" => crate::lists::bridge_list(id),
+            "parkinglots" => crate::lists::parking_lots(id),
+            "parkedcalls" => crate::lists::parked_calls(m, id),
+            "showdialplan" => crate::lists::show_dialplan(&self.shared, m, id),
+            "queuestatus" => crate::lists::queue_status(&self.shared, m, id),
+            "queuesummary" => crate::lists::queue_summary(&self.shared, m, id),
+            "agents" => crate::lists::agents(&self.shared, id),
+            "confbridgelistrooms" => crate::lists::confbridge_list_rooms(id),
+            "confbridgelist" => crate::lists::confbridge_list(m, id),
             "loggerrotate" => Reply::new(
                 Out::response("Success", id)
                     .h("Message", "Reloaded the logger and rotated log files")

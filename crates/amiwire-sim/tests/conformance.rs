@@ -368,7 +368,7 @@ async fn list_commands_names_only_what_is_implemented_with_asterisks_texts() {
         );
         n += 1;
     }
-    assert_eq!(n, 21);
+    assert_eq!(n, 34);
 }
 
 #[tokio::test]
