@@ -728,7 +728,21 @@ async fn serve(
                 return unauthorized(&mut stream, nonce, stale).await
             }
             DigestOutcome::Forbidden => {
-                return respond(&mut stream, "403 Permission denied", None, b"").await
+                // ast_http_error(ser, 403, "Permission denied", "Permission denied"), in the
+                // page layout of the recorded 401 answers.
+                let body: &str =
+                    "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n\
+                     <title>403 Permission denied</title>\r\n</head><body>\r\n\
+                     <h1>Permission denied</h1>\r\n<p>Permission denied</p>\r\n<hr />\r\n\
+                     <address>Asterisk/22.10.1</address>\r\n</body></html>\r\n";
+                return respond_as(
+                    &mut stream,
+                    "403 Permission denied",
+                    None,
+                    body.as_bytes(),
+                    "text/html",
+                )
+                .await;
             }
         }
     } else {

@@ -308,19 +308,30 @@ async fn digest_as_recorded() {
 
 /// An `Authorization: Digest` header for `admin` (secret amp111), as curl computes it.
 fn digest_header(method: &str, uri: &str, nonce: &str, nc: u32) -> String {
+    digest_header_for("admin", "amp111", method, uri, nonce, nc)
+}
+
+fn digest_header_for(
+    user: &str,
+    secret: &str,
+    method: &str,
+    uri: &str,
+    nonce: &str,
+    nc: u32,
+) -> String {
     use md5::{Digest as _, Md5};
     let md5 = |s: String| -> String {
         let mut h = Md5::new();
         h.update(s.as_bytes());
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     };
-    let ha1 = md5("admin:asterisk:amp111".into());
+    let ha1 = md5(format!("{user}:asterisk:{secret}"));
     let ha2 = md5(format!("{method}:{uri}"));
     let cnonce = "0a4f113b";
     let nc = format!("{nc:08x}");
     let response = md5(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
     format!(
-        "Authorization: Digest username=\"admin\", realm=\"asterisk\", nonce=\"{nonce}\", uri=\"{uri}\", \
+        "Authorization: Digest username=\"{user}\", realm=\"asterisk\", nonce=\"{nonce}\", uri=\"{uri}\", \
          qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\", algorithm=MD5, opaque=\"{nonce}\""
     )
 }
@@ -466,5 +477,28 @@ async fn manager_html_page() {
         body.contains(" output='manager show commands          -- List manager interface commands' output-2='manager show connected "),
         "{body}"
     );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn digest_user_refused_by_its_acl_gets_403() {
+    let mut cfg = SimConfig::default();
+    cfg.http_listen = Some(([127, 0, 0, 1], 0).into());
+    cfg.accounts = amiwire_sim::accounts::Accounts::parse(
+        "[far]\nsecret = far\ndeny = 0.0.0.0/0.0.0.0\npermit = 10.0.0.1/255.255.255.255\nread = all\nwrite = all\n",
+    )
+    .unwrap();
+    let sim = Simulator::start(cfg).await.unwrap();
+    let http = sim.http_addr().unwrap();
+    let uri = "/arawman?action=Ping";
+    let auth = digest_header_for("far", "far", "GET", uri, "0000abcd", 1);
+    let (head, body) = request(
+        http,
+        &format!("GET {uri} HTTP/1.1\r\nHost: x\r\n{auth}"),
+        b"",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 403 Permission denied"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("<h1>Permission denied</h1>"));
     sim.stop().await;
 }
