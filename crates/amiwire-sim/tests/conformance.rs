@@ -292,7 +292,7 @@ async fn command_answers() {
     let (want_banner, want) = decode_all(&data("04-command.server.bin"));
     let (got_banner, got) = decode_all(&got);
     assert_eq!(got_banner, want_banner);
-    fn output(v: &str) -> String {
+    fn output(v: &str, id: Option<&str>) -> String {
         if v.starts_with("System uptime: ") || v.starts_with("Last reload: ") {
             return "<uptime>".into();
         }
@@ -304,8 +304,9 @@ async fn command_answers() {
                 );
             }
         }
-        // A row of `manager show connected`: "  %-15.15s  %-55.55s  %-10d  %-10d  …".
-        if v.len() > 98 && v.starts_with("  ") && !v.starts_with("  Username") {
+        // A row of `manager show connected` (command-26): "  %-15.15s  %-55.55s  %-10d
+        // %-10d  …", Start and Elapsed taken out.
+        if id == Some("command-26") && v.len() > 98 && !v.starts_with("  Username") {
             return format!("{}<start>    {}<elapsed>  {}", &v[..76], "", &v[98..]);
         }
         v.to_owned()
@@ -313,10 +314,11 @@ async fn command_answers() {
     let norm = |ms: &[Message]| -> Vec<Vec<(String, String)>> {
         ms.iter()
             .map(|m| {
+                let id = m.get_str("ActionID");
                 normalise(m)
                     .into_iter()
                     .map(|(k, v)| {
-                        let v = if k == "Output" { output(&v) } else { v };
+                        let v = if k == "Output" { output(&v, id) } else { v };
                         (k, v)
                     })
                     .collect()
