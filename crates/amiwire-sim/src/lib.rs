@@ -28,6 +28,7 @@ pub mod call;
 mod cli;
 pub mod dialplan;
 mod http;
+mod info;
 mod lists;
 pub mod server;
 pub mod session;

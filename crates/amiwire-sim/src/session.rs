@@ -74,6 +74,8 @@ pub struct Shared {
     pub counters: Arc<crate::call::Counters>,
     /// Live channels.
     pub channels: Arc<crate::call::Channels>,
+    /// The text of queues.conf (GetConfig).
+    pub(crate) queues_conf: String,
     /// Queues (queues.conf), for QueueStatus and QueueSummary.
     pub(crate) queues: Vec<crate::lists::Queue>,
     /// Agents (agents.conf), for Agents and DeviceStateList.
@@ -107,6 +109,7 @@ impl Shared {
             dialplan: Arc::new(crate::dialplan::Dialplan::default()),
             counters: Arc::new(crate::call::Counters::default()),
             channels: Arc::new(crate::call::Channels::default()),
+            queues_conf: crate::lists::DEFAULT_QUEUES_CONF.to_owned(),
             queues: crate::lists::parse_queues(crate::lists::DEFAULT_QUEUES_CONF),
             agents: crate::lists::default_agents(),
             connected: Mutex::new(Vec::new()),
@@ -238,6 +241,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "system",
         "Dynamically add filters for the current manager session.",
     ),
+    ("GetConfig", "system,config", "Retrieve configuration."),
     (
         "Getvar",
         "call,reporting",
@@ -257,6 +261,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("Login", "", "Login Manager."),
     ("Logoff", "", "Logoff Manager."),
+    ("ModuleCheck", "system", "Check if module is loaded."),
     ("Originate", "originate", "Originate a call."),
     ("ParkedCalls", "call", "List parked calls."),
     ("Parkinglots", "call", "Get a list of parking lots"),
@@ -269,6 +274,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("QueueStatus", "", "Show queue status."),
     ("QueueSummary", "", "Show queue summary."),
     ("Redirect", "call", "Redirect (transfer) a call."),
+    ("Reload", "system,config", "Send a reload event."),
     (
         "Setvar",
         "call",
@@ -578,6 +584,9 @@ impl Session {
                 Reply::new(out.done())
             }
             "listcategories" => self.list_categories(m, id),
+            "getconfig" => crate::info::getconfig(&self.shared, m, id),
+            "modulecheck" => crate::info::modulecheck(m, id),
+            "reload" => crate::info::reload(m, id),
             "coreshowchannelmap" => crate::lists::core_show_channel_map(&self.shared, m, id),
             "devicestatelist" => crate::lists::device_state_list(&self.shared, id),
             "extensionstatelist" => crate::lists::extension_state_list(id),
