@@ -1,8 +1,9 @@
 //! AMI over HTTP, `/rawman` (plain text, as recording 11a shows) and `/mxml` (the same
 //! messages as XML, recording 11b): every request carries one action as query or form
 //! parameters; the session is kept by the `mansession_id` cookie; events are collected per
-//! session and handed out by `WaitEvent`. `/manager` (HTML) and the Digest-authenticated
-//! `/arawman` family are not implemented yet.
+//! session and handed out by `WaitEvent`. `/manager` renders the same as an HTML page; the
+//! Digest-authenticated `/arawman`, `/amxml` and `/amanager` (recording 11d) follow
+//! main/manager.c `auth_http_callback`: a session per user and nonce, `nc` that must grow.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,13 +32,29 @@ struct HttpSession {
 
 type Sessions = Arc<Mutex<HashMap<u32, Arc<tokio::sync::Mutex<HttpSession>>>>>;
 
-/// HTTP Digest state: nonces handed out in 401 answers (the configured ones first, then
+/// A Digest-authenticated session: Asterisk keys them by user and nonce (its `managerid`),
+/// and keeps the last nonce count and the previous nonce (main/manager.c
+/// `find_session_by_nonce`, `auth_http_callback`).
+struct DigestSession {
+    user: String,
+    nonce: u64,
+    oldnonce: u64,
+    nc: u64,
+    noncetime: Instant,
+    last: Instant,
+    hs: Arc<tokio::sync::Mutex<HttpSession>>,
+}
+
+/// Digest sessions kept at most (the oldest idle one goes first); Asterisk forgets them after
+/// `httptimeout` idle, as here.
+const MAX_DIGEST_SESSIONS: usize = 256;
+
+/// HTTP Digest state: the nonces to hand out in 401 answers (the configured ones first, then
 /// random ones) and the sessions of Digest-authenticated users.
 #[derive(Default)]
 pub(crate) struct Digest {
     queue: Mutex<std::collections::VecDeque<String>>,
-    valid: Mutex<std::collections::HashSet<String>>,
-    sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<HttpSession>>>>,
+    sessions: Mutex<Vec<DigestSession>>,
 }
 
 impl Digest {
@@ -48,25 +65,42 @@ impl Digest {
         }
     }
 
-    fn next_nonce(&self) -> String {
-        let n = self
+    /// A new nonce (Asterisk: `ast_random()`).
+    fn next_nonce(&self) -> u64 {
+        let queued = self
             .queue
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
-            .unwrap_or_else(|| {
+            .pop_front();
+        match queued.and_then(|n| parse_hex(&n)) {
+            Some(n) => n,
+            None => {
                 use std::hash::BuildHasher;
-                format!(
-                    "{:08x}",
-                    std::collections::hash_map::RandomState::new().hash_one(1u8) as u32
-                )
-            });
-        self.valid
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(n.clone());
-        n
+                // ast_random() is random(): 31 bits.
+                std::collections::hash_map::RandomState::new().hash_one(1u8) & 0x7fff_ffff
+            }
+        }
     }
+}
+
+/// `sscanf("%30lx")`: blanks, an optional `0x`, then hex digits (at most 30 read; the value
+/// saturates as strtoul's does).
+fn parse_hex(s: &str) -> Option<u64> {
+    let t = s.trim_start();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .filter(|r| r.starts_with(|c: char| c.is_ascii_hexdigit()))
+        .unwrap_or(t);
+    let digits: String = t
+        .chars()
+        .take(30)
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    if digits.is_empty() {
+        return None;
+    }
+    Some(u64::from_str_radix(&digits, 16).unwrap_or(u64::MAX))
 }
 
 fn md5_hex(parts: &[&str]) -> String {
@@ -117,42 +151,158 @@ fn digest_fields(v: &str) -> HashMap<String, String> {
     out
 }
 
-/// Checks an `Authorization: Digest` header (MD5, `qop=auth` or none) against the accounts;
-/// the user's name if it is right.
-fn check_digest(shared: &Shared, digest: &Digest, method: &str, auth: &str) -> Option<String> {
-    let f = digest_fields(auth);
-    let (user, nonce, uri, response) = (
-        f.get("username")?,
-        f.get("nonce")?,
-        f.get("uri")?,
-        f.get("response")?,
-    );
-    if !digest
-        .valid
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains(nonce)
-    {
-        return None;
-    }
-    let account = shared.accounts.get(user)?;
-    let secret = account.secret.as_deref()?;
-    let realm = f.get("realm").map(String::as_str).unwrap_or("asterisk");
-    let ha1 = md5_hex(&[user, realm, secret]);
-    let ha2 = md5_hex(&[method, uri]);
-    let want = match f.get("qop") {
-        Some(qop) => md5_hex(&[
-            &ha1,
-            nonce,
-            f.get("nc").map(String::as_str).unwrap_or(""),
-            f.get("cnonce").map(String::as_str).unwrap_or(""),
-            qop,
-            &ha2,
-        ]),
-        None => md5_hex(&[&ha1, nonce, &ha2]),
+/// What an `Authorization: Digest` header earns.
+enum DigestOutcome {
+    /// The session to run the action in.
+    Session(Arc<tokio::sync::Mutex<HttpSession>>),
+    /// `401` with this nonce (`stale=true` when the session exists but wants a new nonce).
+    Unauthorized { nonce: u64, stale: bool },
+    /// `403`: the user's ACL refuses the address.
+    Forbidden,
+}
+
+/// main/manager.c `auth_http_callback`: checks the Digest answer (MD5; with `qop`, RFC 2617
+/// with `auth`, else RFC 2069) against the user's secret and the realm `asterisk`, then finds
+/// the session of this user and nonce, or makes one. A known session wants `nc` above the
+/// last one it accepted (a replay gets a new nonce, `stale=true`) and a nonce younger than
+/// 62 s; a request with a session's previous nonce is told its current one (`stale=true`).
+/// As in Asterisk, the first request of a new session does not record its `nc`, and a nonce
+/// the server never issued is accepted if the answer is right.
+fn check_digest(
+    shared: &Arc<Shared>,
+    digest: &Digest,
+    events: &broadcast::Sender<SimEvent>,
+    method: &str,
+    auth: Option<&str>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> DigestOutcome {
+    let fresh = || DigestOutcome::Unauthorized {
+        nonce: digest.next_nonce(),
+        stale: false,
     };
-    want.eq_ignore_ascii_case(response)
-        .then(|| account.username.clone())
+    let Some(auth) = auth.filter(|a| !a.trim().is_empty()) else {
+        return fresh();
+    };
+    let f = digest_fields(auth);
+    let (Some(user), Some(nonce_text), Some(uri), Some(response)) = (
+        f.get("username"),
+        f.get("nonce"),
+        f.get("uri"),
+        f.get("response"),
+    ) else {
+        return fresh();
+    };
+    let qop = f.contains_key("qop");
+    let (nc_text, cnonce) = (f.get("nc"), f.get("cnonce"));
+    if qop && (nc_text.is_none() || cnonce.is_none()) {
+        return fresh();
+    }
+    let Some(nonce) = parse_hex(nonce_text) else {
+        return fresh();
+    };
+    let Some(account) = shared.accounts.get(user) else {
+        return fresh();
+    };
+    if !account.permits(peer.ip()) {
+        return DigestOutcome::Forbidden;
+    }
+    let Some(secret) = account.secret.as_deref() else {
+        return fresh();
+    };
+    let ha1 = md5_hex(&[&account.username, "asterisk", secret]);
+    let ha2 = md5_hex(&[method, uri]);
+    let nonce_hex = format!("{nonce:08x}");
+    let want = if qop {
+        md5_hex(&[
+            &ha1,
+            &nonce_hex,
+            nc_text.map(String::as_str).unwrap_or(""),
+            cnonce.map(String::as_str).unwrap_or(""),
+            "auth",
+            &ha2,
+        ])
+    } else {
+        md5_hex(&[&ha1, &nonce_hex, &ha2])
+    };
+    // strncasecmp(response, expected, 32).
+    if !response
+        .get(..want.len())
+        .is_some_and(|r| r.eq_ignore_ascii_case(&want))
+    {
+        return fresh();
+    }
+    let mut sessions = digest.sessions.lock().unwrap_or_else(|e| e.into_inner());
+    sessions.retain(|s| s.last.elapsed() < HTTP_TIMEOUT);
+    let now = Instant::now();
+    let found = sessions.iter_mut().find_map(|s| {
+        if !s.user.eq_ignore_ascii_case(user) {
+            None
+        } else if s.nonce == nonce {
+            Some((s, false))
+        } else if s.oldnonce == nonce {
+            Some((s, true))
+        } else {
+            None
+        }
+    });
+    match found {
+        Some((s, true)) => DigestOutcome::Unauthorized {
+            nonce: s.nonce,
+            stale: true,
+        },
+        Some((s, false)) => {
+            // Without qop there is no nc (Asterisk then reads an uninitialised variable);
+            // the simulator does not count such requests.
+            let nc = match nc_text {
+                Some(t) => parse_hex(t).unwrap_or(0),
+                None => s.nc.saturating_add(1),
+            };
+            if s.nc >= nc || now.duration_since(s.noncetime).as_secs() > 62 {
+                s.nc = 0;
+                s.oldnonce = s.nonce;
+                s.nonce = digest.next_nonce();
+                s.noncetime = now;
+                return DigestOutcome::Unauthorized {
+                    nonce: s.nonce,
+                    stale: true,
+                };
+            }
+            s.nc = nc;
+            s.last = now;
+            DigestOutcome::Session(s.hs.clone())
+        }
+        None => {
+            if sessions.len() >= MAX_DIGEST_SESSIONS {
+                if let Some(i) = sessions
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, s)| s.last)
+                    .map(|(i, _)| i)
+                {
+                    sessions.remove(i);
+                }
+            }
+            let mut session = Session::new(shared.clone(), peer, local);
+            session.set_http();
+            session.authenticate(&account.username);
+            let hs = Arc::new(tokio::sync::Mutex::new(HttpSession {
+                session,
+                rx: Some(events.subscribe()),
+                last: now,
+            }));
+            sessions.push(DigestSession {
+                user: account.username.clone(),
+                nonce,
+                oldnonce: 0,
+                nc: 0,
+                noncetime: now,
+                last: now,
+                hs: hs.clone(),
+            });
+            DigestOutcome::Session(hs)
+        }
+    }
 }
 
 const UNAUTHORIZED: &str =
@@ -160,12 +310,15 @@ const UNAUTHORIZED: &str =
 <title>401 Unauthorized</title>\r\n</head><body>\r\n<h1>Unauthorized</h1>\r\n<p></p>\r\n<hr />\r\n\
 <address>Asterisk/22.10.1</address>\r\n</body></html>\r\n";
 
-async fn unauthorized(stream: &mut TcpStream, nonce: &str) {
+/// main/http.c `ast_http_auth`: the challenge (nonce and opaque alike, `%08lx`), with
+/// `, stale=true` when asked.
+async fn unauthorized(stream: &mut TcpStream, nonce: u64, stale: bool) {
     let body = UNAUTHORIZED.as_bytes();
+    let stale = if stale { ", stale=true" } else { "" };
     let head = format!(
         "HTTP/1.1 401 Unauthorized\r\nServer: Asterisk/22.10.1\r\nDate: {}\r\nConnection: close\r\n\
          Cache-Control: no-cache, no-store\r\nWWW-authenticate: Digest algorithm=MD5, realm=\"asterisk\", \
-         nonce=\"{nonce}\", qop=\"auth\", opaque=\"{nonce}\"\r\nContent-type: text/html\r\n\
+         nonce=\"{nonce:08x}\", qop=\"auth\", opaque=\"{nonce:08x}\"{stale}\r\nContent-type: text/html\r\n\
          Content-Length: {}\r\n\r\n",
         http_date(SystemTime::now()),
         body.len()
@@ -256,45 +409,189 @@ fn http_date(t: SystemTime) -> String {
 enum Format {
     Raw,
     Xml,
+    Html,
 }
 
-/// `/mxml`: each message as `<response type='object' id='unknown'><generic key='value' …/>`,
-/// keys lower-cased (characters other than letters and digits as `_`), values XML-escaped.
-fn to_xml(body: &[u8]) -> Vec<u8> {
-    fn esc(out: &mut String, s: &str, key: bool) {
-        for c in s.chars() {
-            match c {
-                c if key && !c.is_ascii_alphanumeric() => out.push('_'),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                '\'' => out.push_str("&apos;"),
-                '&' => out.push_str("&amp;"),
-                c if key => out.push(c.to_ascii_lowercase()),
-                c => out.push(c),
+/// `mode & 1`: lower case; `mode & 2`: characters other than letters and digits as `_`, and a
+/// leading digit after a `_` (main/manager.c `xml_copy_escape`).
+fn xml_copy_escape(out: &mut String, s: &str, mode: u8) {
+    for (i, c) in s.chars().enumerate() {
+        if mode & 2 != 0 {
+            if i == 0 && c.is_ascii_digit() {
+                out.push('_');
+                out.push(c);
+                continue;
+            } else if !c.is_ascii_alphanumeric() {
+                out.push('_');
+                continue;
+            }
+        }
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '&' => out.push_str("&amp;"),
+            c if mode != 0 => out.push(c.to_ascii_lowercase()),
+            c => out.push(c),
+        }
+    }
+}
+
+/// main/manager.c `xml_translate`, for `/mxml` and `/manager`: each message (block of
+/// `Name: value` lines) becomes `<response type='object' id='<ajaxdest>'><<ajaxobjtype> name='value' …
+/// /></response>` (names lower-cased, `unknown` and `generic` by default) or two-column table
+/// rows closed by a `<hr>` row; a name repeated in a block gets `-2`, `-3`…; a line without a
+/// colon starts `Opaque-data`, which takes every line up to the blank one.
+fn translate(body: &[u8], format: Format, params: &[(String, String)]) -> String {
+    let xml = format == Format::Xml;
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
+    let dest = param("ajaxdest").unwrap_or("unknown");
+    let objtype = param("ajaxobjtype").unwrap_or("generic");
+    let text = String::from_utf8_lossy(body);
+    // strsep at '\r' or '\n', a '\n' right after a separator skipped.
+    let mut lines = Vec::new();
+    let mut rest: &str = &text;
+    while !rest.is_empty() {
+        match rest.find(['\r', '\n']) {
+            Some(i) => {
+                lines.push(&rest[..i]);
+                rest = &rest[i + 1..];
+                rest = rest.strip_prefix('\n').unwrap_or(rest);
+            }
+            None => {
+                lines.push(rest);
+                rest = "";
             }
         }
     }
-    let mut out = String::from("<ajax-response>\n");
-    let mut d = Decoder::with_config(DecoderConfig::without_banner());
-    let _ = d.feed(body);
-    while let Ok(Some(Frame::Message(m))) = d.decode() {
-        out.push_str("<response type='object' id='unknown'><generic");
-        for h in m.iter() {
-            out.push(' ');
-            esc(&mut out, &String::from_utf8_lossy(h.name()), true);
-            out.push_str("='");
-            esc(&mut out, &String::from_utf8_lossy(h.value()), false);
-            out.push('\'');
+    let mut out = String::new();
+    let mut in_data = false;
+    let mut counts: Option<HashMap<String, usize>> = None;
+    let n = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        let last = i + 1 == n;
+        let val = line.trim_end_matches([' ', '\t']);
+        if val.is_empty() {
+            if in_data {
+                out.push_str(if xml { "'" } else { "</td></tr>\n" });
+                in_data = false;
+            }
+            if counts.take().is_some() {
+                out.push_str(if xml {
+                    " /></response>\n"
+                } else {
+                    "<tr><td colspan=\"2\"><hr></td></tr>\r\n"
+                });
+            }
+            continue;
         }
-        out.push_str(" /></response>\n");
+        let counts = counts.get_or_insert_with(|| {
+            if xml {
+                out.push_str(&format!("<response type='object' id='{dest}'><{objtype}"));
+            }
+            HashMap::new()
+        });
+        if in_data {
+            out.push_str(if xml { "\n" } else { "<br>\n" });
+            xml_copy_escape(&mut out, val, 0);
+            continue;
+        }
+        let (var, val) = match val.split_once(':') {
+            Some((k, v)) => (
+                k.trim_end_matches([' ', '\t']),
+                v.trim_start_matches([' ', '\t']),
+            ),
+            None => {
+                in_data = true;
+                ("Opaque-data", val)
+            }
+        };
+        out.push_str(if xml { " " } else { "<tr><td>" });
+        let count = counts.entry(var.to_owned()).or_insert(0);
+        *count += 1;
+        xml_copy_escape(&mut out, var, if xml { 3 } else { 0 });
+        if *count > 1 {
+            out.push_str(&format!("-{count}"));
+        }
+        out.push_str(if xml { "='" } else { "</td><td>" });
+        xml_copy_escape(&mut out, val, 0);
+        if !in_data || last {
+            out.push_str(if xml { "'" } else { "</td></tr>\n" });
+        }
     }
-    out.push_str("</ajax-response>\n");
+    if counts.is_some() {
+        out.push_str(if xml {
+            " /></response>\n"
+        } else {
+            "<tr><td colspan=\"2\"><hr></td></tr>\r\n"
+        });
+    }
+    out
+}
+
+/// The form `generic_http_callback` puts at the top of `/manager` pages (`TEST_STRING`, a C
+/// string whose continuation lines keep their leading tabs).
+const MANAGER_FORM: &str = "<form action=\"manager\" method=\"post\">\n\
+\tAction: <select name=\"action\">\n\
+\t\t<option value=\"\">-----&gt;</option>\n\
+\t\t<option value=\"login\">login</option>\n\
+\t\t<option value=\"command\">Command</option>\n\
+\t\t<option value=\"waitevent\">waitevent</option>\n\
+\t\t<option value=\"listcommands\">listcommands</option>\n\
+\t</select>\n\
+\tor <input name=\"action\"><br/>\n\
+\tCLI Command <input name=\"command\"><br>\n\
+\tuser <input name=\"username\"> pass <input type=\"password\" name=\"secret\"><br>\n\
+\t<input type=\"submit\">\n</form>\n";
+
+/// The page around the translated answer: `generic_http_callback` (`/manager`, `/mxml`) or
+/// `auth_http_callback` (`/amanager`, `/amxml`; the HTML as recording 11d shows it).
+fn render(body: &[u8], format: Format, digest: bool, params: &[(String, String)]) -> Vec<u8> {
+    let mut out = String::new();
+    match format {
+        Format::Raw => return body.to_vec(),
+        Format::Xml => {
+            out.push_str("<ajax-response>\n");
+            out.push_str(&translate(body, format, params));
+            out.push_str("</ajax-response>\n");
+        }
+        Format::Html if digest => {
+            out.push_str(
+                "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n\
+                 <title>Asterisk&trade; Manager Interface</title>\r\n\
+                 </head><body style=\"background-color: #ffffff;\">\r\n<form method=\"POST\">\r\n\
+                 <table align=\"center\" style=\"background-color: #f1f1f1;\" width=\"500\">\r\n\
+                 <tr><th colspan=\"2\" style=\"background-color: #f1f1ff;\"><h1>Manager Tester</h1></th></tr>\r\n\
+                 <tr><th colspan=\"2\" style=\"background-color: #f1f1ff;\">Action: <input name=\"action\" /> \
+                 Cmd: <input name=\"command\" /><br><input type=\"submit\" value=\"Send request\" /></th></tr>\r\n",
+            );
+            out.push_str(&translate(body, format, params));
+            out.push_str("</table></form></body></html>\r\n");
+        }
+        Format::Html => {
+            let row =
+                |s: &str| format!("<tr><td colspan=\"2\" bgcolor=\"#f1f1ff\">{s}</td></tr>\r\n");
+            out.push_str("<title>Asterisk&trade; Manager Interface</title>");
+            out.push_str(
+                "<body bgcolor=\"#ffffff\"><table align=center bgcolor=\"#f1f1f1\" width=\"500\">\r\n",
+            );
+            out.push_str(&row("<h1>Manager Tester</h1>"));
+            out.push_str(&row(MANAGER_FORM));
+            out.push_str(&translate(body, format, params));
+            out.push_str("</table></body>\r\n");
+        }
+    }
     out.into_bytes()
 }
 
 async fn respond(stream: &mut TcpStream, status: &str, cookie: Option<u32>, body: &[u8]) {
-    respond_as(stream, status, cookie, body, Format::Raw).await
+    respond_as(stream, status, cookie, body, "text/plain").await
 }
 
 async fn respond_as(
@@ -302,16 +599,8 @@ async fn respond_as(
     status: &str,
     cookie: Option<u32>,
     body: &[u8],
-    format: Format,
+    ctype: &str,
 ) {
-    let xml;
-    let (body, ctype) = match format {
-        Format::Raw => (body, "text/plain"),
-        Format::Xml => {
-            xml = to_xml(body);
-            (&xml[..], "text/xml")
-        }
-    };
     let mut head = format!(
         "HTTP/1.1 {status}\r\nServer: Asterisk/22.10.1\r\nDate: {}\r\nConnection: close\r\n\
          Cache-Control: no-cache, no-store\r\nContent-type: {ctype}\r\n",
@@ -327,6 +616,24 @@ async fn respond_as(
     let _ = stream.write_all(head.as_bytes()).await;
     let _ = stream.write_all(body).await;
     let _ = stream.shutdown().await;
+}
+
+/// Writes an AMI answer rendered in `format`.
+async fn answer(
+    stream: &mut TcpStream,
+    cookie: Option<u32>,
+    body: &[u8],
+    format: Format,
+    digest: bool,
+    params: &[(String, String)],
+) {
+    let ctype = match format {
+        Format::Raw => "text/plain",
+        Format::Xml => "text/xml",
+        Format::Html => "text/html",
+    };
+    let page = render(body, format, digest, params);
+    respond_as(stream, "200 OK", cookie, &page, ctype).await
 }
 
 async fn serve(
@@ -400,18 +707,43 @@ async fn serve(
         "/mxml" => (Format::Xml, false),
         "/arawman" => (Format::Raw, true),
         "/amxml" => (Format::Xml, true),
-        "/manager" => return respond(&mut stream, "501 Not Implemented", None, b"").await,
-        "/amanager" => (Format::Raw, true),
+        "/manager" => (Format::Html, false),
+        "/amanager" => (Format::Html, true),
         _ => return respond(&mut stream, "404 Not Found", None, b"").await,
     };
-    // Digest: the user's own session, no cookie.
-    let digest_user = if digest_auth {
-        match authorization
-            .as_deref()
-            .and_then(|a| check_digest(&shared, &digest, method, a))
-        {
-            Some(u) => Some(u),
-            None => return unauthorized(&mut stream, &digest.next_nonce()).await,
+    // Digest: the session of the user and nonce, no cookie.
+    let local = stream.local_addr().unwrap_or(peer);
+    let digest_session = if digest_auth {
+        match check_digest(
+            &shared,
+            &digest,
+            &events,
+            method,
+            authorization.as_deref(),
+            peer,
+            local,
+        ) {
+            DigestOutcome::Session(hs) => Some(hs),
+            DigestOutcome::Unauthorized { nonce, stale } => {
+                return unauthorized(&mut stream, nonce, stale).await
+            }
+            DigestOutcome::Forbidden => {
+                // ast_http_error(ser, 403, "Permission denied", "Permission denied"), in the
+                // page layout of the recorded 401 answers.
+                let body: &str =
+                    "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n\
+                     <title>403 Permission denied</title>\r\n</head><body>\r\n\
+                     <h1>Permission denied</h1>\r\n<p>Permission denied</p>\r\n<hr />\r\n\
+                     <address>Asterisk/22.10.1</address>\r\n</body></html>\r\n";
+                return respond_as(
+                    &mut stream,
+                    "403 Permission denied",
+                    None,
+                    body.as_bytes(),
+                    "text/html",
+                )
+                .await;
+            }
         }
     } else {
         None
@@ -421,24 +753,9 @@ async fn serve(
         ps.extend(params(&String::from_utf8_lossy(&body)));
     }
 
-    // The session of the cookie (or of the Digest user), or a new one.
-    let local = stream.local_addr().unwrap_or(peer);
-    let (id, hs) = if let Some(user) = &digest_user {
-        let mut map = digest.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        let hs = map
-            .entry(user.clone())
-            .or_insert_with(|| {
-                let mut session = Session::new(shared.clone(), peer, local);
-                session.set_http();
-                session.authenticate(user);
-                Arc::new(tokio::sync::Mutex::new(HttpSession {
-                    session,
-                    rx: Some(events.subscribe()),
-                    last: Instant::now(),
-                }))
-            })
-            .clone();
-        (0, hs)
+    // The session of the cookie (or of the Digest user and nonce), or a new one.
+    let (id, hs) = if let Some(hs) = &digest_session {
+        (0, hs.clone())
     } else {
         let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| {
@@ -463,7 +780,7 @@ async fn serve(
             }
         }
     };
-    let cookie_out = digest_user.is_none().then_some(id);
+    let cookie_out = digest_session.is_none().then_some(id);
     let mut hs = hs.lock().await;
     hs.last = Instant::now();
 
@@ -527,7 +844,7 @@ async fn serve(
         }
         done.push_str("\r\n");
         out.extend_from_slice(done.as_bytes());
-        return respond_as(&mut stream, "200 OK", cookie_out, &out, format).await;
+        return answer(&mut stream, cookie_out, &out, format, digest_auth, &ps).await;
     }
 
     let mut dec = Decoder::with_config(DecoderConfig::without_banner());
@@ -551,12 +868,22 @@ async fn serve(
             bytes = answer;
         }
     }
-    if reply.then == Then::Close && digest_user.is_none() {
-        sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+    if reply.then == Then::Close {
+        // Logoff: Asterisk destroys the session (needdestroy).
+        match &digest_session {
+            Some(d) => digest
+                .sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|s| !Arc::ptr_eq(&s.hs, d)),
+            None => {
+                sessions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+            }
+        }
     }
     drop(hs);
-    respond_as(&mut stream, "200 OK", cookie_out, &bytes, format).await;
+    answer(&mut stream, cookie_out, &bytes, format, digest_auth, &ps).await;
 }

@@ -25,7 +25,10 @@
 
 pub mod accounts;
 pub mod call;
+mod cli;
 pub mod dialplan;
 mod http;
+mod info;
+mod lists;
 pub mod server;
 pub mod session;

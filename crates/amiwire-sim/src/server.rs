@@ -393,7 +393,10 @@ async fn serve(
                         Err(broadcast::error::RecvError::Lagged(_)) => return,
                         Err(broadcast::error::RecvError::Closed) => return,
                     };
-                    if session.may_want(&ev) && (!session.has_filters() || filtered_in(&session, &ev)) {
+                    if !session.is_own_event(&ev)
+                        && session.may_want(&ev)
+                        && (!session.has_filters() || filtered_in(&session, &ev))
+                    {
                         out.extend_from_slice(&ev.text);
                     }
                     if out.len() < 64 * 1024 {

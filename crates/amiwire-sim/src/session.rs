@@ -74,6 +74,16 @@ pub struct Shared {
     pub counters: Arc<crate::call::Counters>,
     /// Live channels.
     pub channels: Arc<crate::call::Channels>,
+    /// The text of queues.conf (GetConfig).
+    pub(crate) queues_conf: String,
+    /// Queues (queues.conf), for QueueStatus and QueueSummary.
+    pub(crate) queues: Vec<crate::lists::Queue>,
+    /// Agents (agents.conf), for Agents and DeviceStateList.
+    pub(crate) agents: Vec<crate::lists::Agent>,
+    /// Connected sessions, for `manager show connected`.
+    connected: Mutex<Vec<crate::cli::Connected>>,
+    /// The id of the next session.
+    next_session: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -99,8 +109,53 @@ impl Shared {
             dialplan: Arc::new(crate::dialplan::Dialplan::default()),
             counters: Arc::new(crate::call::Counters::default()),
             channels: Arc::new(crate::call::Channels::default()),
+            queues_conf: crate::lists::DEFAULT_QUEUES_CONF.to_owned(),
+            queues: crate::lists::parse_queues(crate::lists::DEFAULT_QUEUES_CONF),
+            agents: crate::lists::default_agents(),
+            connected: Mutex::new(Vec::new()),
+            next_session: std::sync::atomic::AtomicU64::new(0),
         }
     }
+
+    fn connected(&self) -> std::sync::MutexGuard<'_, Vec<crate::cli::Connected>> {
+        self.connected.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a session to the list of `manager show connected`; its id.
+    fn register(&self, ip: std::net::IpAddr) -> u64 {
+        let id = self
+            .next_session
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut list = self.connected();
+        // The lowest descriptor number from 10 up that no other TCP session has.
+        let mut fd = 10;
+        while list.iter().any(|c| c.fd == fd) {
+            fd += 1;
+        }
+        list.push(crate::cli::Connected {
+            id,
+            username: String::new(),
+            ip,
+            start: unix_now(),
+            fd,
+            read: 0,
+            write: 0,
+        });
+        id
+    }
+
+    fn update_connected(&self, id: u64, f: impl FnOnce(&mut crate::cli::Connected)) {
+        if let Some(c) = self.connected().iter_mut().find(|c| c.id == id) {
+            f(c);
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// An event as the simulator raises it: its class and its text without the trailing blank
@@ -136,12 +191,34 @@ impl SimEvent {
 /// The actions the simulator implements: name, authority (Asterisk's classes for it) and
 /// description, as a real Asterisk 22 lists them in ListCommands.
 const ACTIONS: &[(&str, &str, &str)] = &[
+    ("Agents", "agent", "Lists agents and their status."),
+    ("BridgeList", "", "Get a list of bridges in the system."),
     ("Challenge", "", "Generate Challenge for MD5 Auth."),
     ("Command", "command", "Execute Asterisk CLI Command."),
+    (
+        "ConfbridgeList",
+        "reporting",
+        "List participants in a conference.",
+    ),
+    (
+        "ConfbridgeListRooms",
+        "reporting",
+        "List active conferences.",
+    ),
     (
         "CoreSettings",
         "system,reporting",
         "Show PBX core settings (version etc).",
+    ),
+    (
+        "CoreShowChannelMap",
+        "system,reporting",
+        "List all channels connected to the specified channel.",
+    ),
+    (
+        "CoreShowChannels",
+        "system,reporting",
+        "List currently active channels.",
     ),
     (
         "CoreStatus",
@@ -149,16 +226,22 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "Show PBX core status variables.",
     ),
     (
-        "CoreShowChannels",
-        "system,reporting",
-        "List currently active channels.",
+        "DeviceStateList",
+        "call,reporting",
+        "List the current known device states.",
     ),
     ("Events", "", "Control Event Flow."),
+    (
+        "ExtensionStateList",
+        "call,reporting",
+        "List the current known extension states.",
+    ),
     (
         "Filter",
         "system",
         "Dynamically add filters for the current manager session.",
     ),
+    ("GetConfig", "system,config", "Retrieve configuration."),
     (
         "Getvar",
         "call,reporting",
@@ -178,13 +261,29 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("Login", "", "Login Manager."),
     ("Logoff", "", "Logoff Manager."),
+    ("ModuleCheck", "system", "Check if module is loaded."),
     ("Originate", "originate", "Originate a call."),
+    ("ParkedCalls", "call", "List parked calls."),
+    ("Parkinglots", "call", "Get a list of parking lots"),
     ("Ping", "", "Keepalive command."),
+    (
+        "PresenceStateList",
+        "call,reporting",
+        "List the current known presence states.",
+    ),
+    ("QueueStatus", "", "Show queue status."),
+    ("QueueSummary", "", "Show queue summary."),
     ("Redirect", "call", "Redirect (transfer) a call."),
+    ("Reload", "system,config", "Send a reload event."),
     (
         "Setvar",
         "call",
         "Sets a channel variable or function value.",
+    ),
+    (
+        "ShowDialPlan",
+        "config,reporting",
+        "Show dialplan contexts and extensions",
     ),
     ("Status", "system,call,reporting", "List channel status."),
     ("UserEvent", "user", "Send an arbitrary event."),
@@ -207,7 +306,8 @@ pub struct Reply {
     pub delay: Duration,
     /// The bytes to write.
     pub bytes: Vec<u8>,
-    /// Events raised by the action, for every session (this one included).
+    /// Events raised by the action, for every session (this one included, unless it wrote
+    /// the event into `bytes` itself: [`Session::is_own_event`]).
     pub events: Vec<SimEvent>,
     /// What next.
     pub then: Then,
@@ -217,7 +317,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(bytes: Vec<u8>) -> Reply {
+    pub(crate) fn new(bytes: Vec<u8>) -> Reply {
         Reply {
             delay: Duration::ZERO,
             bytes,
@@ -230,12 +330,12 @@ impl Reply {
 
 /// Writes a response in Asterisk's header order: `Response`, `ActionID` (if the action had
 /// one), then the rest.
-struct Out {
+pub(crate) struct Out {
     text: String,
 }
 
 impl Out {
-    fn response(kind: &str, id: Option<&str>) -> Out {
+    pub(crate) fn response(kind: &str, id: Option<&str>) -> Out {
         let mut text = format!("Response: {kind}\r\n");
         if let Some(id) = id {
             let _ = write!(text, "ActionID: {id}\r\n");
@@ -243,18 +343,18 @@ impl Out {
         Out { text }
     }
 
-    fn h(mut self, k: &str, v: impl std::fmt::Display) -> Out {
+    pub(crate) fn h(mut self, k: &str, v: impl std::fmt::Display) -> Out {
         let _ = write!(self.text, "{k}: {v}\r\n");
         self
     }
 
-    fn done(mut self) -> Vec<u8> {
+    pub(crate) fn done(mut self) -> Vec<u8> {
         self.text.push_str("\r\n");
         self.text.into_bytes()
     }
 }
 
-fn error(id: Option<&str>, message: &str) -> Vec<u8> {
+pub(crate) fn error(id: Option<&str>, message: &str) -> Vec<u8> {
     Out::response("Error", id).h("Message", message).done()
 }
 
@@ -271,6 +371,17 @@ pub struct Session {
     peer: std::net::SocketAddr,
     local: std::net::SocketAddr,
     http: bool,
+    /// An event this session already wrote itself (its own SuccessfulAuth), to be skipped
+    /// when it comes back through the event bus.
+    own_event: Option<Arc<Vec<u8>>>,
+    /// This session's id in the list of `manager show connected`.
+    id: u64,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shared.connected().retain(|c| c.id != self.id);
+    }
 }
 
 impl Session {
@@ -280,7 +391,9 @@ impl Session {
         peer: std::net::SocketAddr,
         local: std::net::SocketAddr,
     ) -> Session {
+        let id = shared.register(peer.ip());
         Session {
+            id,
             shared,
             user: None,
             read: Privileges::default(),
@@ -291,6 +404,7 @@ impl Session {
             peer,
             local,
             http: false,
+            own_event: None,
         }
     }
 
@@ -305,12 +419,28 @@ impl Session {
         self.mask = account.read;
         self.filters = account.filters.clone();
         self.user = Some(account.username.clone());
+        self.registered_login();
         true
+    }
+
+    /// Shows the logged-in user in `manager show connected`.
+    fn registered_login(&self) {
+        let (user, read, write) = (
+            self.user.clone().unwrap_or_default(),
+            self.read.bits(),
+            self.write.bits(),
+        );
+        self.shared.update_connected(self.id, |c| {
+            c.username = user;
+            c.read = read;
+            c.write = write;
+        });
     }
 
     /// Marks this session as an AMI-over-HTTP one (no FullyBooted after the login).
     pub fn set_http(&mut self) {
         self.http = true;
+        self.shared.update_connected(self.id, |c| c.fd = -1);
     }
 
     /// The simulator's shared state.
@@ -335,10 +465,35 @@ impl Session {
         self.user.is_some() && self.mask.contains(event.class)
     }
 
+    /// Whether `event` is one this session already wrote itself (see [`Reply::events`]); it is
+    /// skipped then, once.
+    pub fn is_own_event(&mut self, event: &SimEvent) -> bool {
+        match &self.own_event {
+            Some(t) if Arc::ptr_eq(t, &event.text) => {
+                self.own_event = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the session has event filters (then [`wants`](Self::wants) needs the parsed
     /// event).
     pub fn has_filters(&self) -> bool {
         !self.filters.is_empty()
+    }
+
+    /// Whether this session's filters pass `event` (parsed from its text).
+    fn filters_pass(&self, event: &SimEvent) -> bool {
+        if self.filters.is_empty() {
+            return true;
+        }
+        let mut d = amiwire::Decoder::with_config(amiwire::DecoderConfig::without_banner());
+        let _ = d.feed(&event.text);
+        match d.decode() {
+            Ok(Some(amiwire::Frame::Message(m))) => self.filters.matches(&m),
+            _ => false,
+        }
     }
 
     /// Handles one action.
@@ -429,6 +584,22 @@ impl Session {
                 Reply::new(out.done())
             }
             "listcategories" => self.list_categories(m, id),
+            "getconfig" => crate::info::getconfig(&self.shared, m, id),
+            "modulecheck" => crate::info::modulecheck(m, id),
+            "reload" => crate::info::reload(m, id),
+            "coreshowchannelmap" => crate::lists::core_show_channel_map(&self.shared, m, id),
+            "devicestatelist" => crate::lists::device_state_list(&self.shared, id),
+            "extensionstatelist" => crate::lists::extension_state_list(id),
+            "presencestatelist" => crate::lists::presence_state_list(id),
+            "bridgelist" => crate::lists::bridge_list(id),
+            "parkinglots" => crate::lists::parking_lots(id),
+            "parkedcalls" => crate::lists::parked_calls(m, id),
+            "showdialplan" => crate::lists::show_dialplan(&self.shared, m, id),
+            "queuestatus" => crate::lists::queue_status(&self.shared, m, id),
+            "queuesummary" => crate::lists::queue_summary(&self.shared, m, id),
+            "agents" => crate::lists::agents(&self.shared, id),
+            "confbridgelistrooms" => crate::lists::confbridge_list_rooms(id),
+            "confbridgelist" => crate::lists::confbridge_list(m, id),
             "loggerrotate" => Reply::new(
                 Out::response("Success", id)
                     .h("Message", "Reloaded the logger and rotated log files")
@@ -494,6 +665,7 @@ impl Session {
             .unwrap_or(account.read);
         self.filters = account.filters.clone();
         self.user = Some(name.clone());
+        self.registered_login();
         let mut reply = Reply::new(
             Out::response("Success", id)
                 .h("Message", "Authentication accepted")
@@ -523,7 +695,7 @@ impl Session {
             "0x{:x}",
             Arc::as_ptr(&self.shared) as usize ^ self.peer.port() as usize
         );
-        reply.events.push(SimEvent::new(
+        let auth = SimEvent::new(
             "SuccessfulAuth",
             Privileges::SECURITY,
             &[
@@ -538,7 +710,19 @@ impl Session {
                 ("UsingPassword", "0"),
                 ("SessionTV", &tv),
             ],
-        ));
+        );
+        // Asterisk raises it through stasis (main/security_events.c, forwarded to the manager
+        // topic) while authenticating, and the session flushes its queued events right after
+        // the Login action (process_message → process_events): recordings 01 and 10 show it
+        // right after the Login answer and FullyBooted, before the answer to an action
+        // pipelined after the Login. So this session writes it itself, under the mask and
+        // filters it has now, and skips it when it comes back through the event bus (HTTP
+        // sessions collect it for WaitEvent instead, as recording 11a shows).
+        if !self.http && self.mask.contains(auth.class) && self.filters_pass(&auth) {
+            reply.bytes.extend_from_slice(&auth.text);
+            self.own_event = Some(auth.text.clone());
+        }
+        reply.events.push(auth);
         reply
     }
 
@@ -580,7 +764,10 @@ impl Session {
             return Reply::new(error(id, "No command provided"));
         };
         let uptime = self.shared.started.elapsed().as_secs();
-        let (ok, lines): (bool, Vec<String>) = match cmd.trim() {
+        // main/cli.c parse_args: words split at blanks; commands match case-insensitively.
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        let lower = words.join(" ").to_ascii_lowercase();
+        let (ok, lines): (bool, Vec<String>) = match lower.as_str() {
             "core show version" => (
                 true,
                 vec![format!(
@@ -604,25 +791,33 @@ impl Session {
                     ),
                     "0 active channels".into(),
                     "0 active calls".into(),
-                    format!(
-                        "{} calls processed",
-                        self.shared
+                    {
+                        let n = self
+                            .shared
                             .counters
                             .processed
-                            .load(std::sync::atomic::Ordering::Relaxed)
-                    ),
+                            .load(std::sync::atomic::Ordering::Relaxed);
+                        format!("{} processed", plural(n, "call"))
+                    },
                 ],
             ),
+            "manager show connected" => {
+                let list = self.shared.connected().clone();
+                (true, crate::cli::manager_show_connected(&list, unix_now()))
+            }
+            c if c == "core show help" || c.starts_with("core show help ") => {
+                (true, crate::cli::help(&words[3..]))
+            }
             c if c == "dialplan show" || c.starts_with("dialplan show ") => {
-                let wanted = c.strip_prefix("dialplan show").unwrap_or("").trim();
+                let wanted = words.get(2).copied().unwrap_or("");
                 self.dialplan_show(wanted)
             }
-            other => {
-                let first: Vec<&str> = other.split_whitespace().take(2).collect();
+            _ => {
+                let first: Vec<&str> = words.iter().copied().take(2).collect();
                 (
                     false,
                     vec![format!(
-                        "No such command '{other}' (type 'core show help {}' for other possible commands)",
+                        "No such command '{cmd}' (type 'core show help {}' for other possible commands)",
                         first.join(" ")
                     )],
                 )

@@ -180,6 +180,20 @@ fn without_timestamp(body: &[u8]) -> String {
     }
 }
 
+/// `<tr><td>Timestamp</td><td>…</td></tr>` with the value taken out.
+fn html_without_timestamp(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body).into_owned();
+    let key = "<tr><td>Timestamp</td><td>";
+    match s.find(key) {
+        Some(i) => {
+            let from = i + key.len();
+            let end = s[from..].find('<').unwrap() + from;
+            format!("{}<t>{}", &s[..from], &s[end..])
+        }
+        None => s,
+    }
+}
+
 #[tokio::test]
 async fn mxml_as_recorded() {
     let mut cfg = SimConfig::default();
@@ -239,8 +253,9 @@ async fn digest_as_recorded() {
     let http = sim.http_addr().unwrap();
     let requests = split_http(&data("11d-http-arawman-digest.client.bin"));
     let answers = split_http(&data("11d-http-arawman-digest.server.bin"));
-    // All but the last exchange (the /amanager HTML page, not simulated).
-    for ((head, body), (want_head, want_body)) in requests.iter().zip(&answers).take(10) {
+    assert_eq!(requests.len(), 11);
+    assert_eq!(requests.len(), answers.len());
+    for ((head, body), (want_head, want_body)) in requests.iter().zip(&answers) {
         let (got_head, got_body) = request(http, head, body).await;
         let line = head.lines().next().unwrap();
         assert_eq!(got_head.lines().next(), want_head.lines().next(), "{line}");
@@ -254,8 +269,21 @@ async fn digest_as_recorded() {
             !got_head.contains("Set-Cookie"),
             "{line}: Digest sessions have no cookie"
         );
+        let ctype = |h: &str| {
+            h.lines()
+                .find(|l| l.starts_with("Content-type:"))
+                .map(str::to_owned)
+        };
+        assert_eq!(ctype(&got_head), ctype(want_head), "{line}");
         if want_head.starts_with("HTTP/1.1 401") {
             assert_eq!(got_body, *want_body, "{line}");
+        } else if line.contains("amanager") {
+            // The HTML page, byte for byte but for the Ping's time stamp.
+            assert_eq!(
+                html_without_timestamp(&got_body),
+                html_without_timestamp(want_body),
+                "{line}"
+            );
         } else if line.contains("amxml") {
             assert_eq!(
                 without_timestamp(&got_body),
@@ -275,5 +303,202 @@ async fn digest_as_recorded() {
             );
         }
     }
+    sim.stop().await;
+}
+
+/// An `Authorization: Digest` header for `admin` (secret amp111), as curl computes it.
+fn digest_header(method: &str, uri: &str, nonce: &str, nc: u32) -> String {
+    digest_header_for("admin", "amp111", method, uri, nonce, nc)
+}
+
+fn digest_header_for(
+    user: &str,
+    secret: &str,
+    method: &str,
+    uri: &str,
+    nonce: &str,
+    nc: u32,
+) -> String {
+    use md5::{Digest as _, Md5};
+    let md5 = |s: String| -> String {
+        let mut h = Md5::new();
+        h.update(s.as_bytes());
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let ha1 = md5(format!("{user}:asterisk:{secret}"));
+    let ha2 = md5(format!("{method}:{uri}"));
+    let cnonce = "0a4f113b";
+    let nc = format!("{nc:08x}");
+    let response = md5(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"asterisk\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\", algorithm=MD5, opaque=\"{nonce}\""
+    )
+}
+
+fn www_authenticate(head: &str) -> Option<String> {
+    head.lines()
+        .find_map(|l| l.strip_prefix("WWW-authenticate: "))
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn digest_nonce_count_must_grow() {
+    let mut cfg = SimConfig::default();
+    cfg.http_listen = Some(([127, 0, 0, 1], 0).into());
+    cfg.digest_nonces = ["0000abcd", "1234beef", "00c0ffee"]
+        .map(String::from)
+        .to_vec();
+    let sim = Simulator::start(cfg).await.unwrap();
+    let http = sim.http_addr().unwrap();
+    let uri = "/arawman?action=Ping&ActionID=n";
+    let get =
+        |auth: String| format!("GET {uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}");
+    let ok = |head: &str, body: &[u8]| {
+        assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+        assert_eq!(messages(body)[0].get_str("Ping"), Some("Pong"));
+    };
+    // No Authorization: the first nonce.
+    let (head, _) = request(http, "GET /arawman?action=Ping HTTP/1.1\r\nHost: x", b"").await;
+    assert!(head.starts_with("HTTP/1.1 401 Unauthorized"));
+    assert_eq!(
+        www_authenticate(&head).as_deref(),
+        Some("Digest algorithm=MD5, realm=\"asterisk\", nonce=\"0000abcd\", qop=\"auth\", opaque=\"0000abcd\"")
+    );
+    // nc 1 makes the session (Asterisk does not record that first count), 1 again and 2 pass.
+    for nc in [1, 1, 2] {
+        let (head, body) =
+            request(http, &get(digest_header("GET", uri, "0000abcd", nc)), b"").await;
+        ok(&head, &body);
+    }
+    // 2 again is a replay: a new nonce, stale=true.
+    let (head, _) = request(http, &get(digest_header("GET", uri, "0000abcd", 2)), b"").await;
+    assert!(head.starts_with("HTTP/1.1 401 Unauthorized"), "{head}");
+    assert_eq!(
+        www_authenticate(&head).as_deref(),
+        Some("Digest algorithm=MD5, realm=\"asterisk\", nonce=\"1234beef\", qop=\"auth\", opaque=\"1234beef\", stale=true")
+    );
+    // The old nonce, even with a higher count: told the current one, stale=true.
+    let (head, _) = request(http, &get(digest_header("GET", uri, "0000abcd", 9)), b"").await;
+    assert!(
+        www_authenticate(&head)
+            .unwrap()
+            .contains("nonce=\"1234beef\""),
+        "{head}"
+    );
+    assert!(www_authenticate(&head).unwrap().ends_with(", stale=true"));
+    // The new nonce from 1 on (the count was reset).
+    for nc in [1, 2, 3] {
+        let (head, body) =
+            request(http, &get(digest_header("GET", uri, "1234beef", nc)), b"").await;
+        ok(&head, &body);
+    }
+    // A wrong answer: a fresh nonce, not stale.
+    let bad = digest_header("GET", uri, "1234beef", 4).replace("response=\"", "response=\"0");
+    let (head, _) = request(http, &get(bad), b"").await;
+    assert_eq!(
+        www_authenticate(&head).as_deref(),
+        Some("Digest algorithm=MD5, realm=\"asterisk\", nonce=\"00c0ffee\", qop=\"auth\", opaque=\"00c0ffee\"")
+    );
+    // A nonce that is no hex number.
+    let (head, _) = request(http, &get(digest_header("GET", uri, "zz", 1)), b"").await;
+    assert!(head.starts_with("HTTP/1.1 401 Unauthorized"));
+    assert!(!www_authenticate(&head).unwrap().contains("stale"));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn manager_html_page() {
+    let mut cfg = SimConfig::default();
+    cfg.http_listen = Some(([127, 0, 0, 1], 0).into());
+    let sim = Simulator::start(cfg).await.unwrap();
+    let http = sim.http_addr().unwrap();
+    let (head, body) = request(
+        http,
+        "GET /manager?action=Login&username=admin&secret=amp111 HTTP/1.1\r\nHost: x",
+        b"",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200 OK"));
+    assert!(head.contains("\r\nContent-type: text/html\r\n"));
+    assert!(head.contains("\r\nPragma: SuppressEvents\r\n"));
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Set-Cookie: mansession_id=\""))
+        .unwrap()[..8]
+        .to_owned();
+    // main/manager.c generic_http_callback with FORMAT_HTML, and xml_translate's rows.
+    let want = "<title>Asterisk&trade; Manager Interface</title><body bgcolor=\"#ffffff\">\
+<table align=center bgcolor=\"#f1f1f1\" width=\"500\">\r\n\
+<tr><td colspan=\"2\" bgcolor=\"#f1f1ff\"><h1>Manager Tester</h1></td></tr>\r\n\
+<tr><td colspan=\"2\" bgcolor=\"#f1f1ff\"><form action=\"manager\" method=\"post\">\n\
+\tAction: <select name=\"action\">\n\
+\t\t<option value=\"\">-----&gt;</option>\n\
+\t\t<option value=\"login\">login</option>\n\
+\t\t<option value=\"command\">Command</option>\n\
+\t\t<option value=\"waitevent\">waitevent</option>\n\
+\t\t<option value=\"listcommands\">listcommands</option>\n\
+\t</select>\n\
+\tor <input name=\"action\"><br/>\n\
+\tCLI Command <input name=\"command\"><br>\n\
+\tuser <input name=\"username\"> pass <input type=\"password\" name=\"secret\"><br>\n\
+\t<input type=\"submit\">\n</form>\n</td></tr>\r\n\
+<tr><td>Response</td><td>Success</td></tr>\n\
+<tr><td>Message</td><td>Authentication accepted</td></tr>\n\
+<tr><td colspan=\"2\"><hr></td></tr>\r\n\
+</table></body>\r\n";
+    assert_eq!(String::from_utf8_lossy(&body), want);
+    // A Command with several Output lines: repeated names numbered, values escaped.
+    let (_, body) = request(
+        http,
+        &format!(
+            "GET /manager?action=Command&command=dialplan+show+nosuch HTTP/1.1\r\nHost: x\r\n\
+             Cookie: mansession_id=\"{cookie}\""
+        ),
+        b"",
+    )
+    .await;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert!(
+        body.contains("<tr><td>Output</td><td>There is no existence of &apos;nosuch&apos; context</td></tr>\n"),
+        "{body}"
+    );
+    let (_, body) = request(
+        http,
+        &format!(
+            "GET /mxml?action=Command&command=core+show+help+manager+show HTTP/1.1\r\nHost: x\r\n\
+             Cookie: mansession_id=\"{cookie}\""
+        ),
+        b"",
+    )
+    .await;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert!(
+        body.contains(" output='manager show commands          -- List manager interface commands' output-2='manager show connected "),
+        "{body}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn digest_user_refused_by_its_acl_gets_403() {
+    let mut cfg = SimConfig::default();
+    cfg.http_listen = Some(([127, 0, 0, 1], 0).into());
+    cfg.accounts = amiwire_sim::accounts::Accounts::parse(
+        "[far]\nsecret = far\ndeny = 0.0.0.0/0.0.0.0\npermit = 10.0.0.1/255.255.255.255\nread = all\nwrite = all\n",
+    )
+    .unwrap();
+    let sim = Simulator::start(cfg).await.unwrap();
+    let http = sim.http_addr().unwrap();
+    let uri = "/arawman?action=Ping";
+    let auth = digest_header_for("far", "far", "GET", uri, "0000abcd", 1);
+    let (head, body) = request(
+        http,
+        &format!("GET {uri} HTTP/1.1\r\nHost: x\r\n{auth}"),
+        b"",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 403 Permission denied"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("<h1>Permission denied</h1>"));
     sim.stop().await;
 }

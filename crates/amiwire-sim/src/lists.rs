@@ -1,0 +1,536 @@
+//! The event-list actions of recording 06-event-lists that need no queue, agent or conference
+//! call: CoreShowChannelMap, DeviceStateList, ExtensionStateList, PresenceStateList,
+//! BridgeList, Parkinglots, ParkedCalls, ShowDialPlan, QueueStatus, QueueSummary, Agents,
+//! ConfbridgeListRooms and ConfbridgeList.
+//!
+//! Layouts: the recording where it shows them (Asterisk 22.10.1), else the source named at
+//! each function. The simulator places no queue, agent or conference calls and keeps no
+//! bridges, so queues have no callers, the agent is logged off, there are no conferences,
+//! bridges or parked calls.
+
+use std::fmt::Write as _;
+
+use amiwire::MessageRef;
+
+use crate::accounts::conf::ConfFile;
+use crate::session::{error, Reply, Shared};
+
+/// The queues of the recorded server (`etc/queues.conf`, a copy of the corpus's
+/// `asterisk-etc/queues.conf`).
+pub(crate) const DEFAULT_QUEUES_CONF: &str = include_str!("../etc/queues.conf");
+
+/// A queue member from a `member =>` line (`interface,penalty,membername,state_interface`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Member {
+    name: String,
+    interface: String,
+    state_interface: String,
+    penalty: i32,
+}
+
+/// A queue of queues.conf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Queue {
+    name: String,
+    strategy: String,
+    maxlen: i32,
+    weight: i32,
+    servicelevel: i32,
+    members: Vec<Member>,
+}
+
+/// The queues of a queues.conf text (every section but `general`); unreadable text gives none.
+pub(crate) fn parse_queues(text: &str) -> Vec<Queue> {
+    let Ok(file) = ConfFile::parse(text) else {
+        return Vec::new();
+    };
+    let num = |v: Option<&str>| v.and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    file.sections()
+        .filter(|s| !s.name.eq_ignore_ascii_case("general"))
+        .map(|s| Queue {
+            name: s.name.clone(),
+            strategy: s.get("strategy").unwrap_or("ringall").to_ascii_lowercase(),
+            maxlen: num(s.get("maxlen")),
+            weight: num(s.get("weight")),
+            servicelevel: num(s.get("servicelevel")),
+            members: s
+                .entries
+                .iter()
+                .filter(|e| e.name.eq_ignore_ascii_case("member"))
+                .filter_map(|e| {
+                    let f: Vec<&str> = e.value.split(',').map(str::trim).collect();
+                    let interface = f.first().filter(|i| !i.is_empty())?.to_string();
+                    let get = |i: usize| f.get(i).copied().filter(|v| !v.is_empty());
+                    Some(Member {
+                        name: get(2).unwrap_or(&interface).to_owned(),
+                        state_interface: get(3).unwrap_or(&interface).to_owned(),
+                        penalty: get(1).and_then(|p| p.parse().ok()).unwrap_or(0),
+                        interface,
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// An agent of agents.conf: the recorded server had agent 1001, "Test Agent" (recording 06;
+/// its agents.conf is not in the corpus).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Agent {
+    pub(crate) id: String,
+    pub(crate) name: String,
+}
+
+/// The recorded server's agents.
+pub(crate) fn default_agents() -> Vec<Agent> {
+    vec![Agent {
+        id: "1001".into(),
+        name: "Test Agent".into(),
+    }]
+}
+
+/// A parking lot as `Parkinglots` lists it: the recorded server's `default` lot, spaces
+/// 7001-7010, 60 s (recording 06).
+const PARKING_LOTS: &[(&str, u32, u32, u32)] = &[("default", 7001, 7010, 60)];
+
+/// `astman_send_listack`: `Response: Success`, ActionID, `EventList: start`, the message.
+fn listack(id: Option<&str>, message: &str) -> String {
+    let mut t = String::from("Response: Success\r\n");
+    if let Some(id) = id {
+        let _ = write!(t, "ActionID: {id}\r\n");
+    }
+    let _ = write!(t, "EventList: start\r\nMessage: {message}\r\n\r\n");
+    t
+}
+
+/// `astman_send_list_complete_start` + `_end`: the event, ActionID, `EventList: Complete`,
+/// `ListItems`, then `extra` headers.
+fn complete(t: &mut String, event: &str, id: Option<&str>, items: usize, extra: &[(&str, String)]) {
+    let _ = write!(t, "Event: {event}\r\n");
+    if let Some(id) = id {
+        let _ = write!(t, "ActionID: {id}\r\n");
+    }
+    let _ = write!(t, "EventList: Complete\r\nListItems: {items}\r\n");
+    for (k, v) in extra {
+        let _ = write!(t, "{k}: {v}\r\n");
+    }
+    t.push_str("\r\n");
+}
+
+/// An event with the ActionID right after `Event:` (most list items).
+fn item_id_first(t: &mut String, event: &str, id: Option<&str>, headers: &[(&str, String)]) {
+    let _ = write!(t, "Event: {event}\r\n");
+    if let Some(id) = id {
+        let _ = write!(t, "ActionID: {id}\r\n");
+    }
+    for (k, v) in headers {
+        let _ = write!(t, "{k}: {v}\r\n");
+    }
+    t.push_str("\r\n");
+}
+
+/// An event with the ActionID last (app_queue's and app_agent_pool's items).
+fn item_id_last(t: &mut String, event: &str, id: Option<&str>, headers: &[(&str, String)]) {
+    let _ = write!(t, "Event: {event}\r\n");
+    for (k, v) in headers {
+        let _ = write!(t, "{k}: {v}\r\n");
+    }
+    if let Some(id) = id {
+        let _ = write!(t, "ActionID: {id}\r\n");
+    }
+    t.push_str("\r\n");
+}
+
+/// A list with no items: the ack, then the complete event.
+fn empty_list(id: Option<&str>, message: &str, done: &str) -> Reply {
+    let mut t = listack(id, message);
+    complete(&mut t, done, id, 0, &[]);
+    Reply::new(t.into_bytes())
+}
+
+/// main/manager.c `action_coreshowchannelmap`: the channel must exist; a channel in no bridge
+/// (every channel of the simulator, which keeps no bridges) has an empty map. The two error
+/// texts end in a bare `\n` inside `Message:`, as Asterisk writes them.
+pub(crate) fn core_show_channel_map(
+    shared: &Shared,
+    m: &MessageRef<'_>,
+    id: Option<&str>,
+) -> Reply {
+    let Some(name) = m.get_str("Channel").filter(|c| !c.is_empty()) else {
+        return Reply::new(error(id, "CoreShowChannelMap requires a channel.\n"));
+    };
+    if !shared.channels.list().iter().any(|(n, _)| n == name) {
+        return Reply::new(error(id, "Could not get channel snapshot\n"));
+    }
+    empty_list(id, "Channel map will follow", "CoreShowChannelMapComplete")
+}
+
+/// res/res_manager_devicestate.c `action_devicestatelist`: the cached device states as
+/// `DeviceStateChange` items. The simulator caches one: each configured agent's
+/// `Agent:<id>`, `UNAVAILABLE` (as recording 06 lists it). Queue and conference device
+/// states are not simulated.
+pub(crate) fn device_state_list(shared: &Shared, id: Option<&str>) -> Reply {
+    let mut t = listack(id, "Device State Changes will follow");
+    for a in &shared.agents {
+        item_id_first(
+            &mut t,
+            "DeviceStateChange",
+            id,
+            &[
+                ("Device", format!("Agent:{}", a.id)),
+                ("State", "UNAVAILABLE".into()),
+            ],
+        );
+    }
+    complete(
+        &mut t,
+        "DeviceStateListComplete",
+        id,
+        shared.agents.len(),
+        &[],
+    );
+    Reply::new(t.into_bytes())
+}
+
+/// `ExtensionStateList` with no hint states (recording 06: an empty list; dialplan hints are
+/// not listed by the simulator).
+pub(crate) fn extension_state_list(id: Option<&str>) -> Reply {
+    empty_list(
+        id,
+        "Extension Statuses will follow",
+        "ExtensionStateListComplete",
+    )
+}
+
+/// `PresenceStateList` with no presence states (recording 06).
+pub(crate) fn presence_state_list(id: Option<&str>) -> Reply {
+    empty_list(
+        id,
+        "Presence State Changes will follow",
+        "PresenceStateListComplete",
+    )
+}
+
+/// `BridgeList`: the simulator keeps no bridges, so the list is empty (recording 06's ack and
+/// complete event).
+pub(crate) fn bridge_list(id: Option<&str>) -> Reply {
+    empty_list(id, "Bridge listing will follow", "BridgeListComplete")
+}
+
+/// res/parking/parking_manager.c `manager_parking_lot_list`.
+pub(crate) fn parking_lots(id: Option<&str>) -> Reply {
+    let mut t = listack(id, "Parking lots will follow");
+    for (name, start, stop, timeout) in PARKING_LOTS {
+        item_id_first(
+            &mut t,
+            "Parkinglot",
+            id,
+            &[
+                ("Name", (*name).into()),
+                ("StartSpace", start.to_string()),
+                ("StopSpace", stop.to_string()),
+                ("Timeout", timeout.to_string()),
+            ],
+        );
+    }
+    complete(&mut t, "ParkinglotsComplete", id, PARKING_LOTS.len(), &[]);
+    Reply::new(t.into_bytes())
+}
+
+/// res/parking/parking_manager.c `manager_parking_status`: no parked calls; a `ParkingLot`
+/// that does not exist is an error.
+pub(crate) fn parked_calls(m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+    if let Some(lot) = m.get_str("ParkingLot").filter(|l| !l.is_empty()) {
+        if !PARKING_LOTS.iter().any(|(n, ..)| *n == lot) {
+            return Reply::new(error(id, "Requested parking lot could not be found."));
+        }
+    }
+    let mut t = listack(id, "Parked calls will follow");
+    complete(
+        &mut t,
+        "ParkedCallsComplete",
+        id,
+        0,
+        &[("Total", "0".into())],
+    );
+    Reply::new(t.into_bytes())
+}
+
+/// main/pbx.c `manager_show_dialplan`: a `ListDialplan` item per priority (a hint first, as
+/// `Priority: hint`) and per include, of every context or the one named, of every extension
+/// or those matching `Extension`; then the counts. Errors: `Did not find context <c>`,
+/// `Did not find extension <e>@<c>` (`… in any context` without a context).
+pub(crate) fn show_dialplan(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+    let context = m.get_str("Context").filter(|c| !c.is_empty());
+    let exten = m.get_str("Extension").filter(|e| !e.is_empty());
+    let mut body = String::new();
+    let (mut items, mut extens, mut prios, mut contexts) = (0usize, 0usize, 0usize, 0usize);
+    let mut context_found = false;
+    let mut exten_found = false;
+    for ctx in shared.dialplan.contexts() {
+        if context.is_some_and(|c| c != ctx.name) {
+            continue;
+        }
+        context_found = true;
+        let mut exts: Vec<_> = ctx
+            .extensions()
+            .iter()
+            .filter(|e| exten.is_none_or(|x| e.matches(x)))
+            .collect();
+        exts.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut any = false;
+        for e in exts {
+            exten_found = true;
+            any = true;
+            extens += 1;
+            let base = [("Context", ctx.name.clone()), ("Extension", e.name.clone())];
+            if let Some(hint) = &e.hint {
+                let mut h = base.to_vec();
+                h.push(("Priority", "hint".into()));
+                h.push(("Application", hint.clone()));
+                h.push(("Registrar", "pbx_config".into()));
+                item_id_first(&mut body, "ListDialplan", id, &h);
+                items += 1;
+                prios += 1;
+            }
+            for st in e.steps() {
+                let mut h = base.to_vec();
+                h.push(("Priority", st.priority.to_string()));
+                h.push(("Application", st.app.clone()));
+                h.push(("AppData", st.args.clone()));
+                h.push(("Registrar", "pbx_config".into()));
+                item_id_first(&mut body, "ListDialplan", id, &h);
+                items += 1;
+                prios += 1;
+            }
+        }
+        if exten.is_none() {
+            for inc in &ctx.includes {
+                item_id_first(
+                    &mut body,
+                    "ListDialplan",
+                    id,
+                    &[
+                        ("Context", ctx.name.clone()),
+                        ("IncludeContext", inc.clone()),
+                        ("Registrar", "pbx_config".into()),
+                    ],
+                );
+                items += 1;
+                any = true;
+            }
+        }
+        if any {
+            contexts += 1;
+        }
+    }
+    if let Some(c) = context {
+        if !context_found {
+            return Reply::new(error(id, &format!("Did not find context {c}")));
+        }
+    }
+    if let Some(x) = exten {
+        if !exten_found {
+            let text = match context {
+                Some(c) => format!("Did not find extension {x}@{c}"),
+                None => format!("Did not find extension {x} in any context"),
+            };
+            return Reply::new(error(id, &text));
+        }
+    }
+    let mut t = listack(id, "DialPlan list will follow");
+    t.push_str(&body);
+    complete(
+        &mut t,
+        "ShowDialPlanComplete",
+        id,
+        items,
+        &[
+            ("ListExtensions", extens.to_string()),
+            ("ListPriorities", prios.to_string()),
+            ("ListContexts", contexts.to_string()),
+        ],
+    );
+    Reply::new(t.into_bytes())
+}
+
+/// A member's device state, as chan_local reports `Local/<exten>@<context>`: in use (2) while
+/// a Local channel of that name is up, else not in use (1).
+fn member_status(shared: &Shared, member: &Member) -> u8 {
+    let prefix = format!("{}-", member.state_interface);
+    if shared
+        .channels
+        .list()
+        .iter()
+        .any(|(n, _)| n.starts_with(&prefix))
+    {
+        2
+    } else {
+        1
+    }
+}
+
+fn queue_filter<'a>(shared: &'a Shared, m: &MessageRef<'_>) -> impl Iterator<Item = &'a Queue> {
+    let wanted = m
+        .get_str("Queue")
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned);
+    shared.queues.iter().filter(move |q| {
+        wanted
+            .as_deref()
+            .is_none_or(|w| q.name.eq_ignore_ascii_case(w))
+    })
+}
+
+/// apps/app_queue.c `manager_queues_status`, in recording 06's layout: `QueueParams` and a
+/// `QueueMember` per member (no `QueueEntry`: the simulator places no queue calls, so every
+/// count and time is 0 and no member is paused). `Queue` and `Member` narrow the list.
+pub(crate) fn queue_status(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+    let member_filter = m.get_str("Member").filter(|v| !v.is_empty());
+    let login = shared.epoch().to_string();
+    let mut t = listack(id, "Queue status will follow");
+    let mut n = 0;
+    for q in queue_filter(shared, m) {
+        item_id_last(
+            &mut t,
+            "QueueParams",
+            id,
+            &[
+                ("Queue", q.name.clone()),
+                ("Max", q.maxlen.to_string()),
+                ("Strategy", q.strategy.clone()),
+                ("Calls", "0".into()),
+                ("Holdtime", "0".into()),
+                ("TalkTime", "0".into()),
+                ("Completed", "0".into()),
+                ("Abandoned", "0".into()),
+                ("ServiceLevel", q.servicelevel.to_string()),
+                ("ServicelevelPerf", "0.0".into()),
+                ("ServicelevelPerf2", "0.0".into()),
+                ("Weight", q.weight.to_string()),
+            ],
+        );
+        n += 1;
+        for mem in &q.members {
+            if member_filter.is_some_and(|f| f != mem.name && f != mem.interface) {
+                continue;
+            }
+            item_id_last(
+                &mut t,
+                "QueueMember",
+                id,
+                &[
+                    ("Queue", q.name.clone()),
+                    ("Name", mem.name.clone()),
+                    ("Location", mem.interface.clone()),
+                    ("StateInterface", mem.state_interface.clone()),
+                    ("Membership", "static".into()),
+                    ("Penalty", mem.penalty.to_string()),
+                    ("CallsTaken", "0".into()),
+                    ("LastCall", "0".into()),
+                    ("LastPause", "0".into()),
+                    ("LoginTime", login.clone()),
+                    ("InCall", "0".into()),
+                    ("Status", member_status(shared, mem).to_string()),
+                    ("Paused", "0".into()),
+                    ("PausedReason", String::new()),
+                    ("Wrapuptime", "0".into()),
+                ],
+            );
+            n += 1;
+        }
+    }
+    complete(&mut t, "QueueStatusComplete", id, n, &[]);
+    Reply::new(t.into_bytes())
+}
+
+/// apps/app_queue.c `manager_queues_summary`, in recording 06's layout: members logged in (all
+/// static members) and available (not in use, none paused); no callers.
+pub(crate) fn queue_summary(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+    let mut t = listack(id, "Queue summary will follow");
+    let mut n = 0;
+    for q in queue_filter(shared, m) {
+        let available = q
+            .members
+            .iter()
+            .filter(|mem| member_status(shared, mem) == 1)
+            .count();
+        item_id_last(
+            &mut t,
+            "QueueSummary",
+            id,
+            &[
+                ("Queue", q.name.clone()),
+                ("LoggedIn", q.members.len().to_string()),
+                ("Available", available.to_string()),
+                ("Callers", "0".into()),
+                ("HoldTime", "0".into()),
+                ("TalkTime", "0".into()),
+                ("LongestHoldTime", "0".into()),
+            ],
+        );
+        n += 1;
+    }
+    complete(&mut t, "QueueSummaryComplete", id, n, &[]);
+    Reply::new(t.into_bytes())
+}
+
+/// apps/app_agent_pool.c `action_agents`: every agent, logged off (`Agent`, `Name`,
+/// `Status: AGENT_LOGGEDOFF`, then the ActionID); the list framing of recording 06.
+pub(crate) fn agents(shared: &Shared, id: Option<&str>) -> Reply {
+    let mut t = listack(id, "Agents will follow");
+    for a in &shared.agents {
+        item_id_last(
+            &mut t,
+            "Agents",
+            id,
+            &[
+                ("Agent", a.id.clone()),
+                ("Name", a.name.clone()),
+                ("Status", "AGENT_LOGGEDOFF".into()),
+            ],
+        );
+    }
+    complete(&mut t, "AgentsComplete", id, shared.agents.len(), &[]);
+    Reply::new(t.into_bytes())
+}
+
+/// apps/app_confbridge.c `action_confbridgelistrooms`: with no conference up, an error.
+pub(crate) fn confbridge_list_rooms(id: Option<&str>) -> Reply {
+    Reply::new(error(id, "No active conferences."))
+}
+
+/// apps/app_confbridge.c `action_confbridgelist`: a conference name is required; with no
+/// conference up, an error.
+pub(crate) fn confbridge_list(m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+    if m.get_str("Conference").is_none_or(str::is_empty) {
+        return Reply::new(error(id, "No Conference name provided."));
+    }
+    Reply::new(error(id, "No active conferences."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queues_conf() {
+        let q = parse_queues(DEFAULT_QUEUES_CONF);
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].name, "support");
+        assert_eq!(q[0].strategy, "ringall");
+        assert_eq!(
+            q[0].members,
+            [Member {
+                name: "LocalHundred".into(),
+                interface: "Local/100@test".into(),
+                state_interface: "Local/100@test".into(),
+                penalty: 0,
+            }]
+        );
+        assert!(parse_queues("[x\n").is_empty());
+        let q = parse_queues("[q]\nmember => SIP/1\nmember => ,1\n");
+        assert_eq!(q[0].members.len(), 1);
+        assert_eq!(q[0].members[0].name, "SIP/1");
+    }
+}

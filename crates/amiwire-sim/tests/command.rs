@@ -1,0 +1,118 @@
+//! Command: `manager show connected` follows the sessions as they come and go; `core show
+//! help` topics.
+use std::time::Duration;
+
+use amiwire::{Decoder, Frame, Message};
+use amiwire_sim::server::{SimConfig, Simulator};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends `action` on `s` and returns the message answering ActionID `id`.
+async fn ask(s: &mut TcpStream, dec: &mut Decoder, action: &str, id: &str) -> Message {
+    s.write_all(action.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        while let Some(f) = dec.decode().unwrap() {
+            if let Frame::Message(m) = f {
+                if m.get_str("ActionID") == Some(id) && m.get_str("Event").is_none() {
+                    return m.to_owned();
+                }
+            }
+        }
+        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
+            .await
+            .expect("timed out")
+            .unwrap();
+        assert!(n > 0, "closed");
+        let _ = dec.feed(&buf[..n]);
+    }
+}
+
+fn outputs(m: &Message) -> Vec<String> {
+    m.iter()
+        .filter(|h| h.is("Output"))
+        .map(|h| String::from_utf8_lossy(h.value()).into_owned())
+        .collect()
+}
+
+async fn login(addr: std::net::SocketAddr, user: &str, secret: &str) -> (TcpStream, Decoder) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut dec = Decoder::new();
+    let a = format!(
+        "Action: Login\r\nActionID: l\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: off\r\n\r\n"
+    );
+    let m = ask(&mut s, &mut dec, &a, "l").await;
+    assert_eq!(m.get_str("Message"), Some("Authentication accepted"));
+    (s, dec)
+}
+
+const SHOW: &str = "Action: Command\r\nActionID: c\r\nCommand: manager show connected\r\n\r\n";
+
+#[tokio::test]
+async fn manager_show_connected_follows_the_sessions() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (mut admin, mut adec) = login(sim.addr(), "admin", "amp111").await;
+    let (c2, _) = login(sim.addr(), "c2call", "FrUyHn6FSaX").await;
+    // A connection that has not logged in is listed with an empty name.
+    let anon = TcpStream::connect(sim.addr()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let out = outputs(&ask(&mut admin, &mut adec, SHOW, "c").await);
+    assert_eq!(out.len(), 5, "{out:#?}");
+    assert!(out[0].starts_with("  Username         IP Address"));
+    let row = |i: usize| -> Vec<String> { out[i].split_whitespace().map(str::to_owned).collect() };
+    assert_eq!(row(1)[0], "admin");
+    assert_eq!(row(1)[1], "127.0.0.1");
+    assert_eq!(row(1)[4], "10"); // FileDes
+    assert_eq!(row(1)[6..], ["2147483647", "2147483647"]);
+    assert_eq!(row(2)[0], "c2call");
+    assert_eq!(row(2)[4], "11");
+    // c2call's classes as a `%-10.10d` number: zero-padded to ten digits.
+    let c2perms = amiwire_sim::accounts::Privileges::parse(
+        "system,call,log,verbose,command,agent,user,config,dtmf,reporting,cdr,dialplan,originate",
+    )
+    .bits();
+    assert_eq!(row(2)[6], format!("{c2perms:010}"));
+    assert!(row(2)[6].starts_with('0'));
+    assert_eq!(&out[3][..19], "                   ", "no user name");
+    assert_eq!(row(3)[3], "12"); // no name: one column fewer when split
+    assert_eq!(out[4], "3 users connected.");
+
+    drop(c2);
+    drop(anon);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = outputs(&ask(&mut admin, &mut adec, SHOW, "c").await);
+    assert_eq!(out.len(), 3, "{out:#?}");
+    assert_eq!(out[2], "1 users connected.");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn core_show_help_topics() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (mut s, mut dec) = login(sim.addr(), "admin", "amp111").await;
+    let help = |topic: &str| {
+        format!("Action: Command\r\nActionID: h\r\nCommand: core show help {topic}\r\n\r\n")
+    };
+    let m = ask(&mut s, &mut dec, &help("manager   SHOW"), "h").await;
+    assert_eq!(m.get_str("Response"), Some("Success"));
+    assert_eq!(
+        outputs(&m),
+        [
+            "manager show commands          -- List manager interface commands",
+            "manager show connected         -- List connected manager interface users"
+        ]
+    );
+    let m = ask(&mut s, &mut dec, &help("core show uptime"), "h").await;
+    assert_eq!(
+        outputs(&m),
+        [
+            "Usage: core show uptime [seconds]",
+            "       Shows Asterisk uptime information.",
+            "       The seconds word returns the uptime in seconds only."
+        ]
+    );
+    let m = ask(&mut s, &mut dec, &help("no such"), "h").await;
+    assert_eq!(outputs(&m), ["No such command 'no such'."]);
+    sim.stop().await;
+}
