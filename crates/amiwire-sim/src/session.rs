@@ -784,22 +784,24 @@ impl Session {
             ),
             "core show channels" => (
                 true,
-                vec![
-                    format!(
+                {
+                    let mut lines = vec![format!(
                         "{:<64} {:<32} {:<7} {:<30}",
                         "Channel", "Location", "State", "Application(Data)"
-                    ),
-                    "0 active channels".into(),
-                    "0 active calls".into(),
-                    {
-                        let n = self
-                            .shared
-                            .counters
-                            .processed
-                            .load(std::sync::atomic::Ordering::Relaxed);
-                        format!("{} processed", plural(n, "call"))
-                    },
-                ],
+                    )];
+                    lines.extend(self.cli_channel_rows());
+                    lines
+                }
+                .into_iter()
+                .chain([{
+                    let n = self
+                        .shared
+                        .counters
+                        .processed
+                        .load(std::sync::atomic::Ordering::Relaxed);
+                    format!("{} processed", plural(n, "call"))
+                }])
+                .collect(),
             ),
             "manager show connected" => {
                 let list = self.shared.connected().clone();
@@ -925,6 +927,62 @@ impl Session {
                 )
                 .done(),
         )
+    }
+
+    /// main/cli.c `handle_chanlist` without options: a row per live channel
+    /// (`%-64.64s %-32.32s %-7.7s %-30.30s`, location `exten@context:priority` and
+    /// `app(data)` each cut to their column, `(None)` when unknown), then the counts. Active
+    /// calls are the channels running the dialplan (a PBX thread in Asterisk), so not the
+    /// outgoing legs of a Dial, which only sit in its bridge.
+    fn cli_channel_rows(&self) -> Vec<String> {
+        fn cut(s: &str, n: usize) -> &str {
+            let mut end = s.len().min(n);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            &s[..end]
+        }
+        let chans = self.shared.channels.list();
+        let mut rows = Vec::with_capacity(chans.len() + 2);
+        let mut calls = 0usize;
+        for (_, live) in &chans {
+            let get = |k: &str| {
+                live.snapshot
+                    .iter()
+                    .find(|(key, _)| key.as_str() == k)
+                    .map(|(_, v)| v.as_str())
+                    .unwrap_or("")
+            };
+            let (context, exten) = (get("Context"), get("Exten"));
+            let loc = if context.is_empty() || exten.is_empty() {
+                "(None)".to_owned()
+            } else {
+                format!("{exten}@{context}:{}", get("Priority"))
+            };
+            let app = if live.app.is_empty() {
+                "(None)".to_owned()
+            } else {
+                format!("{}({})", live.app, live.data)
+            };
+            if !live.app.starts_with("AppDial") {
+                calls += 1;
+            }
+            rows.push(format!(
+                "{:<64} {:<32} {:<7} {:<30}",
+                cut(get("Channel"), 64),
+                cut(&loc, 32),
+                cut(get("ChannelStateDesc"), 7),
+                cut(&app, 30)
+            ));
+        }
+        let ess = |n: usize| if n == 1 { "" } else { "s" };
+        rows.push(format!(
+            "{} active channel{}",
+            chans.len(),
+            ess(chans.len())
+        ));
+        rows.push(format!("{calls} active call{}", ess(calls)));
+        rows
     }
 
     fn core_show_channels(&self, id: Option<&str>) -> Reply {

@@ -116,3 +116,31 @@ async fn core_show_help_topics() {
     assert_eq!(outputs(&m), ["No such command 'no such'."]);
     sim.stop().await;
 }
+
+/// `core show channels` lists the live channels in main/cli.c's layout, then the counts.
+#[tokio::test]
+async fn core_show_channels_lists_live_channels() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (mut admin, mut dec) = login(sim.addr(), "admin", "amp111").await;
+    const CHANNELS: &str = "Action: Command\r\nActionID: c\r\nCommand: core show channels\r\n\r\n";
+    let out = outputs(&ask(&mut admin, &mut dec, CHANNELS, "c").await);
+    assert_eq!(out.len(), 4, "{out:?}");
+    assert_eq!(&out[1..3], ["0 active channels", "0 active calls"]);
+    // A 30 s call on extension 600: its Local pair runs Answer/Wait.
+    let o = "Action: Originate\r\nActionID: o\r\nChannel: Local/600@test\r\nApplication: Wait\r\nData: 30\r\n\r\n";
+    let r = ask(&mut admin, &mut dec, o, "o").await;
+    assert_eq!(r.get_str("Response"), Some("Success"), "{r:?}");
+    let out = outputs(&ask(&mut admin, &mut dec, CHANNELS, "c").await);
+    assert_eq!(out.len(), 6, "{out:?}");
+    for row in &out[..3] {
+        assert_eq!(row.len(), 64 + 1 + 32 + 1 + 7 + 1 + 30, "{row:?}");
+    }
+    let rows = &out[1..3];
+    assert!(
+        rows.iter().all(|r| r.starts_with("Local/600@test-")),
+        "{rows:?}"
+    );
+    assert!(rows.iter().any(|r| r.contains(" 600@test:")), "{rows:?}");
+    assert_eq!(&out[3..5], ["2 active channels", "2 active calls"]);
+    sim.stop().await;
+}
