@@ -115,6 +115,8 @@ pub(crate) struct Driver {
     closing: Option<Vec<oneshot::Sender<()>>>,
     session: u64,
     scratch: Vec<usize>,
+    /// A session has logged in (the client was handed out).
+    ever_up: bool,
 }
 
 fn now() -> Instant {
@@ -168,6 +170,7 @@ impl Driver {
             closing: None,
             session: 0,
             scratch: Vec::new(),
+            ever_up: false,
         }
     }
 
@@ -199,7 +202,6 @@ impl Driver {
             match self.session(io, &mut first).await {
                 End::Shutdown => break "closed".to_owned(),
                 End::Lost { reason, retry } => {
-                    let was_first = first.is_some();
                     if let Some(f) = first.take() {
                         // The first session never logged in: the caller gets the error.
                         let _ = f.send(Err(Error::LoginFailed {
@@ -207,7 +209,9 @@ impl Driver {
                             message: reason.clone(),
                         }));
                     }
-                    if was_first || !retry || self.cfg.reconnect.is_none() {
+                    // A first session that never logged in ends the client: its caller got
+                    // the error from `connect`.
+                    if !self.ever_up || !retry || self.cfg.reconnect.is_none() {
                         self.fail_unsent();
                         break reason;
                     }
@@ -599,6 +603,7 @@ impl Driver {
                     tracing::debug!(%banner, "connected");
                 }
                 Output::LoggedIn => {
+                    self.ever_up = true;
                     let banner = conn.banner().unwrap_or_default().to_owned();
                     tracing::info!(%banner, user = %self.cfg.username, "logged in");
                     let hub = hub.get_or_insert_with(|| lock_hub(&self.hub));

@@ -492,3 +492,50 @@ async fn a_server_that_stops_reading_is_given_up() {
     assert_eq!(unknown + refused, 200);
     let _ = done_tx.send(());
 }
+
+/// After a reconnect the server refuses the credentials (the secret was changed): trying again
+/// would not help, so the client closes and says why.
+#[tokio::test]
+async fn a_refused_relogin_ends_the_client() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((mut s, _)) = l.accept().await {
+            n += 1;
+            let accept = n == 1;
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
+                    .await
+                    .unwrap();
+                let login = read_action(&mut s, &mut buf).await.unwrap();
+                let answer = if accept {
+                    "Response: Success\r\nActionID: {}\r\nMessage: Authentication accepted\r\n\r\n"
+                } else {
+                    "Response: Error\r\nActionID: {}\r\nMessage: Authentication failed\r\n\r\n"
+                }
+                .replace("{}", action_id(&login));
+                s.write_all(answer.as_bytes()).await.unwrap();
+                if accept {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                // Then the server closes (a restart, or after a failed login).
+            });
+        }
+    });
+    let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
+    cfg.reconnect = Some(fast_reconnect());
+    let client = Client::connect(cfg).await.unwrap();
+    let mut all = client.events(EventFilter::All);
+    let _ = next(&mut all).await;
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Disconnected { .. })
+    ));
+    assert_eq!(next(&mut all).await, None);
+    match client.status() {
+        Status::Closed { reason } => assert_eq!(reason, "login failed: Authentication failed"),
+        other => panic!("{other:?}"),
+    }
+}
