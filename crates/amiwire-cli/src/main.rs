@@ -214,8 +214,12 @@ struct OriginateArgs {
     #[arg(long, default_value_t = 30)]
     call_timeout: u32,
     /// Wait in the Originate action itself (synchronous): it then holds the connection
-    #[arg(long)]
+    #[arg(long, conflicts_with = "asynchronous")]
     sync: bool,
+    /// Async: the server answers at once and the result comes as an OriginateResponse event,
+    /// which this command waits for (the default)
+    #[arg(long = "async")]
+    asynchronous: bool,
     /// JSON instead of text
     #[arg(long)]
     json: bool,
