@@ -1,9 +1,12 @@
 //! Calls on Local channels: what an Originate starts. A small model of Asterisk's channels
-//! that runs the dialplan of the called extension (Answer, Wait, Set, UserEvent, Hangup; other
-//! applications are stepped over) and raises the events a real Asterisk raises for it
-//! (Newchannel, LocalBridge, Newexten, VarSet, Newstate, UserEvent, HangupRequest, Hangup,
-//! OriginateResponse), with the header blocks of the recordings.
-
+//! that runs the dialplan of the called extension (Answer, Wait, Set, UserEvent, Hangup, and
+//! Dial to another Local channel; other applications are stepped over) and raises the events
+//! a real Asterisk 22 raises for it, with the header blocks and in the order of the
+//! recordings (08 for a Dial): Newchannel, Newexten, NewCallerid, NewConnectedLine,
+//! LocalBridge, VarSet (with Dial's DIALSTATUS, DIALEDPEERNAME, … and BRIDGEPEER), Newstate,
+//! DialBegin/DialEnd, Bridge{Create,Enter,Leave,Destroy}, UserEvent, SoftHangupRequest,
+//! HangupRequest, Hangup, DeviceStateChange, QueueMemberStatus (for watched queue members),
+//! OriginateResponse, and cdr_manager's Cdr and cel_manager's CEL events.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -192,6 +195,98 @@ struct CallCtl {
     redirect: Arc<std::sync::Mutex<Option<(String, String, u32)>>>,
 }
 
+/// A member of a queue whose device app_queue watches (queues.conf `member => interface,
+/// penalty, name`): when the device's state changes, every session reading `agent` gets a
+/// QueueMemberStatus event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueMember {
+    /// The queue (`[support]`).
+    pub queue: String,
+    /// The member's name (`MemberName`).
+    pub name: String,
+    /// Its interface, which is also the device whose state is watched (`Local/100@test`).
+    pub interface: String,
+    /// Its penalty.
+    pub penalty: u32,
+}
+
+impl QueueMember {
+    /// The recorded server's queues.conf: queue `support` with `member =>
+    /// Local/100@test,0,LocalHundred`.
+    pub fn builtin() -> Vec<QueueMember> {
+        vec![QueueMember {
+            queue: "support".into(),
+            name: "LocalHundred".into(),
+            interface: "Local/100@test".into(),
+            penalty: 0,
+        }]
+    }
+}
+
+/// The queue members of a simulator and the last device status app_queue saw for each.
+#[derive(Debug, Default)]
+pub struct Queues {
+    members: std::sync::Mutex<Vec<(QueueMember, u8)>>,
+    login_time: u64,
+}
+
+impl Queues {
+    /// These members, all not in use, logged in at `login_time` (Unix seconds).
+    pub fn new(members: Vec<QueueMember>, login_time: u64) -> Queues {
+        Queues {
+            members: std::sync::Mutex::new(members.into_iter().map(|m| (m, 1)).collect()),
+            login_time,
+        }
+    }
+
+    /// `device` changed to `state` (`INUSE`…): the QueueMemberStatus events of the members
+    /// whose status that changes (app_queue raises none when it stays the same).
+    fn device_changed(&self, device: &str, state: &str) -> Vec<SimEvent> {
+        let status: u8 = match state {
+            "NOT_INUSE" => 1,
+            "INUSE" => 2,
+            "BUSY" => 3,
+            "INVALID" => 4,
+            "UNAVAILABLE" => 5,
+            "RINGING" => 6,
+            "RINGINUSE" => 7,
+            "ONHOLD" => 8,
+            _ => 0,
+        };
+        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (m, last) in members.iter_mut() {
+            if m.interface != device || *last == status {
+                continue;
+            }
+            *last = status;
+            let login = self.login_time.to_string();
+            let penalty = m.penalty.to_string();
+            let status = status.to_string();
+            let h: Vec<(&str, &str)> = vec![
+                ("Queue", &m.queue),
+                ("MemberName", &m.name),
+                ("Interface", &m.interface),
+                ("StateInterface", &m.interface),
+                ("Membership", "static"),
+                ("Penalty", &penalty),
+                ("CallsTaken", "0"),
+                ("LastCall", "0"),
+                ("LastPause", "0"),
+                ("LoginTime", &login),
+                ("InCall", "0"),
+                ("Status", &status),
+                ("Paused", "0"),
+                ("PausedReason", ""),
+                ("Ringinuse", "1"),
+                ("Wrapuptime", "0"),
+            ];
+            out.push(SimEvent::new("QueueMemberStatus", Privileges::AGENT, &h));
+        }
+        out
+    }
+}
+
 /// One side of a Local channel pair.
 #[derive(Clone, Debug)]
 struct Chan {
@@ -204,6 +299,12 @@ struct Chan {
     priority: u32,
     uniqueid: String,
     linkedid: String,
+    /// The caller's ANI (CEL `CallerIDani`): an Originate's CallerID number on its ;1 side.
+    ani: String,
+    /// The application and data in the channel's snapshot (CEL `Application`/`AppData`).
+    app: (String, String),
+    /// DIALSTATUS, once a Dial set it.
+    dialstatus: String,
     /// CDR bookkeeping: the last application and its data, when the channel was created and
     /// answered, the channel it dialled, and whether it gets a Cdr of its own (the outgoing
     /// leg of a Dial shares its caller's).
@@ -245,6 +346,18 @@ impl Chan {
             (k("Linkedid"), self.linkedid.clone()),
         ]
     }
+
+    /// The device whose state the channel makes (`Local/100@test` for
+    /// `Local/100@test-00000016;1`): the name up to its last `-`.
+    fn device(&self) -> &str {
+        self.name
+            .rsplit_once('-')
+            .map_or(self.name.as_str(), |(d, _)| d)
+    }
+
+    fn is_two(&self) -> bool {
+        self.name.ends_with(";2")
+    }
 }
 
 fn event(name: &str, class: Privileges, headers: Vec<(String, String)>) -> SimEvent {
@@ -257,6 +370,181 @@ fn event(name: &str, class: Privileges, headers: Vec<(String, String)>) -> SimEv
 
 fn unknown(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "<unknown>".into())
+}
+
+/// A CallerID part as CEL writes it: empty when unknown.
+fn known(v: &str) -> &str {
+    if v == "<unknown>" {
+        ""
+    } else {
+        v
+    }
+}
+
+/// The events of one call, raised on the simulator's bus.
+struct Raise<'a> {
+    bus: &'a broadcast::Sender<SimEvent>,
+    queues: &'a Queues,
+    /// QueueMemberStatus events not raised yet: app_queue handles device states on its own
+    /// thread, so in the recordings they come a few events after the DeviceStateChange.
+    held: Vec<SimEvent>,
+}
+
+impl Raise<'_> {
+    fn raise(&self, e: SimEvent) {
+        let _ = self.bus.send(e);
+    }
+
+    /// A channel event: the snapshot of `c`, then `extra`.
+    fn chan(&self, name: &str, class: Privileges, c: &Chan, extra: &[(&str, &str)]) {
+        let mut h = c.snapshot("");
+        h.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        self.raise(event(name, class, h));
+    }
+
+    fn newchannel(&self, c: &Chan) {
+        self.chan("Newchannel", Privileges::CALL, c, &[]);
+    }
+
+    fn newstate(&self, c: &Chan) {
+        self.chan("Newstate", Privileges::CALL, c, &[]);
+    }
+
+    fn newexten(&self, c: &Chan, extension: &str) {
+        let (app, data) = (c.app.0.clone(), c.app.1.clone());
+        self.chan(
+            "Newexten",
+            Privileges::DIALPLAN,
+            c,
+            &[
+                ("Extension", extension),
+                ("Application", &app),
+                ("AppData", &data),
+            ],
+        );
+    }
+
+    fn varset(&self, c: &Chan, var: &str, value: &str) {
+        self.chan(
+            "VarSet",
+            Privileges::DIALPLAN,
+            c,
+            &[("Variable", var), ("Value", value)],
+        );
+    }
+
+    /// NewCallerid then NewConnectedLine, as a Dial or an Originate's CallerID raises them.
+    fn caller_id(&self, c: &Chan) {
+        self.chan(
+            "NewCallerid",
+            Privileges::CALL,
+            c,
+            &[("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")],
+        );
+        self.chan("NewConnectedLine", Privileges::CALL, c, &[]);
+    }
+
+    /// LocalBridge: the two sides of a Local pair, optimisable (as Asterisk 22's default).
+    fn local_bridge(&self, one: &Chan, two: &Chan, context: &str, exten: &str) {
+        let mut h = one.snapshot("LocalOne");
+        h.extend(two.snapshot("LocalTwo"));
+        h.push(("Context".into(), context.to_owned()));
+        h.push(("Exten".into(), exten.to_owned()));
+        h.push(("LocalOptimization".into(), "Yes".into()));
+        self.raise(event("LocalBridge", Privileges::CALL, h));
+    }
+
+    /// Hangup with cause 16.
+    fn hangup(&self, c: &Chan) {
+        self.chan(
+            "Hangup",
+            Privileges::CALL,
+            c,
+            &[("Cause", "16"), ("Cause-txt", "Normal Clearing")],
+        );
+    }
+
+    fn hangup_request(&self, name: &str, c: &Chan) {
+        self.chan(name, Privileges::CALL, c, &[("Cause", "16")]);
+    }
+
+    /// A CEL event (cel_manager's layout; class `call`, as cel_manager raises it).
+    fn cel(&self, name: &str, c: &Chan, peer: &str, extra: &str) {
+        let time = cdr_time(Some(std::time::SystemTime::now()));
+        let h: Vec<(&str, &str)> = vec![
+            ("EventName", name),
+            ("AccountCode", ""),
+            ("CallerIDnum", known(&c.cid.0)),
+            ("CallerIDname", known(&c.cid.1)),
+            ("CallerIDani", &c.ani),
+            ("CallerIDrdnis", ""),
+            ("CallerIDdnid", ""),
+            ("Exten", &c.exten),
+            ("Context", &c.context),
+            ("Channel", &c.name),
+            ("Application", &c.app.0),
+            ("AppData", &c.app.1),
+            ("EventTime", &time),
+            ("AMAFlags", "DOCUMENTATION"),
+            ("UniqueID", &c.uniqueid),
+            ("LinkedID", &c.linkedid),
+            ("Userfield", ""),
+            ("Peer", peer),
+            ("PeerAccount", ""),
+            ("Extra", extra),
+        ];
+        self.raise(SimEvent::new("CEL", Privileges::CALL, &h));
+    }
+
+    /// CEL HANGUP then CHAN_END. A ;2 side that ran the dialplan has no application left
+    /// in its snapshot by then; `builtin` if it hung up by the Hangup application.
+    fn cel_gone(&self, c: &Chan, builtin: bool) {
+        let mut c = c.clone();
+        if c.is_two() {
+            c.app = (String::new(), String::new());
+        }
+        let extra = format!(
+            "{{\"hangupcause\":16,\"hangupsource\":\"{}\",\"dialstatus\":\"{}\"}}",
+            if builtin { "dialplan/builtin" } else { "" },
+            c.dialstatus
+        );
+        self.cel("HANGUP", &c, "", &extra);
+        self.cel("CHAN_END", &c, "", "");
+    }
+
+    /// A DeviceStateChange; app_queue's QueueMemberStatus events are held for `flush`.
+    fn devstate(&mut self, device: &str, state: &str) {
+        self.raise(SimEvent::new(
+            "DeviceStateChange",
+            Privileges::CALL,
+            &[("Device", device), ("State", state)],
+        ));
+        let queued = self.queues.device_changed(device, state);
+        self.held.extend(queued);
+    }
+
+    fn flush(&mut self) {
+        for e in std::mem::take(&mut self.held) {
+            self.raise(e);
+        }
+    }
+}
+
+/// A bridge's header block.
+fn bridge_block(id: &str, n: usize) -> Vec<(String, String)> {
+    vec![
+        ("BridgeUniqueid".into(), id.to_owned()),
+        ("BridgeType".into(), "basic".into()),
+        ("BridgeTechnology".into(), "simple_bridge".into()),
+        ("BridgeCreator".into(), "<unknown>".into()),
+        ("BridgeName".into(), "<unknown>".into()),
+        ("BridgeNumChannels".into(), n.to_string()),
+        ("BridgeVideoSourceMode".into(), "none".into()),
+    ]
 }
 
 /// Starts an originated call on the simulator's state. For a synchronous Originate, waits
@@ -273,10 +561,13 @@ pub(crate) async fn originate(
     let limit = req.timeout + Duration::from_secs(1);
     tokio::spawn(run(
         req,
-        shared.dialplan.clone(),
-        shared.counters.clone(),
-        shared.channels.clone(),
-        shared.epoch(),
+        CallEnv {
+            dialplan: shared.dialplan.clone(),
+            counters: shared.counters.clone(),
+            channels: shared.channels.clone(),
+            queues: shared.queues.clone(),
+            epoch: shared.epoch(),
+        },
         events.clone(),
         tx,
     ));
@@ -287,20 +578,56 @@ pub(crate) async fn originate(
     Some(crate::session::originate_reply(id.as_deref(), ok))
 }
 
+/// What a call needs of its simulator.
+#[derive(Debug, Clone)]
+pub struct CallEnv {
+    /// The dialplan it runs.
+    pub dialplan: Arc<Dialplan>,
+    /// Channel numbers and unique IDs.
+    pub counters: Arc<Counters>,
+    /// Where its live channels are listed.
+    pub channels: Arc<Channels>,
+    /// Queue members whose device state it may change.
+    pub queues: Arc<Queues>,
+    /// The first part of its Uniqueids (the simulator's start, in Unix seconds).
+    pub epoch: u64,
+}
+
+/// How a Dial ended.
+enum DialEnd {
+    /// Not answered (or no such extension): the dialplan goes on.
+    Unanswered,
+    /// The bridged callee hung up: the caller's channel hangs up too (Dial without `g`);
+    /// everything has been raised.
+    Done,
+    /// The caller's pair is being hung up (Hangup action, or its ;1 application ended).
+    Killed { by_two: bool },
+}
+
 /// Runs one originated call to its end. `answered` gets `true` once the called side answers
 /// (a synchronous Originate answers the action then), `false` if it cannot be placed.
-#[allow(clippy::too_many_arguments)]
+///
+/// The events come in the order recording 08 shows for an answered Dial; Asterisk raises
+/// channel, CEL, CDR and device-state events from different threads, so their interleaving
+/// varies from call to call (recording 12a), and the simulator keeps one order that a real
+/// server produced.
 pub async fn run(
     req: OriginateRequest,
-    dialplan: Arc<Dialplan>,
-    counters: Arc<Counters>,
-    channels: Arc<Channels>,
-    epoch: u64,
+    env: CallEnv,
     bus: broadcast::Sender<SimEvent>,
     answered: oneshot::Sender<bool>,
 ) {
-    let raise = |e: SimEvent| {
-        let _ = bus.send(e);
+    let CallEnv {
+        dialplan,
+        counters,
+        channels,
+        queues,
+        epoch,
+    } = env;
+    let mut ev = Raise {
+        bus: &bus,
+        queues: &queues,
+        held: Vec::new(),
     };
     let originate_response = |ok: bool, chan: Option<&Chan>| {
         let mut h: Vec<(String, String)> = Vec::new();
@@ -349,36 +676,36 @@ pub async fn run(
         .and_then(|(exten, context)| dialplan.lookup(context, exten).map(|e| e.steps().to_vec()));
     let (Some((exten, context)), Some(steps)) = (req.local.clone(), steps) else {
         if req.asynchronous {
-            raise(originate_response(false, None));
+            ev.raise(originate_response(false, None));
         }
         let _ = answered.send(false);
         return;
     };
     counters.processed.fetch_add(1, Ordering::Relaxed);
     let n = counters.channel.fetch_add(1, Ordering::Relaxed);
-    let mut next_unique = || {
+    let next_unique = || {
         format!(
             "{epoch}.{}",
             counters.unique.fetch_add(1, Ordering::Relaxed)
         )
     };
     let base = format!("Local/{exten}@{context}-{n:08x}");
-    let u1 = req.channel_id.clone().unwrap_or_else(&mut next_unique);
-    let u2 = req
-        .other_channel_id
-        .clone()
-        .unwrap_or_else(&mut next_unique);
-    let cid = (unknown(&req.caller_id.0), unknown(&req.caller_id.1));
+    let u1 = req.channel_id.clone().unwrap_or_else(next_unique);
+    let u2 = req.other_channel_id.clone().unwrap_or_else(next_unique);
+    let unknown_cid = ("<unknown>".to_owned(), "<unknown>".to_owned());
     let mut one = Chan {
         name: format!("{base};1"),
         state: 0,
-        cid: cid.clone(),
-        connected: cid.clone(),
+        cid: unknown_cid.clone(),
+        connected: unknown_cid,
         context: context.clone(),
         exten: exten.clone(),
         priority: 1,
         uniqueid: u1.clone(),
         linkedid: u1.clone(),
+        ani: String::new(),
+        app: (String::new(), String::new()),
+        dialstatus: String::new(),
         last_app: match &req.target {
             Target::App { app, data } => (app.clone(), data.clone()),
             Target::Exten { .. } => ("AppDial2".into(), "(Outgoing Line)".into()),
@@ -392,6 +719,7 @@ pub async fn run(
         name: format!("{base};2"),
         state: 4,
         uniqueid: u2,
+        ani: String::new(),
         ..one.clone()
     };
     let ctl = CallCtl::default();
@@ -403,25 +731,46 @@ pub async fn run(
     };
     channels.put(&one, &app1, &data1, &ctl);
     channels.put(&two, "", "", &ctl);
-    raise(event("Newchannel", Privileges::CALL, one.snapshot("")));
-    raise(event("Newchannel", Privileges::CALL, two.snapshot("")));
-    let mut bridge = one.snapshot("LocalOne");
-    bridge.extend(two.snapshot("LocalTwo"));
-    bridge.push(("Context".into(), context.clone()));
-    bridge.push(("Exten".into(), exten.clone()));
-    bridge.push(("LocalOptimization".into(), "No".into()));
-    raise(event("LocalBridge", Privileges::CALL, bridge));
-    for (k, v) in &req.variables {
-        let mut h = one.snapshot("");
-        h.push(("Variable".into(), k.clone()));
-        h.push(("Value".into(), v.clone()));
-        raise(event("VarSet", Privileges::DIALPLAN, h));
+    ev.cel("CHAN_START", &one, "", "");
+    ev.cel("CHAN_START", &two, "", "");
+    ev.newchannel(&one);
+    ev.newchannel(&two);
+    // The ;1 side is the outgoing leg of the Originate's dial.
+    one.app = ("AppDial2".into(), "(Outgoing Line)".into());
+    ev.newexten(&one, &exten);
+    if req.caller_id.0.is_some() || req.caller_id.1.is_some() {
+        let cid = (unknown(&req.caller_id.0), unknown(&req.caller_id.1));
+        one.cid = cid.clone();
+        one.ani = req.caller_id.0.clone().unwrap_or_default();
+        ev.chan(
+            "NewCallerid",
+            Privileges::CALL,
+            &one,
+            &[("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")],
+        );
+        one.connected = cid.clone();
+        ev.chan("NewConnectedLine", Privileges::CALL, &one, &[]);
+        two.cid = cid.clone();
+        two.connected = cid;
+        ev.caller_id(&two);
     }
+    ev.local_bridge(&one, &two, &context, &exten);
+    for (k, v) in &req.variables {
+        ev.varset(&one, k, v);
+    }
+    // The Originate's own DialBegin (to the ;1 side), raised before the ;2 side's first
+    // dialplan event.
+    let mut dial_begin = {
+        let mut h = one.snapshot("Dest");
+        h.push(("DialString".into(), format!("{exten}@{context}")));
+        Some(event("DialBegin", Privileges::CALL, h))
+    };
 
     // The called side (;2) runs the dialplan; the call is answered at its Answer().
     let mut answered = Some(answered);
     let deadline = tokio::time::Instant::now() + req.timeout;
     let mut hung_up_by_two = false;
+    let mut builtin = false;
     let mut steps = steps;
     let mut exten = exten;
     let mut i = 0;
@@ -434,30 +783,89 @@ pub async fn run(
             // A bridged Dial ends the channel's CDR: its last application stays Dial.
             two.last_app = (step.app.clone(), step.args.clone());
         }
-        let mut h = two.snapshot("");
-        h.push(("Extension".into(), exten.clone()));
-        h.push(("Application".into(), step.app.clone()));
-        h.push(("AppData".into(), step.args.clone()));
-        raise(event("Newexten", Privileges::DIALPLAN, h));
-        channels.put(&two, &step.app, &step.args, &ctl);
+        let app = step.app.to_ascii_lowercase();
         let args = split_args(&step.args);
-        match step.app.to_ascii_lowercase().as_str() {
-            "answer" => {
+        // A Dial's callee channels exist (CEL CHAN_START) before the Dial's Newexten.
+        let callee = if app == "dial" {
+            let dest = args.first().cloned().unwrap_or_default();
+            dest.strip_prefix("Local/")
+                .and_then(|r| r.split_once('@'))
+                .map(|(x, c)| (x.to_owned(), c.split('/').next().unwrap_or(c).to_owned()))
+                .and_then(|(x, c)| {
+                    let steps = dialplan.lookup(&c, &x)?.steps().to_vec();
+                    Some((x, c, steps))
+                })
+                .map(|(x, c, inner)| {
+                    let n2 = counters.channel.fetch_add(1, Ordering::Relaxed);
+                    let a = Chan {
+                        name: format!("Local/{x}@{c}-{n2:08x};1"),
+                        state: 0,
+                        cid: ("<unknown>".into(), "<unknown>".into()),
+                        connected: ("<unknown>".into(), "<unknown>".into()),
+                        context: c.clone(),
+                        exten: x.clone(),
+                        priority: 1,
+                        uniqueid: next_unique(),
+                        ani: String::new(),
+                        app: (String::new(), String::new()),
+                        dialstatus: String::new(),
+                        last_app: ("AppDial".into(), "(Outgoing Line)".into()),
+                        started: std::time::SystemTime::now(),
+                        answered: None,
+                        dialled: String::new(),
+                        cdr: false,
+                        ..two.clone()
+                    };
+                    let b = Chan {
+                        name: format!("Local/{x}@{c}-{n2:08x};2"),
+                        state: 4,
+                        uniqueid: next_unique(),
+                        cdr: true,
+                        ..a.clone()
+                    };
+                    ev.cel("CHAN_START", &a, "", "");
+                    ev.cel("CHAN_START", &b, "", "");
+                    (x, c, inner, a, b, n2)
+                })
+        } else {
+            None
+        };
+        if let Some(e) = dial_begin.take() {
+            ev.raise(e);
+        }
+        if app == "hangup" {
+            // CEL sees the hang-up before the manager's Newexten of Hangup (recording 09a).
+            builtin = true;
+        }
+        two.app = (step.app.clone(), step.args.clone());
+        ev.newexten(&two, &exten);
+        channels.put(&two, &step.app, &step.args, &ctl);
+        match app.as_str() {
+            "answer" if two.state != 6 => {
                 two.state = 6;
                 one.state = 6;
                 let now = Some(std::time::SystemTime::now());
                 two.answered = two.answered.or(now);
                 one.answered = one.answered.or(now);
-                raise(event("Newstate", Privileges::CALL, two.snapshot("")));
-                raise(event("Newstate", Privileges::CALL, one.snapshot("")));
-                channels.put(&one, &app1, &data1, &ctl);
-                channels.put(&two, &step.app, &step.args, &ctl);
+                ev.newstate(&two);
+                ev.cel("ANSWER", &two, "", "");
+                ev.cel("ANSWER", &one, "", "");
                 if let Some(tx) = answered.take() {
                     if req.asynchronous {
-                        raise(originate_response(true, Some(&one)));
+                        ev.raise(originate_response(true, Some(&one)));
                     }
                     let _ = tx.send(true);
                 }
+                let dev = one.device().to_owned();
+                ev.devstate(&dev, "INUSE");
+                ev.newstate(&one);
+                ev.devstate(&dev, "INUSE");
+                let mut h = one.snapshot("Dest");
+                h.push(("DialStatus".into(), "ANSWER".into()));
+                ev.raise(event("DialEnd", Privileges::CALL, h));
+                ev.flush();
+                channels.put(&one, &app1, &data1, &ctl);
+                channels.put(&two, &step.app, &step.args, &ctl);
             }
             "wait" => {
                 let secs: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
@@ -473,7 +881,7 @@ pub async fn run(
                                 _ = tokio::time::sleep(limit) => false,
                                 _ = kill.notified() => killed.load(Ordering::SeqCst) == 2,
                             };
-                            return end(&raise, &channels, &mut one, &mut two, by_two);
+                            return end(&mut ev, &channels, &mut one, &mut two, by_two, false);
                         }
                     }
                 }
@@ -503,16 +911,13 @@ pub async fn run(
                                 }
                             }
                         }
-                        return end(&raise, &channels, &mut one, &mut two, why == 2);
+                        return end(&mut ev, &channels, &mut one, &mut two, why == 2, false);
                     }
                 }
             }
             "set" => {
                 if let Some((k, v)) = step.args.split_once('=') {
-                    let mut h = two.snapshot("");
-                    h.push(("Variable".into(), k.to_owned()));
-                    h.push(("Value".into(), v.to_owned()));
-                    raise(event("VarSet", Privileges::DIALPLAN, h));
+                    ev.varset(&two, k, v);
                 }
             }
             "userevent" => {
@@ -525,192 +930,382 @@ pub async fn run(
                         h.push((k.trim().to_owned(), v.trim_start().to_owned()));
                     }
                 }
-                raise(event("UserEvent", Privileges::USER, h));
+                ev.raise(event("UserEvent", Privileges::USER, h));
             }
             "hangup" => {
                 hung_up_by_two = true;
                 break;
             }
             "dial" => {
-                let dest = args.first().cloned().unwrap_or_default();
-                let callee = dest
-                    .strip_prefix("Local/")
-                    .and_then(|r| r.split_once('@'))
-                    .map(|(x, c)| (x.to_owned(), c.split('/').next().unwrap_or(c).to_owned()))
-                    .and_then(|(x, c)| {
-                        let steps = dialplan.lookup(&c, &x)?.steps().to_vec();
-                        Some((x, c, steps))
-                    });
-                let Some((x, c, inner_steps)) = callee else {
-                    let mut h = two.snapshot("");
-                    h.push(("Variable".into(), "DIALSTATUS".into()));
-                    h.push(("Value".into(), "CHANUNAVAIL".into()));
-                    raise(event("VarSet", Privileges::DIALPLAN, h));
+                let Some((x, c, inner_steps, a, b, n2)) = callee else {
+                    ev.varset(&two, "DIALSTATUS", "CHANUNAVAIL");
+                    two.dialstatus = "CHANUNAVAIL".into();
                     continue;
                 };
-                let n2 = counters.channel.fetch_add(1, Ordering::Relaxed);
-                let unique = |counters: &Counters| {
-                    format!(
-                        "{epoch}.{}",
-                        counters.unique.fetch_add(1, Ordering::Relaxed)
-                    )
+                let mut call = DialCall {
+                    one: &mut one,
+                    two: &mut two,
+                    a,
+                    b,
+                    dial_string: format!("{x}@{c}"),
+                    bridge_id: format!("{:08x}-0000-4000-8000-{:012x}", n2, n2),
+                    originate: &mut answered,
+                    asynchronous: req.asynchronous,
+                    response: &originate_response,
                 };
-                let mut a = Chan {
-                    name: format!("Local/{x}@{c}-{n2:08x};1"),
-                    state: 0,
-                    context: c.clone(),
-                    exten: String::new(),
-                    priority: 1,
-                    uniqueid: unique(&counters),
-                    last_app: ("AppDial".into(), "(Outgoing Line)".into()),
-                    started: std::time::SystemTime::now(),
-                    answered: None,
-                    dialled: String::new(),
-                    cdr: false,
-                    ..two.clone()
-                };
-                let mut b = Chan {
-                    name: format!("Local/{x}@{c}-{n2:08x};2"),
-                    state: 4,
-                    exten: x.clone(),
-                    uniqueid: unique(&counters),
-                    cdr: true,
-                    ..a.clone()
-                };
-                two.dialled = a.name.clone();
-                channels.put(&a, "AppDial", "(Outgoing Line)", &ctl);
-                channels.put(&b, "", "", &ctl);
-                raise(event("Newchannel", Privileges::CALL, a.snapshot("")));
-                raise(event("Newchannel", Privileges::CALL, b.snapshot("")));
-                let mut lb = a.snapshot("LocalOne");
-                lb.extend(b.snapshot("LocalTwo"));
-                lb.push(("Context".into(), c.clone()));
-                lb.push(("Exten".into(), x.clone()));
-                lb.push(("LocalOptimization".into(), "No".into()));
-                raise(event("LocalBridge", Privileges::CALL, lb));
-                let mut h = two.snapshot("");
-                h.extend(a.snapshot("Dest"));
-                h.push(("DialString".into(), format!("{x}@{c}")));
-                raise(event("DialBegin", Privileges::CALL, h));
-                let bridge_id = format!("{:08x}-0000-4000-8000-{:012x}", n2, n2);
-                let bridge = |n: usize| -> Vec<(String, String)> {
-                    vec![
-                        ("BridgeUniqueid".into(), bridge_id.clone()),
-                        ("BridgeType".into(), "basic".into()),
-                        ("BridgeTechnology".into(), "simple_bridge".into()),
-                        ("BridgeCreator".into(), "<unknown>".into()),
-                        ("BridgeName".into(), "<unknown>".into()),
-                        ("BridgeNumChannels".into(), n.to_string()),
-                        ("BridgeVideoSourceMode".into(), "none".into()),
-                    ]
-                };
-                let mut bridged = false;
-                let mut inner_by_callee = true;
-                for st in &inner_steps {
-                    b.priority = st.priority;
-                    b.last_app = (st.app.clone(), st.args.clone());
-                    let mut h = b.snapshot("");
-                    h.push(("Extension".into(), x.clone()));
-                    h.push(("Application".into(), st.app.clone()));
-                    h.push(("AppData".into(), st.args.clone()));
-                    raise(event("Newexten", Privileges::DIALPLAN, h));
-                    channels.put(&b, &st.app, &st.args, &ctl);
-                    let sargs = split_args(&st.args);
-                    match st.app.to_ascii_lowercase().as_str() {
-                        "answer" if !bridged => {
-                            b.state = 6;
-                            a.state = 6;
-                            let now = Some(std::time::SystemTime::now());
-                            for c in [&mut a, &mut b, &mut one, &mut two] {
-                                c.answered = c.answered.or(now);
-                            }
-                            raise(event("Newstate", Privileges::CALL, b.snapshot("")));
-                            raise(event("Newstate", Privileges::CALL, a.snapshot("")));
-                            let mut h = two.snapshot("");
-                            h.extend(a.snapshot("Dest"));
-                            h.push(("DialStatus".into(), "ANSWER".into()));
-                            raise(event("DialEnd", Privileges::CALL, h));
-                            // The dialling side is answered with its callee.
-                            one.state = 6;
-                            two.state = 6;
-                            raise(event("Newstate", Privileges::CALL, one.snapshot("")));
-                            raise(event("Newstate", Privileges::CALL, two.snapshot("")));
-                            if let Some(tx) = answered.take() {
-                                if req.asynchronous {
-                                    raise(originate_response(true, Some(&one)));
-                                }
-                                let _ = tx.send(true);
-                            }
-                            raise(event("BridgeCreate", Privileges::CALL, bridge(0)));
-                            let mut h = bridge(1);
-                            h.extend(a.snapshot(""));
-                            raise(event("BridgeEnter", Privileges::CALL, h));
-                            let mut h = bridge(2);
-                            h.extend(two.snapshot(""));
-                            raise(event("BridgeEnter", Privileges::CALL, h));
-                            bridged = true;
-                        }
-                        "wait" => {
-                            let secs: f64 =
-                                sargs.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
-                            let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
-                            tokio::select! {
-                                _ = tokio::time::sleep(wait) => {}
-                                _ = kill.notified() => {
-                                    inner_by_callee = false;
-                                    break;
-                                }
-                            }
-                        }
-                        "hangup" => break,
-                        _ => {}
+                match call
+                    .run(&mut ev, &channels, &ctl, &inner_steps, step.args.clone())
+                    .await
+                {
+                    DialEnd::Unanswered => {}
+                    DialEnd::Done => return,
+                    DialEnd::Killed { by_two } => {
+                        return end(&mut ev, &channels, &mut one, &mut two, by_two, false);
                     }
-                }
-                // The callee hangs up (or the call is torn down): its pair goes, the bridge
-                // empties, and the dialling side goes on with its dialplan.
-                hangup(&raise, &mut a, &mut b, inner_by_callee);
-                channels.remove(&a.name);
-                channels.remove(&b.name);
-                if bridged {
-                    let mut h = bridge(1);
-                    h.extend(a.snapshot(""));
-                    raise(event("BridgeLeave", Privileges::CALL, h));
-                    let mut h = bridge(0);
-                    h.extend(two.snapshot(""));
-                    raise(event("BridgeLeave", Privileges::CALL, h));
-                    raise(event("BridgeDestroy", Privileges::CALL, bridge(0)));
-                } else {
-                    let mut h = two.snapshot("");
-                    h.extend(a.snapshot("Dest"));
-                    h.push(("DialStatus".into(), "NOANSWER".into()));
-                    raise(event("DialEnd", Privileges::CALL, h));
-                }
-                if !inner_by_callee {
-                    return end(&raise, &channels, &mut one, &mut two, false);
                 }
             }
             _ => {}
         }
     }
+    if let Some(e) = dial_begin.take() {
+        ev.raise(e);
+    }
     if let Some(tx) = answered.take() {
         // Never answered: the originate failed.
         if req.asynchronous {
-            raise(originate_response(false, None));
+            ev.raise(originate_response(false, None));
         }
         let _ = tx.send(false);
     }
-    end(&raise, &channels, &mut one, &mut two, hung_up_by_two);
+    end(
+        &mut ev,
+        &channels,
+        &mut one,
+        &mut two,
+        hung_up_by_two,
+        builtin,
+    );
 }
 
-/// Hangs the pair up and forgets it.
+/// A Dial from the ;2 side of an originated pair (`two`) to another Local pair (`a`, `b`).
+struct DialCall<'c, F: Fn(bool, Option<&Chan>) -> SimEvent> {
+    one: &'c mut Chan,
+    two: &'c mut Chan,
+    a: Chan,
+    b: Chan,
+    dial_string: String,
+    bridge_id: String,
+    /// The Originate still waiting for its answer.
+    originate: &'c mut Option<oneshot::Sender<bool>>,
+    asynchronous: bool,
+    response: &'c F,
+}
+
+impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
+    async fn run(
+        &mut self,
+        ev: &mut Raise<'_>,
+        channels: &Channels,
+        ctl: &CallCtl,
+        inner_steps: &[crate::dialplan::Step],
+        dial_args: String,
+    ) -> DialEnd {
+        let (one, two) = (&mut *self.one, &mut *self.two);
+        let (a, b) = (&mut self.a, &mut self.b);
+        let dial_started = std::time::Instant::now();
+        ev.varset(two, "DIALSTATUS", "");
+        ev.varset(two, "DIALEDPEERNUMBER", "");
+        // The callee's caller ID: the dialled number and the caller's name on the outgoing
+        // side (;1), the caller's ID on the other (;2), each connected to the other.
+        let a_cid = (two.exten.clone(), two.cid.1.clone());
+        let a_connected = two.cid.clone();
+        // A callee that answers at once is answered (CEL) while the Dial is still starting.
+        let answers_first = inner_steps
+            .first()
+            .is_some_and(|s| s.app.eq_ignore_ascii_case("answer"));
+        if answers_first {
+            let mut early = b.clone();
+            early.cid = a_connected.clone();
+            early.connected = a_cid.clone();
+            early.app = (inner_steps[0].app.clone(), inner_steps[0].args.clone());
+            ev.cel("ANSWER", &early, "", "");
+        }
+        for var in [
+            "DIALEDPEERNAME",
+            "ANSWEREDTIME",
+            "ANSWEREDTIME_MS",
+            "DIALEDTIME",
+            "DIALEDTIME_MS",
+            "RINGTIME",
+            "RINGTIME_MS",
+            "PROGRESSTIME",
+            "PROGRESSTIME_MS",
+        ] {
+            ev.varset(two, var, "");
+        }
+        two.dialled = a.name.clone();
+        channels.put(a, "AppDial", "(Outgoing Line)", ctl);
+        channels.put(b, "", "", ctl);
+        ev.newchannel(a);
+        ev.newchannel(b);
+        ev.varset(a, "DIALEDPEERNUMBER", &self.dial_string);
+        a.exten = two.exten.clone();
+        a.cid = a_cid;
+        a.connected = a_connected;
+        a.app = ("AppDial".into(), "(Outgoing Line)".into());
+        ev.newexten(a, &a.exten.clone());
+        ev.caller_id(a);
+        ev.varset(b, "DIALEDPEERNUMBER", &self.dial_string);
+        b.cid = a.connected.clone();
+        b.connected = a.cid.clone();
+        ev.caller_id(b);
+        let (x, c) = self
+            .dial_string
+            .split_once('@')
+            .map(|(x, c)| (x.to_owned(), c.to_owned()))
+            .unwrap_or_default();
+        ev.local_bridge(a, b, &c, &x);
+        let dial_begin = |two: &Chan, a: &Chan| {
+            let mut h = two.snapshot("");
+            h.extend(a.snapshot("Dest"));
+            h.push(("DialString".into(), self.dial_string.clone()));
+            event("DialBegin", Privileges::CALL, h)
+        };
+        let mut begun = false;
+        let mut bridged = false;
+        let mut answered_at = None;
+        let mut builtin = false;
+        let mut by_callee = true;
+        for st in inner_steps {
+            b.priority = st.priority;
+            b.last_app = (st.app.clone(), st.args.clone());
+            b.app = (st.app.clone(), st.args.clone());
+            let app = st.app.to_ascii_lowercase();
+            if !begun && app != "answer" {
+                ev.raise(dial_begin(two, a));
+                begun = true;
+            }
+            if app == "hangup" && bridged {
+                // CEL sees the callee go before the manager's Newexten of Hangup.
+                ev.cel_gone(b, true);
+            }
+            ev.newexten(b, &x);
+            channels.put(b, &st.app, &st.args, ctl);
+            let sargs = split_args(&st.args);
+            match app.as_str() {
+                "answer" if !bridged => {
+                    b.state = 6;
+                    ev.newstate(b);
+                    if !answers_first {
+                        ev.cel("ANSWER", b, "", "");
+                    }
+                    // As recorded: the device state app_queue and the hints see at the
+                    // callee's answer is still NOT_INUSE (the Local pair's caretaker thread
+                    // has not started yet); it is INUSE once the outgoing side is up.
+                    let dev_b = b.device().to_owned();
+                    ev.devstate(&dev_b, "NOT_INUSE");
+                    if !begun {
+                        ev.raise(dial_begin(two, a));
+                        begun = true;
+                    }
+                    a.state = 6;
+                    ev.newstate(a);
+                    ev.devstate(&dev_b, "INUSE");
+                    two.dialstatus = "ANSWER".into();
+                    ev.varset(two, "DIALSTATUS", "ANSWER");
+                    ev.varset(two, "DIALEDPEERNAME", &a.name.clone());
+                    ev.varset(two, "DIALEDPEERNUMBER", &self.dial_string);
+                    let a_at_answer = a.clone();
+                    a.exten = String::new();
+                    let mut h = two.snapshot("");
+                    h.extend(a.snapshot("Dest"));
+                    h.push(("DialStatus".into(), "ANSWER".into()));
+                    ev.raise(event("DialEnd", Privileges::CALL, h));
+                    ev.cel("ANSWER", &a_at_answer, "", "");
+                    let now = Some(std::time::SystemTime::now());
+                    answered_at = Some(std::time::Instant::now());
+                    for ch in [&mut *a, &mut *b, &mut *one, &mut *two] {
+                        ch.answered = ch.answered.or(now);
+                    }
+                    if one.state != 6 {
+                        ev.cel("ANSWER", one, "", "");
+                        one.state = 6;
+                        ev.newstate(one);
+                        let mut h = one.snapshot("Dest");
+                        h.push(("DialStatus".into(), "ANSWER".into()));
+                        ev.raise(event("DialEnd", Privileges::CALL, h));
+                        let dev = one.device().to_owned();
+                        ev.devstate(&dev, "INUSE");
+                    }
+                    let two_was_up = two.state == 6;
+                    if !two_was_up {
+                        two.state = 6;
+                        ev.newstate(two);
+                    }
+                    ev.flush();
+                    if !two_was_up {
+                        ev.cel("ANSWER", two, "", "");
+                    }
+                    if let Some(tx) = self.originate.take() {
+                        if self.asynchronous {
+                            ev.raise((self.response)(true, Some(one)));
+                        }
+                        let _ = tx.send(true);
+                    }
+                    channels.put(one, "", "", ctl);
+                    channels.put(two, "Dial", &dial_args, ctl);
+                    channels.put(a, "AppDial", "(Outgoing Line)", ctl);
+                    let id = self.bridge_id.clone();
+                    ev.raise(event(
+                        "BridgeCreate",
+                        Privileges::CALL,
+                        bridge_block(&id, 0),
+                    ));
+                    ev.newexten(a, "");
+                    let mut h = bridge_block(&id, 1);
+                    h.extend(a.snapshot(""));
+                    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+                    let extra = format!(
+                        "{{\"bridge_id\":\"{id}\",\"bridge_technology\":\"simple_bridge\"}}"
+                    );
+                    ev.cel("BRIDGE_ENTER", a, "", &extra);
+                    ev.cel("BRIDGE_ENTER", two, &a.name, &extra);
+                    let dev = two.device().to_owned();
+                    ev.devstate(&dev, "INUSE");
+                    let mut h = bridge_block(&id, 2);
+                    h.extend(two.snapshot(""));
+                    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+                    ev.varset(a, "BRIDGEPEER", &two.name.clone());
+                    ev.varset(two, "BRIDGEPEER", &a.name.clone());
+                    bridged = true;
+                }
+                "wait" => {
+                    let secs: f64 = sargs.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
+                    let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = ctl.kill.notified() => {
+                            by_callee = false;
+                            break;
+                        }
+                    }
+                }
+                "hangup" => {
+                    builtin = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if !begun {
+            ev.raise(dial_begin(two, a));
+        }
+        channels.remove(&a.name);
+        channels.remove(&b.name);
+        let id = self.bridge_id.clone();
+        let extra = format!("{{\"bridge_id\":\"{id}\",\"bridge_technology\":\"simple_bridge\"}}");
+        if !bridged || !by_callee {
+            // Unanswered, or the caller's pair is going: the callee pair hangs up.
+            if bridged {
+                let mut h = bridge_block(&id, 1);
+                h.extend(a.snapshot(""));
+                ev.raise(event("BridgeLeave", Privileges::CALL, h));
+            }
+            hangup_pair(ev, b, a, builtin && by_callee, false);
+            if bridged {
+                let mut h = bridge_block(&id, 0);
+                h.extend(two.snapshot(""));
+                ev.raise(event("BridgeLeave", Privileges::CALL, h));
+                ev.raise(event(
+                    "BridgeDestroy",
+                    Privileges::CALL,
+                    bridge_block(&id, 0),
+                ));
+            } else {
+                let status = "NOANSWER";
+                two.dialstatus = status.into();
+                ev.varset(two, "DIALSTATUS", status);
+                let mut h = two.snapshot("");
+                h.extend(a.snapshot("Dest"));
+                h.push(("DialStatus".into(), status.into()));
+                ev.raise(event("DialEnd", Privileges::CALL, h));
+            }
+            if by_callee {
+                return DialEnd::Unanswered;
+            }
+            let by_two = ctl.killed.load(Ordering::SeqCst) == 2;
+            return DialEnd::Killed { by_two };
+        }
+
+        // The callee (b) hung up: its pair goes, the bridge empties, and the caller's Dial
+        // returns -1, so the caller's pair hangs up too. Recording 08's order.
+        ev.hangup_request("SoftHangupRequest", b);
+        ev.hangup_request("HangupRequest", a);
+        ev.hangup(b);
+        ev.varset(a, "BRIDGEPEER", "");
+        ev.varset(two, "BRIDGEPEER", "");
+        let mut h = bridge_block(&id, 1);
+        h.extend(a.snapshot(""));
+        ev.raise(event("BridgeLeave", Privileges::CALL, h));
+        ev.hangup(a);
+        ev.raise(cdr(b));
+        ev.cel("BRIDGE_EXIT", a, &two.name, &extra);
+        ev.cel_gone(a, false);
+        let dev_b = b.device().to_owned();
+        ev.devstate(&dev_b, "NOT_INUSE");
+        ev.flush();
+        ev.cel("BRIDGE_EXIT", two, "", &extra);
+        ev.cel_gone(two, false);
+        ev.raise(cdr(two));
+        ev.raise(cdr(one));
+        ev.cel_gone(one, false);
+        ev.cel("LINKEDID_END", one, "", "");
+        let mut h = bridge_block(&id, 0);
+        h.extend(two.snapshot(""));
+        ev.raise(event("BridgeLeave", Privileges::CALL, h));
+        ev.raise(event(
+            "BridgeDestroy",
+            Privileges::CALL,
+            bridge_block(&id, 0),
+        ));
+        let ms = |t: std::time::Instant| t.elapsed().as_millis();
+        if let Some(at) = answered_at {
+            ev.varset(two, "ANSWEREDTIME", &(ms(at) / 1000).to_string());
+            ev.varset(two, "ANSWEREDTIME_MS", &ms(at).to_string());
+        }
+        ev.varset(two, "DIALEDTIME", &(ms(dial_started) / 1000).to_string());
+        ev.varset(two, "DIALEDTIME_MS", &ms(dial_started).to_string());
+        ev.varset(two, "DIALSTATUS", &two.dialstatus.clone());
+        ev.hangup_request("SoftHangupRequest", two);
+        ev.varset(one, "CHANLOCALSTATUS", &two.dialstatus.clone());
+        ev.hangup_request("HangupRequest", one);
+        ev.hangup(two);
+        ev.hangup(one);
+        channels.remove(&one.name);
+        channels.remove(&two.name);
+        ev.devstate(&dev_b, "NOT_INUSE");
+        let dev = one.device().to_owned();
+        ev.devstate(&dev, "NOT_INUSE");
+        ev.devstate(&dev, "NOT_INUSE");
+        ev.flush();
+        DialEnd::Done
+    }
+}
+
+/// Hangs the originated pair up and forgets it.
 fn end(
-    raise: &impl Fn(SimEvent),
+    ev: &mut Raise<'_>,
     channels: &Channels,
     one: &mut Chan,
     two: &mut Chan,
     by_two: bool,
+    builtin: bool,
 ) {
-    hangup(raise, one, two, by_two);
+    if by_two {
+        hangup_pair(ev, two, one, builtin, true);
+    } else {
+        hangup_pair(ev, one, two, false, true);
+    }
     channels.remove(&one.name);
     channels.remove(&two.name);
 }
@@ -727,32 +1322,50 @@ fn target_duration(target: &Target) -> Option<Duration> {
     }
 }
 
-/// The hang-up sequence: the side that hung up first, then the other.
-fn hangup(raise: &impl Fn(SimEvent), one: &mut Chan, two: &mut Chan, by_two: bool) {
-    let (first, second) = if by_two { (two, one) } else { (one, two) };
-    let mut h = first.snapshot("");
-    h.push(("Cause".into(), "16".into()));
-    raise(event("SoftHangupRequest", Privileges::CALL, h));
-    let mut h = second.snapshot("");
-    h.push(("Cause".into(), "16".into()));
-    raise(event("HangupRequest", Privileges::CALL, h));
-    for c in [&*first, &*second] {
-        let mut h = c.snapshot("");
-        h.push(("Cause".into(), "16".into()));
-        h.push(("Cause-txt".into(), "Normal Clearing".into()));
-        raise(event("Hangup", Privileges::CALL, h));
+/// The hang-up sequence of a Local pair: `first` hung up (by the Hangup application if
+/// `builtin`), then the other side; recording 09a's order. `outer` for an originated pair,
+/// whose ;1 side holds the Linkedid (CEL LINKEDID_END).
+fn hangup_pair(
+    ev: &mut Raise<'_>,
+    first: &mut Chan,
+    second: &mut Chan,
+    builtin: bool,
+    outer: bool,
+) {
+    if first.is_two() && !first.dialstatus.is_empty() {
+        // core_local: the ;1 side learns the ;2 side's DIALSTATUS.
+        let status = first.dialstatus.clone();
+        ev.varset(second, "CHANLOCALSTATUS", &status);
     }
+    ev.hangup_request("SoftHangupRequest", first);
+    ev.hangup_request("HangupRequest", second);
+    ev.hangup(first);
+    ev.cel_gone(first, builtin);
     // cdr_manager: one Cdr per channel (the ;2 side first, as recorded).
-    let (one, two) = if by_two {
-        (second, first)
+    let (one, two) = if first.is_two() {
+        (&*second, &*first)
     } else {
-        (first, second)
+        (&*first, &*second)
     };
-    for c in [&*two, &*one] {
+    for c in [two, one] {
         if c.cdr {
-            raise(cdr(c));
+            ev.raise(cdr(c));
         }
     }
+    ev.hangup(second);
+    ev.cel_gone(second, false);
+    if outer {
+        let owner = if first.uniqueid == first.linkedid {
+            &*first
+        } else {
+            &*second
+        };
+        ev.cel("LINKEDID_END", owner, "", "");
+    }
+    let dev = first.device().to_owned();
+    ev.devstate(&dev, "NOT_INUSE");
+    ev.devstate(&dev, "NOT_INUSE");
+    ev.flush();
 }
 
 /// `2026-11-23 17:07:40` (UTC).

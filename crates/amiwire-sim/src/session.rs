@@ -74,6 +74,8 @@ pub struct Shared {
     pub counters: Arc<crate::call::Counters>,
     /// Live channels.
     pub channels: Arc<crate::call::Channels>,
+    /// Queue members whose device states raise QueueMemberStatus.
+    pub queues: Arc<crate::call::Queues>,
 }
 
 impl Shared {
@@ -99,6 +101,13 @@ impl Shared {
             dialplan: Arc::new(crate::dialplan::Dialplan::default()),
             counters: Arc::new(crate::call::Counters::default()),
             channels: Arc::new(crate::call::Channels::default()),
+            queues: Arc::new(crate::call::Queues::new(
+                crate::call::QueueMember::builtin(),
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs(),
+            )),
         }
     }
 }

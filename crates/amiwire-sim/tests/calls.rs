@@ -67,14 +67,31 @@ async fn originated_call_events_in_order() {
         .collect();
     assert_eq!(
         calls,
+        // The events of recording 09a's call of Local/300 (with a CallerID, so with
+        // NewCallerid and NewConnectedLine, as in recording 08). Asterisk interleaves the CEL,
+        // Cdr and DeviceStateChange events with the channel events differently from call to
+        // call; the simulator places them as in recording 08.
         [
+            "CEL",
+            "CEL",
             "Newchannel",
             "Newchannel",
+            "Newexten",
+            "NewCallerid",
+            "NewConnectedLine",
+            "NewCallerid",
+            "NewConnectedLine",
             "LocalBridge",
+            "DialBegin",
             "Newexten",
             "Newstate",
-            "Newstate",
+            "CEL",
+            "CEL",
             "OriginateResponse",
+            "DeviceStateChange",
+            "Newstate",
+            "DeviceStateChange",
+            "DialEnd",
             "Newexten",
             "VarSet",
             "Newexten",
@@ -84,9 +101,16 @@ async fn originated_call_events_in_order() {
             "SoftHangupRequest",
             "HangupRequest",
             "Hangup",
+            "CEL",
+            "CEL",
+            "Cdr",
+            "Cdr",
             "Hangup",
-            "Cdr",
-            "Cdr",
+            "CEL",
+            "CEL",
+            "CEL",
+            "DeviceStateChange",
+            "DeviceStateChange",
         ]
     );
     let cdrs: Vec<&Message> = got
@@ -376,8 +400,16 @@ Application: Wait\r\nData: 10\r\nAsync: true\r\n\r\n";
             .filter(|m| m.get_str("Event") == Some(name))
             .collect()
     };
-    let begin = of("DialBegin");
-    assert_eq!(begin.len(), 1);
+    // Two DialBegins, as recording 08: the Originate's own (to the ;1 side, without a
+    // Channel block), then the Dial's, from the ;2 side.
+    let all_begins = of("DialBegin");
+    assert_eq!(all_begins.len(), 2);
+    assert_eq!(all_begins[0].get_str("Channel"), None);
+    assert!(all_begins[0]
+        .get_str("DestChannel")
+        .unwrap()
+        .starts_with("Local/200@test-"));
+    let begin = &all_begins[1..];
     assert!(begin[0].get_str("Channel").unwrap().ends_with(";2"));
     let dest = begin[0].get_str("DestChannel").unwrap();
     assert!(
