@@ -458,18 +458,24 @@ impl Raise<'_> {
         self.raise(event("LocalBridge", Privileges::CALL, h));
     }
 
-    /// Hangup with cause 16.
-    fn hangup(&self, c: &Chan) {
+    /// Hangup with `cause`: 16 (Normal Clearing), or 0 (Unknown) for a channel whose
+    /// application just ended.
+    fn hangup(&self, c: &Chan, cause: u8) {
+        let text = if cause == 16 {
+            "Normal Clearing"
+        } else {
+            "Unknown"
+        };
         self.chan(
             "Hangup",
             Privileges::CALL,
             c,
-            &[("Cause", "16"), ("Cause-txt", "Normal Clearing")],
+            &[("Cause", &cause.to_string()), ("Cause-txt", text)],
         );
     }
 
-    fn hangup_request(&self, name: &str, c: &Chan) {
-        self.chan(name, Privileges::CALL, c, &[("Cause", "16")]);
+    fn hangup_request(&self, name: &str, c: &Chan, cause: u8) {
+        self.chan(name, Privileges::CALL, c, &[("Cause", &cause.to_string())]);
     }
 
     /// A CEL event (cel_manager's layout; class `call`, as cel_manager raises it).
@@ -502,13 +508,10 @@ impl Raise<'_> {
 
     /// CEL HANGUP then CHAN_END. A ;2 side that ran the dialplan has no application left
     /// in its snapshot by then; `builtin` if it hung up by the Hangup application.
-    fn cel_gone(&self, c: &Chan, builtin: bool) {
-        let mut c = c.clone();
-        if c.is_two() {
-            c.app = (String::new(), String::new());
-        }
+    fn cel_gone(&self, c: &Chan, cause: u8, builtin: bool) {
+        let c = cel_view(c);
         let extra = format!(
-            "{{\"hangupcause\":16,\"hangupsource\":\"{}\",\"dialstatus\":\"{}\"}}",
+            "{{\"hangupcause\":{cause},\"hangupsource\":\"{}\",\"dialstatus\":\"{}\"}}",
             if builtin { "dialplan/builtin" } else { "" },
             c.dialstatus
         );
@@ -769,14 +772,15 @@ pub async fn run(
     // The called side (;2) runs the dialplan; the call is answered at its Answer().
     let mut answered = Some(answered);
     let deadline = tokio::time::Instant::now() + req.timeout;
-    let mut hung_up_by_two = false;
-    let mut builtin = false;
+    // How the pair ends if the loop below runs out of dialplan.
+    let mut how = Ending::Dialplan { builtin: false };
     let mut steps = steps;
     let mut exten = exten;
     let mut i = 0;
     while i < steps.len() {
-        let step = steps[i].clone();
+        let mut step = steps[i].clone();
         i += 1;
+        step.args = substitute(&step.args, &two.name, &channels);
         let step = &step;
         two.priority = step.priority;
         if two.dialled.is_empty() {
@@ -833,10 +837,6 @@ pub async fn run(
         if let Some(e) = dial_begin.take() {
             ev.raise(e);
         }
-        if app == "hangup" {
-            // CEL sees the hang-up before the manager's Newexten of Hangup (recording 09a).
-            builtin = true;
-        }
         two.app = (step.app.clone(), step.args.clone());
         ev.newexten(&two, &exten);
         channels.put(&two, &step.app, &step.args, &ctl);
@@ -871,17 +871,19 @@ pub async fn run(
                 let secs: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
                 let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
                 if answered.is_some() && tokio::time::Instant::now() + wait > deadline {
+                    // Not answered in time: the Originate gives up on its ;1 side.
+                    how = Ending::ActionOne;
                     break;
                 }
                 if one.state == 6 {
                     // The caller side runs its application meanwhile; the shorter ends it.
                     if let Some(limit) = target_duration(&req.target) {
                         if limit < wait {
-                            let by_two = tokio::select! {
-                                _ = tokio::time::sleep(limit) => false,
-                                _ = kill.notified() => killed.load(Ordering::SeqCst) == 2,
+                            let how = tokio::select! {
+                                _ = tokio::time::sleep(limit) => Ending::App,
+                                _ = kill.notified() => action_ending(killed.load(Ordering::SeqCst)),
                             };
-                            return end(&mut ev, &channels, &mut one, &mut two, by_two, false);
+                            return end(&mut ev, &channels, &mut one, &mut two, how);
                         }
                     }
                 }
@@ -905,18 +907,16 @@ pub async fn run(
                                     i = 0;
                                     continue;
                                 }
-                                None => {
-                                    hung_up_by_two = true;
-                                    break;
-                                }
+                                None => break,
                             }
                         }
-                        return end(&mut ev, &channels, &mut one, &mut two, why == 2, false);
+                        return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
                     }
                 }
             }
             "set" => {
                 if let Some((k, v)) = step.args.split_once('=') {
+                    let _ = channels.set_var(&two.name, k, v);
                     ev.varset(&two, k, v);
                 }
             }
@@ -933,7 +933,7 @@ pub async fn run(
                 ev.raise(event("UserEvent", Privileges::USER, h));
             }
             "hangup" => {
-                hung_up_by_two = true;
+                how = Ending::Dialplan { builtin: true };
                 break;
             }
             "dial" => {
@@ -960,7 +960,12 @@ pub async fn run(
                     DialEnd::Unanswered => {}
                     DialEnd::Done => return,
                     DialEnd::Killed { by_two } => {
-                        return end(&mut ev, &channels, &mut one, &mut two, by_two, false);
+                        let how = if by_two {
+                            Ending::ActionTwo
+                        } else {
+                            Ending::ActionOne
+                        };
+                        return end(&mut ev, &channels, &mut one, &mut two, how);
                     }
                 }
             }
@@ -977,14 +982,16 @@ pub async fn run(
         }
         let _ = tx.send(false);
     }
-    end(
-        &mut ev,
-        &channels,
-        &mut one,
-        &mut two,
-        hung_up_by_two,
-        builtin,
-    );
+    end(&mut ev, &channels, &mut one, &mut two, how);
+}
+
+/// How a Hangup action (`killed` = the side it named) ends the pair.
+fn action_ending(killed: u8) -> Ending {
+    if killed == 2 {
+        Ending::ActionTwo
+    } else {
+        Ending::ActionOne
+    }
 }
 
 /// A Dial from the ;2 side of an originated pair (`two`) to another Local pair (`a`, `b`).
@@ -1077,6 +1084,9 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         let mut builtin = false;
         let mut by_callee = true;
         for st in inner_steps {
+            let mut st = st.clone();
+            st.args = substitute(&st.args, &b.name, channels);
+            let st = &st;
             b.priority = st.priority;
             b.last_app = (st.app.clone(), st.args.clone());
             b.app = (st.app.clone(), st.args.clone());
@@ -1087,7 +1097,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
             }
             if app == "hangup" && bridged {
                 // CEL sees the callee go before the manager's Newexten of Hangup.
-                ev.cel_gone(b, true);
+                ev.cel_gone(b, 16, true);
             }
             ev.newexten(b, &x);
             channels.put(b, &st.app, &st.args, ctl);
@@ -1239,26 +1249,26 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
 
         // The callee (b) hung up: its pair goes, the bridge empties, and the caller's Dial
         // returns -1, so the caller's pair hangs up too. Recording 08's order.
-        ev.hangup_request("SoftHangupRequest", b);
-        ev.hangup_request("HangupRequest", a);
-        ev.hangup(b);
+        ev.hangup_request("SoftHangupRequest", b, 16);
+        ev.hangup_request("HangupRequest", a, 16);
+        ev.hangup(b, 16);
         ev.varset(a, "BRIDGEPEER", "");
         ev.varset(two, "BRIDGEPEER", "");
         let mut h = bridge_block(&id, 1);
         h.extend(a.snapshot(""));
         ev.raise(event("BridgeLeave", Privileges::CALL, h));
-        ev.hangup(a);
+        ev.hangup(a, 16);
         ev.raise(cdr(b));
         ev.cel("BRIDGE_EXIT", a, &two.name, &extra);
-        ev.cel_gone(a, false);
+        ev.cel_gone(a, 16, false);
         let dev_b = b.device().to_owned();
         ev.devstate(&dev_b, "NOT_INUSE");
         ev.flush();
         ev.cel("BRIDGE_EXIT", two, "", &extra);
-        ev.cel_gone(two, false);
+        ev.cel_gone(two, 16, false);
         ev.raise(cdr(two));
         ev.raise(cdr(one));
-        ev.cel_gone(one, false);
+        ev.cel_gone(one, 16, false);
         ev.cel("LINKEDID_END", one, "", "");
         let mut h = bridge_block(&id, 0);
         h.extend(two.snapshot(""));
@@ -1276,11 +1286,11 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         ev.varset(two, "DIALEDTIME", &(ms(dial_started) / 1000).to_string());
         ev.varset(two, "DIALEDTIME_MS", &ms(dial_started).to_string());
         ev.varset(two, "DIALSTATUS", &two.dialstatus.clone());
-        ev.hangup_request("SoftHangupRequest", two);
+        ev.hangup_request("SoftHangupRequest", two, 16);
         ev.varset(one, "CHANLOCALSTATUS", &two.dialstatus.clone());
-        ev.hangup_request("HangupRequest", one);
-        ev.hangup(two);
-        ev.hangup(one);
+        ev.hangup_request("HangupRequest", one, 16);
+        ev.hangup(two, 16);
+        ev.hangup(one, 16);
         channels.remove(&one.name);
         channels.remove(&two.name);
         ev.devstate(&dev_b, "NOT_INUSE");
@@ -1292,22 +1302,78 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
     }
 }
 
+/// What ends an originated pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// The ;2 side's dialplan ended (by the Hangup application if `builtin`).
+    Dialplan { builtin: bool },
+    /// The ;1 side's application (the Originate's Wait) ended first (recording 09b).
+    App,
+    /// A Hangup action on the ;1 side (recording 09c).
+    ActionOne,
+    /// A Hangup action on the ;2 side.
+    ActionTwo,
+}
+
 /// Hangs the originated pair up and forgets it.
-fn end(
-    ev: &mut Raise<'_>,
-    channels: &Channels,
-    one: &mut Chan,
-    two: &mut Chan,
-    by_two: bool,
-    builtin: bool,
-) {
-    if by_two {
-        hangup_pair(ev, two, one, builtin, true);
-    } else {
-        hangup_pair(ev, one, two, false, true);
+fn end(ev: &mut Raise<'_>, channels: &Channels, one: &mut Chan, two: &mut Chan, how: Ending) {
+    match how {
+        Ending::Dialplan { builtin } => hangup_pair(ev, two, one, builtin, true),
+        Ending::App => {
+            // The ;1 side's application returns: it hangs up with no cause, and the ;2 side
+            // is told to.
+            ev.hangup_request("HangupRequest", two, 0);
+            ev.raise(cdr(one));
+            ev.cel_gone(one, 0, false);
+            ev.cel_gone(two, 0, false);
+            ev.cel("LINKEDID_END", &cel_view(two), "", "");
+            ev.hangup(one, 0);
+            ev.hangup_request("SoftHangupRequest", two, 16);
+            ev.hangup(two, 0);
+            ev.raise(cdr(two));
+            let dev = one.device().to_owned();
+            ev.devstate(&dev, "NOT_INUSE");
+            ev.devstate(&dev, "NOT_INUSE");
+            ev.flush();
+        }
+        Ending::ActionOne | Ending::ActionTwo => {
+            let (first, second) = if how == Ending::ActionOne {
+                (&*one, &*two)
+            } else {
+                (&*two, &*one)
+            };
+            ev.cel_gone(first, 16, false);
+            for c in [first, second] {
+                if c.cdr {
+                    ev.raise(cdr(c));
+                }
+                if std::ptr::eq(c, first) {
+                    ev.hangup_request("HangupRequest", second, 16);
+                    ev.hangup(first, 16);
+                }
+            }
+            ev.hangup_request("SoftHangupRequest", second, 16);
+            ev.hangup(second, 16);
+            let dev = one.device().to_owned();
+            ev.devstate(&dev, "NOT_INUSE");
+            ev.cel_gone(second, 16, false);
+            ev.cel("LINKEDID_END", &cel_view(second), "", "");
+            ev.devstate(&dev, "NOT_INUSE");
+            ev.flush();
+        }
     }
     channels.remove(&one.name);
     channels.remove(&two.name);
+}
+
+/// A channel as CEL sees it once it has hung up: a ;2 side that ran the dialplan has no
+/// application left in its snapshot.
+fn cel_view(c: &Chan) -> Chan {
+    let mut c = c.clone();
+    if c.is_two() {
+        c.app = (String::new(), String::new());
+    }
+    c
 }
 
 /// How long the caller side's application keeps the call (Wait(n)); `None` for others.
@@ -1337,10 +1403,10 @@ fn hangup_pair(
         let status = first.dialstatus.clone();
         ev.varset(second, "CHANLOCALSTATUS", &status);
     }
-    ev.hangup_request("SoftHangupRequest", first);
-    ev.hangup_request("HangupRequest", second);
-    ev.hangup(first);
-    ev.cel_gone(first, builtin);
+    ev.hangup_request("SoftHangupRequest", first, 16);
+    ev.hangup_request("HangupRequest", second, 16);
+    ev.hangup(first, 16);
+    ev.cel_gone(first, 16, builtin);
     // cdr_manager: one Cdr per channel (the ;2 side first, as recorded).
     let (one, two) = if first.is_two() {
         (&*second, &*first)
@@ -1352,15 +1418,15 @@ fn hangup_pair(
             ev.raise(cdr(c));
         }
     }
-    ev.hangup(second);
-    ev.cel_gone(second, false);
+    ev.hangup(second, 16);
+    ev.cel_gone(second, 16, false);
     if outer {
         let owner = if first.uniqueid == first.linkedid {
             &*first
         } else {
             &*second
         };
-        ev.cel("LINKEDID_END", owner, "", "");
+        ev.cel("LINKEDID_END", &cel_view(owner), "", "");
     }
     let dev = first.device().to_owned();
     ev.devstate(&dev, "NOT_INUSE");
@@ -1397,11 +1463,8 @@ fn cdr(c: &Chan) -> SimEvent {
     } else {
         c.cid.0.clone()
     };
-    let callerid = match (c.cid.1.as_str(), caller.as_str()) {
-        ("<unknown>", "") => String::new(),
-        ("<unknown>", n) => format!("<{n}>"),
-        (name, n) => format!("\"{name}\" <{n}>"),
-    };
+    // cdr.c always writes both parts (`"" <>` for a call without caller ID, recording 09b).
+    let callerid = format!("\"{}\" <{caller}>", known(&c.cid.1));
     let headers: Vec<(String, String)> = vec![
         ("AccountCode".into(), String::new()),
         ("Source".into(), caller),
@@ -1434,4 +1497,67 @@ fn cdr(c: &Chan) -> SimEvent {
         ("UserField".into(), String::new()),
     ];
     event("Cdr", Privileges::CDR, headers)
+}
+
+/// `${…}` in application arguments, as the PBX substitutes them before running the
+/// application: `${RAND(min,max)}` and the channel's own variables (Set, Setvar); anything
+/// else becomes empty, as an unset variable does.
+fn substitute(args: &str, chan: &str, channels: &Channels) -> String {
+    let mut out = String::new();
+    let mut rest = args;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let inner = &rest[at + 2..];
+        // The matching `}` (functions may nest braces in their arguments).
+        let mut depth = 1;
+        let mut end = None;
+        for (i, ch) in inner.char_indices() {
+            match ch {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(&rest[at..]);
+            return out;
+        };
+        let expr = substitute(&inner[..end], chan, channels);
+        out.push_str(&evaluate(&expr, chan, channels));
+        rest = &inner[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn evaluate(expr: &str, chan: &str, channels: &Channels) -> String {
+    if let Some(range) = expr.strip_prefix("RAND(").and_then(|r| r.strip_suffix(')')) {
+        let (lo, hi) = range.split_once(',').unwrap_or((range, ""));
+        let lo: i64 = lo.trim().parse().unwrap_or(0);
+        let hi: i64 = hi.trim().parse().unwrap_or(i64::from(i32::MAX));
+        let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+        let span = (hi - lo).unsigned_abs().saturating_add(1);
+        return (lo + (random() % span) as i64).to_string();
+    }
+    channels.get_var(chan, expr).unwrap_or_default()
+}
+
+/// A random number (no generator crate: the clock and a counter, mixed).
+fn random() -> u64 {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let mut x = nanos ^ SEQ.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    // splitmix64's finaliser.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
