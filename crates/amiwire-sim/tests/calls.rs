@@ -560,3 +560,86 @@ Action: Setvar\r\nActionID: s2\r\nChannel: nosuch\r\nVariable: FOO\r\nValue: x\r
     assert_eq!(varset.get_str("Value"), Some("bar"));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn event_classes_of_cel_cdr_device_and_queue_events() {
+    // Recording 08's call. CEL and DeviceStateChange are `call` events, Cdr is `cdr`,
+    // QueueMemberStatus (Local/100@test is a member of queue support) is `agent`: a session
+    // gets only the classes of its mask and its read rights.
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let call = "Action: Originate\r\nActionID: c\r\nChannel: Local/200@test\r\n\
+Application: Wait\r\nData: 6\r\nAsync: true\r\nCallerID: Full Call <2000>\r\n\r\n";
+    let mask = |m: &str| format!("Action: Events\r\nActionID: e\r\nEventMask: {m}\r\n\r\n");
+    let of = |ms: &[Message]| -> Vec<String> {
+        let mut n = names(ms);
+        n.retain(|n| n != "FullyBooted" && n != "SuccessfulAuth");
+        n.sort();
+        n.dedup();
+        n
+    };
+    let addr = sim.addr();
+    let cdr = tokio::spawn(async move {
+        session(addr, "admin", "amp111", &mask("cdr"), |m| {
+            names(m).iter().filter(|n| *n == "Cdr").count() == 3
+        })
+        .await
+    });
+    let agent = tokio::spawn(async move {
+        session(addr, "admin", "amp111", &mask("agent"), |m| {
+            names(m)
+                .iter()
+                .filter(|n| *n == "QueueMemberStatus")
+                .count()
+                == 2
+        })
+        .await
+    });
+    // `limited` reads `call` only.
+    let limited = tokio::spawn(async move {
+        session(addr, "limited", "limited", "", |m| {
+            names(m)
+                .iter()
+                .filter(|n| *n == "DeviceStateChange")
+                .count()
+                == 8
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = session(addr, "admin", "amp111", call, |m| {
+        m.iter().any(|m| m.get_str("ActionID") == Some("c"))
+    })
+    .await;
+    assert_eq!(of(&cdr.await.unwrap()), ["Cdr"]);
+    let agent = agent.await.unwrap();
+    assert_eq!(of(&agent), ["QueueMemberStatus"]);
+    let status: Vec<&str> = agent
+        .iter()
+        .filter(|m| m.get_str("Event") == Some("QueueMemberStatus"))
+        .filter_map(|m| m.get_str("Status"))
+        .collect();
+    assert_eq!(status, ["2", "1"]);
+    assert_eq!(
+        of(&limited.await.unwrap()),
+        [
+            "BridgeCreate",
+            "BridgeDestroy",
+            "BridgeEnter",
+            "BridgeLeave",
+            "CEL",
+            "DeviceStateChange",
+            "DialBegin",
+            "DialEnd",
+            "Hangup",
+            "HangupRequest",
+            "LocalBridge",
+            "NewCallerid",
+            "NewConnectedLine",
+            "Newchannel",
+            "Newstate",
+            "OriginateResponse",
+            "SoftHangupRequest",
+        ]
+    );
+    sim.stop().await;
+}
