@@ -773,7 +773,11 @@ pub async fn run(
     let mut answered = Some(answered);
     let deadline = tokio::time::Instant::now() + req.timeout;
     // How the pair ends if the loop below runs out of dialplan.
-    let mut how = Ending::Dialplan { builtin: false };
+    let mut how = Ending::Dialplan {
+        builtin: false,
+        redirected: false,
+    };
+    let mut redirected = false;
     let mut steps = steps;
     let mut exten = exten;
     let mut i = 0;
@@ -905,6 +909,7 @@ pub async fn run(
                                     exten = e;
                                     steps = new_steps;
                                     i = 0;
+                                    redirected = true;
                                     continue;
                                 }
                                 None => break,
@@ -933,7 +938,10 @@ pub async fn run(
                 ev.raise(event("UserEvent", Privileges::USER, h));
             }
             "hangup" => {
-                how = Ending::Dialplan { builtin: true };
+                how = Ending::Dialplan {
+                    builtin: true,
+                    redirected,
+                };
                 break;
             }
             "dial" => {
@@ -1221,7 +1229,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
                 h.extend(a.snapshot(""));
                 ev.raise(event("BridgeLeave", Privileges::CALL, h));
             }
-            hangup_pair(ev, b, a, builtin && by_callee, false);
+            hangup_pair(ev, b, a, builtin && by_callee, false, false);
             if bridged {
                 let mut h = bridge_block(&id, 0);
                 h.extend(two.snapshot(""));
@@ -1305,8 +1313,9 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
 /// What ends an originated pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ending {
-    /// The ;2 side's dialplan ended (by the Hangup application if `builtin`).
-    Dialplan { builtin: bool },
+    /// The ;2 side's dialplan ended (by the Hangup application if `builtin`), after a
+    /// Redirect if `redirected`.
+    Dialplan { builtin: bool, redirected: bool },
     /// The ;1 side's application (the Originate's Wait) ended first (recording 09b).
     App,
     /// A Hangup action on the ;1 side (recording 09c).
@@ -1318,7 +1327,10 @@ enum Ending {
 /// Hangs the originated pair up and forgets it.
 fn end(ev: &mut Raise<'_>, channels: &Channels, one: &mut Chan, two: &mut Chan, how: Ending) {
     match how {
-        Ending::Dialplan { builtin } => hangup_pair(ev, two, one, builtin, true),
+        Ending::Dialplan {
+            builtin,
+            redirected,
+        } => hangup_pair(ev, two, one, builtin, true, redirected),
         Ending::App => {
             // The ;1 side's application returns: it hangs up with no cause, and the ;2 side
             // is told to.
@@ -1390,13 +1402,16 @@ fn target_duration(target: &Target) -> Option<Duration> {
 
 /// The hang-up sequence of a Local pair: `first` hung up (by the Hangup application if
 /// `builtin`), then the other side; recording 09a's order. `outer` for an originated pair,
-/// whose ;1 side holds the Linkedid (CEL LINKEDID_END).
+/// whose last channel to go gets CEL LINKEDID_END. Which side of the pair is destroyed last
+/// is a race in Asterisk: the other side (`first_last` false) in recordings 08 and 09a,
+/// `first` in 09c's redirected call; the simulator follows them.
 fn hangup_pair(
     ev: &mut Raise<'_>,
     first: &mut Chan,
     second: &mut Chan,
     builtin: bool,
     outer: bool,
+    first_last: bool,
 ) {
     if first.is_two() && !first.dialstatus.is_empty() {
         // core_local: the ;1 side learns the ;2 side's DIALSTATUS.
@@ -1405,28 +1420,36 @@ fn hangup_pair(
     }
     ev.hangup_request("SoftHangupRequest", first, 16);
     ev.hangup_request("HangupRequest", second, 16);
-    ev.hangup(first, 16);
-    ev.cel_gone(first, 16, builtin);
     // cdr_manager: one Cdr per channel (the ;2 side first, as recorded).
-    let (one, two) = if first.is_two() {
-        (&*second, &*first)
-    } else {
-        (&*first, &*second)
-    };
-    for c in [two, one] {
-        if c.cdr {
-            ev.raise(cdr(c));
-        }
-    }
-    ev.hangup(second, 16);
-    ev.cel_gone(second, 16, false);
-    if outer {
-        let owner = if first.uniqueid == first.linkedid {
-            &*first
+    let cdrs = |ev: &mut Raise<'_>, first: &Chan, second: &Chan| {
+        let (one, two) = if first.is_two() {
+            (second, first)
         } else {
-            &*second
+            (first, second)
         };
-        ev.cel("LINKEDID_END", &cel_view(owner), "", "");
+        for c in [two, one] {
+            if c.cdr {
+                ev.raise(cdr(c));
+            }
+        }
+    };
+    let last = if first_last {
+        ev.cel_gone(second, 16, false);
+        ev.hangup(second, 16);
+        ev.hangup(first, 16);
+        cdrs(ev, first, second);
+        ev.cel_gone(first, 16, builtin);
+        &*first
+    } else {
+        ev.hangup(first, 16);
+        ev.cel_gone(first, 16, builtin);
+        cdrs(ev, first, second);
+        ev.hangup(second, 16);
+        ev.cel_gone(second, 16, false);
+        &*second
+    };
+    if outer {
+        ev.cel("LINKEDID_END", &cel_view(last), "", "");
     }
     let dev = first.device().to_owned();
     ev.devstate(&dev, "NOT_INUSE");

@@ -1,25 +1,29 @@
-//! Conformance with recording 08-full-call-events: every event of one call, as a real
-//! Asterisk 22 raised it. The recorded client logs in, originates `Local/200@test` (its ;1
-//! side runs Wait(6), its ;2 side `Dial(Local/100@test,10)`, whose callee answers, waits 2 s
-//! and hangs up) and logs off. The test replays the client side against the simulator and
-//! compares the whole server side with the recording, message by message and header by
-//! header, in order.
+//! Conformance of the simulator's call events with the recordings of a real Asterisk 22.
+//!
+//! Recording 08-full-call-events holds every event of one call: the recorded client logs in,
+//! originates `Local/200@test` (its ;1 side runs Wait(6), its ;2 side
+//! `Dial(Local/100@test,10)`, whose callee answers, waits 2 s and hangs up) and logs off. The
+//! test replays the client side against the simulator and compares the whole server side
+//! with the recording, message by message and header by header, in order.
 //!
 //! Only what must differ is normalised:
 //! - values that differ from run to run: time stamps (EventTV, SessionTV, CEL EventTime, Cdr
-//!   StartTime/AnswerTime/EndTime: their digits), durations (Cdr Duration/BillableSeconds and
-//!   Dial's `ANSWEREDTIME`, `DIALEDTIME` … VarSets, with or without `_MS`: their digits), uptimes, the session ID and ports, and
+//!   StartTime/AnswerTime/EndTime) and durations (Cdr Duration/BillableSeconds, Dial's
+//!   `ANSWEREDTIME`, `DIALEDTIME` … VarSets with or without `_MS`), of which only the shape is
+//!   compared (each run of digits counts as one); uptimes, the session ID and ports;
 //!   app_queue's LastPause/LoginTime (the recorded member had been paused in an earlier
-//!   session);
-//! - identifiers, each replaced by its order of first appearance, so that the relations
-//!   between them are still checked: Uniqueids and Linkedids (`<epoch>.<n>`), the number in
-//!   Local channel names (`Local/100@test-00000016;1`), and bridge IDs (a UUID in Asterisk,
-//!   also inside CEL's Extra).
+//!   session); `${RAND()}`'s value (12a);
+//! - identifiers, each replaced by its order of first appearance (08) or by its rank (the
+//!   others), so that the relations between them are still checked: Uniqueids and Linkedids
+//!   (`<epoch>.<n>`), the number in Local channel names (`Local/100@test-00000016;1`), and
+//!   bridge IDs (a UUID in Asterisk, also inside CEL's Extra).
 //!
 //! Asterisk raises channel, CEL, CDR, device-state and queue events from different threads,
 //! so their interleaving varies from call to call (recording 12a shows several orders for the
-//! same dialplan). The simulator keeps the one order this recording shows, and the test holds
-//! it to that order exactly.
+//! same dialplan). The simulator keeps the one order recording 08 shows, and 08 is held to it
+//! exactly. The calls of 09a, 09b, 09c and the first call of 12a are compared as a set of
+//! events and in order per source (channel events, CEL, Cdr, device and queue events) and
+//! channel, with their answers in order.
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -551,20 +555,16 @@ fn sent_offsets(meta: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Recording 09b: the Events action turns a session's events off (an Originate then raises
-/// nothing for it, not even OriginateResponse) and on again (the next call's whole stream),
-/// then sets masks. The client's actions are sent at their recorded times. The answers must
-/// match in order; the call's events (Local/100@test, whose ;1 side's Wait(1) ends before
-/// the ;2 side's Wait(2)) as a set and in order per source and channel: they interleave here
-/// differently from recording 08.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_toggle_of_09b() {
-    let name = "09b-events-toggle";
+/// Replays `name`'s client side with each action sent at its recorded time, and returns
+/// what the simulator sent and what the recorded server sent, decoded.
+async fn replay_timed(name: &str, first_channel: u64) -> (Vec<Message>, Vec<Message>) {
     let meta = String::from_utf8(data(&format!("{name}.meta.json"))).unwrap();
     let offsets = sent_offsets(&meta);
     let actions = actions(&data(&format!("{name}.client.bin")));
-    assert_eq!(offsets.len(), actions.len());
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    assert_eq!(offsets.len(), actions.len(), "{name}: meta.json");
+    let mut cfg = SimConfig::default();
+    cfg.first_channel = first_channel;
+    let sim = Simulator::start(cfg).await.unwrap();
     let s = TcpStream::connect(sim.addr()).await.unwrap();
     let (mut r, mut w) = s.into_split();
     let reader = tokio::spawn(async move {
@@ -587,28 +587,44 @@ async fn events_toggle_of_09b() {
     sim.stop().await;
     let (_, got) = decode_all(&got);
     let (_, want) = decode_all(&data(&format!("{name}.server.bin")));
-    let answers = |ms: &[Message]| -> Vec<Message> {
-        ms.iter()
-            .filter(|m| m.get_str("Event").is_none())
-            .cloned()
-            .collect()
-    };
+    (got, want)
+}
+
+/// The answers (not events) of a stream.
+fn answers(ms: &[Message]) -> Vec<Message> {
+    ms.iter()
+        .filter(|m| m.get_str("Event").is_none())
+        .cloned()
+        .collect()
+}
+
+/// The events after the login's (FullyBooted, SuccessfulAuth).
+fn call_events(ms: &[Message]) -> Vec<Message> {
+    ms.iter()
+        .filter(|m| {
+            m.get_str("Event")
+                .is_some_and(|e| e != "FullyBooted" && e != "SuccessfulAuth")
+        })
+        .cloned()
+        .collect()
+}
+
+/// Recording 09b: the Events action turns a session's events off (an Originate then raises
+/// nothing for it, not even OriginateResponse) and on again (the next call's whole stream),
+/// then sets masks. The client's actions are sent at their recorded times. The answers must
+/// match in order; the call's events (Local/100@test, whose ;1 side's Wait(1) ends before
+/// the ;2 side's Wait(2)) as a set and in order per source and channel: they interleave here
+/// differently from recording 08.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_toggle_of_09b() {
+    let name = "09b-events-toggle";
+    let (got, want) = replay_timed(name, 0).await;
     assert_eq!(
         normalise(&answers(&got)),
         normalise(&answers(&want)),
         "{name}: answers"
     );
-    // The events after the login's (FullyBooted, SuccessfulAuth).
-    let calls = |ms: &[Message]| -> Vec<Message> {
-        ms.iter()
-            .filter(|m| {
-                m.get_str("Event")
-                    .is_some_and(|e| e != "FullyBooted" && e != "SuccessfulAuth")
-            })
-            .cloned()
-            .collect()
-    };
-    let (g, w) = (calls(&got), calls(&want));
+    let (g, w) = (call_events(&got), call_events(&want));
     assert_eq!(w.len(), 32);
     same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
     // The answer to `events-94` (events on) comes before every call event, that to
@@ -631,4 +647,39 @@ async fn events_toggle_of_09b() {
         .rposition(|m| m.get_str("Event").is_some())
         .unwrap();
     assert!(last_call_event < pos(&got, "events-95"));
+}
+
+/// Recording 09a: UserEvent actions, and a call of Local/300@test (Answer, Set, the
+/// UserEvent application, Wait(1), Hangup) originated with Wait(2): every answer in order,
+/// every event as a set and in order per source and channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_event_call_of_09a() {
+    let name = "09a-userevent";
+    let (got, want) = replay_timed(name, 0).await;
+    assert_eq!(
+        normalise(&answers(&got)),
+        normalise(&answers(&want)),
+        "{name}: answers"
+    );
+    let (g, w) = (call_events(&got), call_events(&want));
+    same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
+}
+
+/// Recording 09c: a call of Local/600@test redirected on its ;2 side to test,700 (UserEvent
+/// Redirected, Wait(3), Hangup), and another one hung up by a Hangup action on its ;1 side,
+/// with Redirect and Hangup of channels that do not exist: every answer in order, every event
+/// as a set and in order per source and channel. The recorded calls were Local channels
+/// 0x1a and 0x1b, which the client names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_and_hangup_of_09c() {
+    let name = "09c-redirect-hangup";
+    let (got, want) = replay_timed(name, 0x1a).await;
+    assert_eq!(
+        normalise(&answers(&got)),
+        normalise(&answers(&want)),
+        "{name}: answers"
+    );
+    let (g, w) = (call_events(&got), call_events(&want));
+    assert_eq!(w.len(), 65);
+    same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
 }
