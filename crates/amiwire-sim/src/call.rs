@@ -951,6 +951,7 @@ pub async fn run(
                     continue;
                 };
                 let mut call = DialCall {
+                    one_app: (app1.clone(), data1.clone()),
                     one: &mut one,
                     two: &mut two,
                     a,
@@ -1004,6 +1005,8 @@ fn action_ending(killed: u8) -> Ending {
 
 /// A Dial from the ;2 side of an originated pair (`two`) to another Local pair (`a`, `b`).
 struct DialCall<'c, F: Fn(bool, Option<&Chan>) -> SimEvent> {
+    /// What the ;1 side runs (the Originate's application), for CoreShowChannels.
+    one_app: (String, String),
     one: &'c mut Chan,
     two: &'c mut Chan,
     a: Chan,
@@ -1170,7 +1173,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
                         }
                         let _ = tx.send(true);
                     }
-                    channels.put(one, "", "", ctl);
+                    channels.put(one, &self.one_app.0, &self.one_app.1, ctl);
                     channels.put(two, "Dial", &dial_args, ctl);
                     channels.put(a, "AppDial", "(Outgoing Line)", ctl);
                     let id = self.bridge_id.clone();

@@ -643,3 +643,51 @@ Application: Wait\r\nData: 6\r\nAsync: true\r\nCallerID: Full Call <2000>\r\n\r\
     );
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn core_show_channels_during_a_dial() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // Local/200 dials Local/100 (Answer, Wait(2), Hangup): once bridged, four channels.
+    let originate = "Action: Originate\r\nActionID: o\r\nChannel: Local/200@test\r\n\
+Application: Wait\r\nData: 6\r\nAsync: true\r\n\r\n";
+    session(sim.addr(), "admin", "amp111", originate, |m| {
+        names(m).iter().any(|n| n == "BridgeEnter")
+    })
+    .await;
+    let got = session(
+        sim.addr(),
+        "admin",
+        "amp111",
+        "Action: CoreShowChannels\r\nActionID: l\r\n\r\n",
+        |m| {
+            m.iter()
+                .any(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
+        },
+    )
+    .await;
+    let mut apps: Vec<(String, String)> = got
+        .iter()
+        .filter(|m| m.get_str("Event") == Some("CoreShowChannel"))
+        .map(|m| {
+            let chan = m.get_str("Channel").unwrap();
+            let (base, side) = chan.split_once('-').unwrap();
+            let side = side.split_once(';').unwrap().1;
+            (
+                format!("{base};{side}"),
+                m.get_str("Application").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    apps.sort();
+    let want: Vec<(String, String)> = [
+        ("Local/100@test;1", "AppDial"),
+        ("Local/100@test;2", "Wait"),
+        ("Local/200@test;1", "Wait"),
+        ("Local/200@test;2", "Dial"),
+    ]
+    .iter()
+    .map(|(c, a)| ((*c).to_owned(), (*a).to_owned()))
+    .collect();
+    assert_eq!(apps, want);
+    sim.stop().await;
+}
