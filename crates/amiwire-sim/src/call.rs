@@ -185,6 +185,15 @@ impl Channels {
     fn remove(&self, name: &str) {
         self.lock().remove(name);
     }
+
+    /// Whether a live channel but those named in `except` makes `device` (its name up to the
+    /// last `-`): core_local's device state is INUSE while such a channel exists.
+    fn device_in_use(&self, device: &str, except: &[&str]) -> bool {
+        self.lock().keys().any(|name| {
+            name.rsplit_once('-').is_some_and(|(d, _)| d == device)
+                && !except.contains(&name.as_str())
+        })
+    }
 }
 
 /// What a call's task listens to: hang-up and redirect requests.
@@ -313,6 +322,10 @@ struct Chan {
     answered: Option<std::time::SystemTime>,
     dialled: String,
     cdr: bool,
+    /// Hung up without ever running (Cdr disposition FAILED rather than NO ANSWER).
+    failed: bool,
+    /// A ;1 side that runs dialplan of its own (an Originate to Context/Exten).
+    runs_dialplan: bool,
 }
 
 fn state_desc(state: u8) -> &'static str {
@@ -384,6 +397,7 @@ fn known(v: &str) -> &str {
 /// The events of one call, raised on the simulator's bus.
 struct Raise<'a> {
     bus: &'a broadcast::Sender<SimEvent>,
+    channels: &'a Channels,
     queues: &'a Queues,
     /// QueueMemberStatus events not raised yet: app_queue handles device states on its own
     /// thread, so in the recordings they come a few events after the DeviceStateChange.
@@ -530,6 +544,17 @@ impl Raise<'_> {
         self.held.extend(queued);
     }
 
+    /// The DeviceStateChange of a device some of whose channels (`gone`) hang up: still
+    /// INUSE if another call keeps a channel on it (recording 07), else NOT_INUSE.
+    fn devstate_after(&mut self, device: &str, gone: &[&str]) {
+        let state = if self.channels.device_in_use(device, gone) {
+            "INUSE"
+        } else {
+            "NOT_INUSE"
+        };
+        self.devstate(device, state);
+    }
+
     fn flush(&mut self) {
         for e in std::mem::take(&mut self.held) {
             self.raise(e);
@@ -629,6 +654,7 @@ pub async fn run(
     } = env;
     let mut ev = Raise {
         bus: &bus,
+        channels: &channels,
         queues: &queues,
         held: Vec::new(),
     };
@@ -672,12 +698,8 @@ pub async fn run(
         event("OriginateResponse", Privileges::CALL, h)
     };
 
-    // Only Local channels to an existing extension can be placed.
-    let steps = req
-        .local
-        .as_ref()
-        .and_then(|(exten, context)| dialplan.lookup(context, exten).map(|e| e.steps().to_vec()));
-    let (Some((exten, context)), Some(steps)) = (req.local.clone(), steps) else {
+    // Only Local channels can be placed (to an existing extension, see below).
+    let Some((exten, context)) = req.local.clone() else {
         if req.asynchronous {
             ev.raise(originate_response(false, None));
         }
@@ -717,6 +739,8 @@ pub async fn run(
         answered: None,
         dialled: String::new(),
         cdr: true,
+        failed: false,
+        runs_dialplan: false,
     };
     let mut two = Chan {
         name: format!("{base};2"),
@@ -741,6 +765,35 @@ pub async fn run(
     // The ;1 side is the outgoing leg of the Originate's dial.
     one.app = ("AppDial2".into(), "(Outgoing Line)".into());
     ev.newexten(&one, &exten);
+    let Some(steps) = dialplan
+        .lookup(&context, &exten)
+        .map(|e| e.steps().to_vec())
+    else {
+        // No such extension: the ;2 side has nowhere to go and hangs up at once, then the
+        // ;1 side (recording 07's Originates to Local/999@nosuchcontext).
+        one.last_app = one.app.clone();
+        two.last_app = (String::new(), String::new());
+        one.failed = true;
+        two.failed = true;
+        let dev = one.device().to_owned();
+        ev.raise(cdr(&two));
+        ev.cel_gone(&two, 0, false);
+        ev.hangup(&two, 0);
+        ev.devstate(&dev, "INVALID");
+        if req.asynchronous {
+            ev.raise(originate_response(false, None));
+        }
+        let _ = answered.send(false);
+        ev.hangup(&one, 0);
+        ev.raise(cdr(&one));
+        ev.cel_gone(&one, 0, false);
+        ev.cel("LINKEDID_END", &one, "", "");
+        ev.devstate(&dev, "INVALID");
+        ev.flush();
+        channels.remove(&one.name);
+        channels.remove(&two.name);
+        return;
+    };
     if req.caller_id.0.is_some() || req.caller_id.1.is_some() {
         let cid = (unknown(&req.caller_id.0), unknown(&req.caller_id.1));
         one.cid = cid.clone();
@@ -757,10 +810,16 @@ pub async fn run(
         two.connected = cid;
         ev.caller_id(&two);
     }
-    ev.local_bridge(&one, &two, &context, &exten);
-    for (k, v) in &req.variables {
+    // Originate's variables: Asterisk builds their list in reverse (ORDER_REVERSE) and sets
+    // them so on the ;1 side, then core_local copies them to the ;2 side in the opposite
+    // order (recording 07).
+    for (k, v) in req.variables.iter().rev() {
         ev.varset(&one, k, v);
     }
+    for (k, v) in &req.variables {
+        ev.varset(&two, k, v);
+    }
+    ev.local_bridge(&one, &two, &context, &exten);
     // The Originate's own DialBegin (to the ;1 side), raised before the ;2 side's first
     // dialplan event.
     let mut dial_begin = {
@@ -778,6 +837,8 @@ pub async fn run(
         redirected: false,
     };
     let mut redirected = false;
+    // How long the ;1 side keeps the call once answered (its Wait), if it ends by itself.
+    let mut one_limit = target_duration(&req.target);
     let mut steps = steps;
     let mut exten = exten;
     let mut i = 0;
@@ -822,6 +883,8 @@ pub async fn run(
                         answered: None,
                         dialled: String::new(),
                         cdr: false,
+                        failed: false,
+                        runs_dialplan: false,
                         ..two.clone()
                     };
                     let b = Chan {
@@ -868,6 +931,15 @@ pub async fn run(
                 h.push(("DialStatus".into(), "ANSWER".into()));
                 ev.raise(event("DialEnd", Privileges::CALL, h));
                 ev.flush();
+                if let Target::Exten {
+                    context,
+                    exten,
+                    priority,
+                } = &req.target
+                {
+                    one_limit =
+                        run_one_dialplan(&ev, &mut one, &dialplan, context, exten, *priority);
+                }
                 channels.put(&one, &app1, &data1, &ctl);
                 channels.put(&two, &step.app, &step.args, &ctl);
             }
@@ -881,7 +953,7 @@ pub async fn run(
                 }
                 if one.state == 6 {
                     // The caller side runs its application meanwhile; the shorter ends it.
-                    if let Some(limit) = target_duration(&req.target) {
+                    if let Some(limit) = one_limit {
                         if limit < wait {
                             let how = tokio::select! {
                                 _ = tokio::time::sleep(limit) => Ending::App,
@@ -1273,7 +1345,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         ev.cel("BRIDGE_EXIT", a, &two.name, &extra);
         ev.cel_gone(a, 16, false);
         let dev_b = b.device().to_owned();
-        ev.devstate(&dev_b, "NOT_INUSE");
+        ev.devstate_after(&dev_b, &[]);
         ev.flush();
         ev.cel("BRIDGE_EXIT", two, "", &extra);
         ev.cel_gone(two, 16, false);
@@ -1304,10 +1376,10 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         ev.hangup(one, 16);
         channels.remove(&one.name);
         channels.remove(&two.name);
-        ev.devstate(&dev_b, "NOT_INUSE");
+        ev.devstate_after(&dev_b, &[]);
         let dev = one.device().to_owned();
-        ev.devstate(&dev, "NOT_INUSE");
-        ev.devstate(&dev, "NOT_INUSE");
+        ev.devstate_after(&dev, &[]);
+        ev.devstate_after(&dev, &[]);
         ev.flush();
         DialEnd::Done
     }
@@ -1347,8 +1419,9 @@ fn end(ev: &mut Raise<'_>, channels: &Channels, one: &mut Chan, two: &mut Chan, 
             ev.hangup(two, 0);
             ev.raise(cdr(two));
             let dev = one.device().to_owned();
-            ev.devstate(&dev, "NOT_INUSE");
-            ev.devstate(&dev, "NOT_INUSE");
+            let gone = [one.name.as_str(), two.name.as_str()];
+            ev.devstate_after(&dev, &gone);
+            ev.devstate_after(&dev, &gone);
             ev.flush();
         }
         Ending::ActionOne | Ending::ActionTwo => {
@@ -1370,10 +1443,11 @@ fn end(ev: &mut Raise<'_>, channels: &Channels, one: &mut Chan, two: &mut Chan, 
             ev.hangup_request("SoftHangupRequest", second, 16);
             ev.hangup(second, 16);
             let dev = one.device().to_owned();
-            ev.devstate(&dev, "NOT_INUSE");
+            let gone = [one.name.as_str(), two.name.as_str()];
+            ev.devstate_after(&dev, &gone);
             ev.cel_gone(second, 16, false);
             ev.cel("LINKEDID_END", &cel_view(second), "", "");
-            ev.devstate(&dev, "NOT_INUSE");
+            ev.devstate_after(&dev, &gone);
             ev.flush();
         }
     }
@@ -1389,6 +1463,48 @@ fn cel_view(c: &Chan) -> Chan {
         c.app = (String::new(), String::new());
     }
     c
+}
+
+/// An Originate to Context/Exten: once answered, the ;1 side runs that dialplan. Raises its
+/// steps up to its first Wait (Newexten; Set's VarSet) and returns how long that Wait keeps
+/// the call (`Some(0)` at a Hangup, `None` if the dialplan is not found or has no Wait).
+/// CEL still shows the ;1 side's AppDial2 (recording 07); its Cdr shows the last step.
+fn run_one_dialplan(
+    ev: &Raise<'_>,
+    one: &mut Chan,
+    dialplan: &Dialplan,
+    context: &str,
+    exten: &str,
+    priority: u32,
+) -> Option<Duration> {
+    let steps = dialplan.lookup(context, exten)?.steps().to_vec();
+    one.context = context.to_owned();
+    one.exten = exten.to_owned();
+    one.runs_dialplan = true;
+    for st in steps.iter().filter(|s| s.priority >= priority) {
+        one.priority = st.priority;
+        one.last_app = (st.app.clone(), st.args.clone());
+        let mut shown = one.clone();
+        shown.app = one.last_app.clone();
+        ev.newexten(&shown, exten);
+        match st.app.to_ascii_lowercase().as_str() {
+            "wait" => {
+                let secs: f64 = split_args(&st.args)
+                    .first()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0.0);
+                return Some(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)));
+            }
+            "hangup" => return Some(Duration::ZERO),
+            "set" => {
+                if let Some((k, v)) = st.args.split_once('=') {
+                    ev.varset(one, k, v);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// How long the caller side's application keeps the call (Wait(n)); `None` for others.
@@ -1447,6 +1563,10 @@ fn hangup_pair(
         ev.hangup(first, 16);
         ev.cel_gone(first, 16, builtin);
         cdrs(ev, first, second);
+        if second.runs_dialplan {
+            // Its PBX is told to stop (recording 07's Originate to Context/Exten).
+            ev.hangup_request("SoftHangupRequest", second, 16);
+        }
         ev.hangup(second, 16);
         ev.cel_gone(second, 16, false);
         &*second
@@ -1455,8 +1575,9 @@ fn hangup_pair(
         ev.cel("LINKEDID_END", &cel_view(last), "", "");
     }
     let dev = first.device().to_owned();
-    ev.devstate(&dev, "NOT_INUSE");
-    ev.devstate(&dev, "NOT_INUSE");
+    let gone = [first.name.as_str(), second.name.as_str()];
+    ev.devstate_after(&dev, &gone);
+    ev.devstate_after(&dev, &gone);
     ev.flush();
 }
 
@@ -1513,6 +1634,8 @@ fn cdr(c: &Chan) -> SimEvent {
             "Disposition".into(),
             if c.answered.is_some() {
                 "ANSWERED"
+            } else if c.failed {
+                "FAILED"
             } else {
                 "NO ANSWER"
             }

@@ -21,8 +21,8 @@
 //! Asterisk raises channel, CEL, CDR, device-state and queue events from different threads,
 //! so their interleaving varies from call to call (recording 12a shows several orders for the
 //! same dialplan). The simulator keeps the one order recording 08 shows, and 08 is held to it
-//! exactly. The calls of 09a, 09b, 09c and the first call of 12a are compared as a set of
-//! events and in order per source (channel events, CEL, Cdr, device and queue events) and
+//! exactly. The calls of 07, 09a, 09b, 09c and the first call of 12a are compared as a set
+//! of events and in order per source (channel events, CEL, Cdr, device and queue events) and
 //! channel, with their answers in order.
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -681,5 +681,23 @@ async fn redirect_and_hangup_of_09c() {
     );
     let (g, w) = (call_events(&got), call_events(&want));
     assert_eq!(w.len(), 65);
+    same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
+}
+
+/// Recording 07: Originates of every kind (async to Local/100 with a CallerID, to a context
+/// and to an extension that do not exist, sync ok and failing, without Channel, and to
+/// Context/Exten with variables and channel IDs): every answer in order, every event as a
+/// set and in order per source and channel. The first call is still up when the next ones
+/// are placed, so the device-state events of its device follow both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn originates_of_07() {
+    let name = "07-originate";
+    let (got, want) = replay_timed(name, 0x10).await;
+    assert_eq!(
+        normalise(&answers(&got)),
+        normalise(&answers(&want)),
+        "{name}: answers"
+    );
+    let (g, w) = (call_events(&got), call_events(&want));
     same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
 }
