@@ -1688,11 +1688,15 @@ fn substitute(args: &str, chan: &str, channels: &Channels) -> String {
 fn evaluate(expr: &str, chan: &str, channels: &Channels) -> String {
     if let Some(range) = expr.strip_prefix("RAND(").and_then(|r| r.strip_suffix(')')) {
         let (lo, hi) = range.split_once(',').unwrap_or((range, ""));
-        let lo: i64 = lo.trim().parse().unwrap_or(0);
-        let hi: i64 = hi.trim().parse().unwrap_or(i64::from(i32::MAX));
+        // Asterisk's RAND: integers, min 0 and max RAND_MAX by default, swapped if reversed.
+        let lo: i128 = lo.trim().parse::<i64>().map_or(0, i128::from);
+        let hi: i128 = hi
+            .trim()
+            .parse::<i64>()
+            .map_or(i128::from(i32::MAX), i128::from);
         let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
-        let span = (hi - lo).unsigned_abs().saturating_add(1);
-        return (lo + (random() % span) as i64).to_string();
+        let span = (hi - lo + 1) as u128;
+        return (lo + (u128::from(random()) % span) as i128).to_string();
     }
     channels.get_var(chan, expr).unwrap_or_default()
 }
@@ -1709,4 +1713,31 @@ fn random() -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitutes_rand_and_channel_variables() {
+        let channels = Channels::default();
+        for _ in 0..100 {
+            let v = substitute("CALLNUM=${RAND(1,99999)}", "c", &channels);
+            let n: u64 = v.strip_prefix("CALLNUM=").unwrap().parse().unwrap();
+            assert!((1..=99_999).contains(&n), "{v}");
+        }
+        assert_eq!(substitute("${RAND(7,7)}", "c", &channels), "7");
+        assert_eq!(substitute("${RAND(9,8)}", "c", &channels).len(), 1);
+        // The widest range, and input that is not a number, without panicking.
+        let wide = "${RAND(-9223372036854775808,9223372036854775807)}";
+        assert!(substitute(wide, "c", &channels).parse::<i64>().is_ok());
+        assert!(substitute("${RAND(x,y)}", "c", &channels)
+            .parse::<i64>()
+            .is_ok());
+        // Unset variables are empty; an unterminated `${` stays as written.
+        assert_eq!(substitute("a${NOPE}b", "c", &channels), "ab");
+        assert_eq!(substitute("a${NOPE", "c", &channels), "a${NOPE");
+        assert_eq!(substitute("${${NOPE}}x", "c", &channels), "x");
+    }
 }
