@@ -951,20 +951,14 @@ pub async fn run(
                     how = Ending::ActionOne;
                     break;
                 }
-                if one.state == 6 {
-                    // The caller side runs its application meanwhile; the shorter ends it.
-                    if let Some(limit) = one_limit {
-                        if limit < wait {
-                            let how = tokio::select! {
-                                _ = tokio::time::sleep(limit) => Ending::App,
-                                _ = kill.notified() => action_ending(killed.load(Ordering::SeqCst)),
-                            };
-                            return end(&mut ev, &channels, &mut one, &mut two, how);
+                // The caller side runs its application meanwhile; the shorter ends it.
+                let one_ends = one_limit.filter(|limit| one.state == 6 && *limit < wait);
+                tokio::select! {
+                    _ = tokio::time::sleep(one_ends.unwrap_or(wait)) => {
+                        if one_ends.is_some() {
+                            return end(&mut ev, &channels, &mut one, &mut two, Ending::App);
                         }
                     }
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
                     _ = kill.notified() => {
                         let why = killed.swap(0, Ordering::SeqCst);
                         if why == REDIRECTED {

@@ -691,3 +691,27 @@ Application: Wait\r\nData: 6\r\nAsync: true\r\n\r\n";
     assert_eq!(apps, want);
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn redirect_while_the_originate_application_is_the_shorter() {
+    let mut cfg = SimConfig::default();
+    cfg.first_channel = 0x40;
+    let sim = Simulator::start(cfg).await.unwrap();
+    // The ;1 side waits 10 s, the ;2 side 30 s: a Redirect of ;2 still moves it.
+    let originate = "Action: Originate\r\nActionID: c\r\nChannel: Local/600@test\r\n\
+Application: Wait\r\nData: 10\r\nAsync: true\r\n\r\n";
+    session(sim.addr(), "admin", "amp111", originate, |m| {
+        m.iter()
+            .any(|m| m.get_str("Event") == Some("OriginateResponse"))
+    })
+    .await;
+    let redirect = "Action: Redirect\r\nActionID: r\r\nChannel: Local/600@test-00000040;2\r\n\
+Context: test\r\nExten: 700\r\nPriority: 1\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", redirect, |m| hangups(m) == 2).await;
+    let ue = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("UserEvent"))
+        .expect("the redirected channel runs 700");
+    assert_eq!(ue.get_str("UserEvent"), Some("Redirected"));
+    sim.stop().await;
+}
