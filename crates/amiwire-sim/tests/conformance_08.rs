@@ -446,35 +446,15 @@ fn events_only(ms: &[Message]) -> Vec<Message> {
         .collect()
 }
 
-/// Recording 12a's first call, Local/210@test (Set(CALLNUM=${RAND(1,99999)}), then
-/// Dial(Local/110@test,10); Local/110 answers, waits 0.5 s and hangs up), originated with
-/// Wait(1.5) on its ;1 side: the same events as the simulator raises, in the same order per
-/// source and channel. Asterisk interleaved them differently here than in recording 08 (and
-/// differently again for the next calls), so only that is compared. DeviceStateChange events
-/// are left out: the calls of 12a overlap and share the two devices, so a device's events
-/// cannot be told apart by call (recording 08 checks them).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_bulk_call_of_12a() {
-    use std::io::Read;
-    let f = std::fs::File::open(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../amiwire/tests/data/12a-bulk-events.server.bin.gz"),
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    flate2::read::GzDecoder::new(f)
-        .take(300_000)
-        .read_to_end(&mut head)
-        .unwrap();
-    let mut d = Decoder::new();
-    let _ = d.feed(&head);
-    let mut recorded = Vec::new();
-    while let Ok(Some(f)) = d.decode() {
-        if let Frame::Message(m) = f {
-            recorded.push(m.to_owned());
-        }
-    }
-    let ours = |v: &str| v.contains("-00000022;") || v.contains("-00000023;");
+/// The recorded events of 12a's call `k` (0-based): those naming its four channels
+/// (Local/210 and Local/110 pairs `0x22 + 2k` and `0x23 + 2k`), its bridge, or its
+/// Originate's ActionID.
+fn recorded_bulk_call(recorded: &[Message], k: u64) -> Vec<Message> {
+    let (p, q) = (
+        format!("-{:08x};", 0x22 + 2 * k),
+        format!("-{:08x};", 0x23 + 2 * k),
+    );
+    let ours = |v: &str| v.contains(&p) || v.contains(&q);
     let bridge = recorded
         .iter()
         .find(|m| {
@@ -483,25 +463,30 @@ async fn first_bulk_call_of_12a() {
         .and_then(|m| m.get_str("BridgeUniqueid"))
         .unwrap()
         .to_owned();
-    let want: Vec<Message> = events_only(&recorded)
+    let id = format!("originate-{}", 132 + k);
+    events_only(recorded)
         .into_iter()
         .filter(|m| {
             m.iter().any(|h| ours(&String::from_utf8_lossy(h.value())))
                 || m.get_str("BridgeUniqueid") == Some(bridge.as_str())
-                || m.get_str("ActionID") == Some("originate-132")
+                || m.get_str("ActionID") == Some(id.as_str())
         })
-        .collect();
-    assert_eq!(want.len(), 96, "the first call's events in 12a");
+        .collect()
+}
 
+/// The simulator's events for 12a's call `k`, placed as the recorded load generator placed
+/// it (on a simulator of its own).
+async fn simulated_bulk_call(k: u64) -> Vec<Message> {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-    s.write_all(
-        b"Action: Login\r\nActionID: login-130\r\nUsername: admin\r\nSecret: amp111\r\n\r\n\
-Action: Originate\r\nActionID: originate-132\r\nChannel: Local/210@test\r\n\
-Application: Wait\r\nData: 1.5\r\nCallerID: \"Bulk 0\" <5000>\r\nAsync: true\r\n\r\n",
-    )
-    .await
-    .unwrap();
+    let originate = format!(
+        "Action: Login\r\nActionID: login-130\r\nUsername: admin\r\nSecret: amp111\r\n\r\n\
+Action: Originate\r\nActionID: originate-{}\r\nChannel: Local/210@test\r\n\
+Application: Wait\r\nData: 1.5\r\nCallerID: \"Bulk {k}\" <{}>\r\nAsync: true\r\n\r\n",
+        132 + k,
+        5000 + k
+    );
+    s.write_all(originate.as_bytes()).await.unwrap();
     let mut got = Vec::new();
     let mut dec = Decoder::new();
     let mut buf = vec![0u8; 65536];
@@ -534,12 +519,77 @@ Application: Wait\r\nData: 1.5\r\nCallerID: \"Bulk 0\" <5000>\r\nAsync: true\r\n
         }
     }
     sim.stop().await;
-    let got = events_only(&got);
-    same_events_per_source(
-        "12a first call",
-        &normalise_ranked(&got),
-        &normalise_ranked(&want),
-    );
+    events_only(&got)
+}
+
+/// What races decide in Asterisk, left out of the comparison of 12a's calls:
+/// - CEL BRIDGE_EXIT names as Peer the other channel if it is still in the bridge when CEL
+///   looks. For the callee's outgoing channel (Local/110;1) 12a has it in 493 calls of 750
+///   (as recording 08 and the simulator), and empty in 257.
+/// - CEL LINKEDID_END comes with whichever channel of the call is destroyed last (the
+///   caller's ;1 in 08 and in most of 12a's calls, another one in some): only that there is
+///   one, for the call's Linkedid, is compared.
+fn races(mut ms: Vec<Vec<(String, String)>>) -> Vec<Vec<(String, String)>> {
+    let is =
+        |m: &[(String, String)], name: &str| m.iter().any(|(k, v)| k == "EventName" && v == name);
+    for m in &mut ms {
+        if is(m, "LINKEDID_END") {
+            m.retain(|(k, _)| k == "Event" || k == "EventName" || k == "LinkedID");
+        }
+        if is(m, "BRIDGE_EXIT") {
+            for (k, v) in m.iter_mut() {
+                if k == "Peer" {
+                    *v = "<peer if still bridged>".into();
+                }
+            }
+        }
+    }
+    ms
+}
+
+/// Recording 12a's first 20 calls, Local/210@test (Set(CALLNUM=${RAND(1,99999)}), then
+/// Dial(Local/110@test,10); Local/110 answers, waits 0.5 s and hangs up), each originated
+/// with Wait(1.5) on its ;1 side: the same events as the simulator raises, in the same order
+/// per source and channel, but for two races (see [`races`]). Asterisk interleaved the
+/// sources differently from call to call (and differently from recording 08), so only that
+/// is compared. DeviceStateChange events are left out: the calls of 12a overlap and share
+/// the two devices, so a device's events cannot be told apart by call (recording 08 checks
+/// them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_bulk_calls_of_12a() {
+    use std::io::Read;
+    const CALLS: u64 = 20;
+    let f = std::fs::File::open(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../amiwire/tests/data/12a-bulk-events.server.bin.gz"),
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    flate2::read::GzDecoder::new(f)
+        .take(3_000_000)
+        .read_to_end(&mut head)
+        .unwrap();
+    let mut d = Decoder::new();
+    let _ = d.feed(&head);
+    let mut recorded = Vec::new();
+    while let Ok(Some(f)) = d.decode() {
+        if let Frame::Message(m) = f {
+            recorded.push(m.to_owned());
+        }
+    }
+    let runs: Vec<_> = (0..CALLS)
+        .map(|k| tokio::spawn(simulated_bulk_call(k)))
+        .collect();
+    for (k, run) in (0..CALLS).zip(runs) {
+        let want = recorded_bulk_call(&recorded, k);
+        assert_eq!(want.len(), 96, "12a call {k}: its recorded events");
+        let got = run.await.unwrap();
+        same_events_per_source(
+            &format!("12a call {k}"),
+            &races(normalise_ranked(&got)),
+            &races(normalise_ranked(&want)),
+        );
+    }
 }
 
 /// The offsets (in seconds) at which the recorded client sent its actions, from the
