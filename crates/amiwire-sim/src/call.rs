@@ -1186,9 +1186,10 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
                     if !answers_first {
                         ev.cel("ANSWER", b, "", "");
                     }
-                    // As recorded: the device state app_queue and the hints see at the
-                    // callee's answer is still NOT_INUSE (the Local pair's caretaker thread
-                    // has not started yet); it is INUSE once the outgoing side is up.
+                    // Recording 08: the callee's device is still NOT_INUSE at its answer,
+                    // INUSE once the outgoing side is up. (12a's calls have INUSE both
+                    // times: what core_local finds when the device state is computed is a
+                    // race; the simulator follows 08, the recording it is held to exactly.)
                     let dev_b = b.device().to_owned();
                     ev.devstate(&dev_b, "NOT_INUSE");
                     if !begun {
