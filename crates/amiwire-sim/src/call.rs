@@ -1,9 +1,12 @@
 //! Calls on Local channels: what an Originate starts. A small model of Asterisk's channels
-//! that runs the dialplan of the called extension (Answer, Wait, Set, UserEvent, Hangup; other
-//! applications are stepped over) and raises the events a real Asterisk raises for it
-//! (Newchannel, LocalBridge, Newexten, VarSet, Newstate, UserEvent, HangupRequest, Hangup,
-//! OriginateResponse), with the header blocks of the recordings.
-
+//! that runs the dialplan of the called extension (Answer, Wait, Set, UserEvent, Hangup, and
+//! Dial to another Local channel; other applications are stepped over) and raises the events
+//! a real Asterisk 22 raises for it, with the header blocks and in the order of the
+//! recordings (08 for a Dial): Newchannel, Newexten, NewCallerid, NewConnectedLine,
+//! LocalBridge, VarSet (with Dial's DIALSTATUS, DIALEDPEERNAME, … and BRIDGEPEER), Newstate,
+//! DialBegin/DialEnd, Bridge{Create,Enter,Leave,Destroy}, UserEvent, SoftHangupRequest,
+//! HangupRequest, Hangup, DeviceStateChange, QueueMemberStatus (for watched queue members),
+//! OriginateResponse, and cdr_manager's Cdr and cel_manager's CEL events.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,6 +185,15 @@ impl Channels {
     fn remove(&self, name: &str) {
         self.lock().remove(name);
     }
+
+    /// Whether a live channel but those named in `except` makes `device` (its name up to the
+    /// last `-`): core_local's device state is INUSE while such a channel exists.
+    fn device_in_use(&self, device: &str, except: &[&str]) -> bool {
+        self.lock().keys().any(|name| {
+            name.rsplit_once('-').is_some_and(|(d, _)| d == device)
+                && !except.contains(&name.as_str())
+        })
+    }
 }
 
 /// What a call's task listens to: hang-up and redirect requests.
@@ -190,6 +202,98 @@ struct CallCtl {
     kill: Arc<tokio::sync::Notify>,
     killed: Arc<std::sync::atomic::AtomicU8>,
     redirect: Arc<std::sync::Mutex<Option<(String, String, u32)>>>,
+}
+
+/// A member of a queue whose device app_queue watches (queues.conf `member => interface,
+/// penalty, name`): when the device's state changes, every session reading `agent` gets a
+/// QueueMemberStatus event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueMember {
+    /// The queue (`[support]`).
+    pub queue: String,
+    /// The member's name (`MemberName`).
+    pub name: String,
+    /// Its interface, which is also the device whose state is watched (`Local/100@test`).
+    pub interface: String,
+    /// Its penalty.
+    pub penalty: u32,
+}
+
+impl QueueMember {
+    /// The recorded server's queues.conf: queue `support` with `member =>
+    /// Local/100@test,0,LocalHundred`.
+    pub fn builtin() -> Vec<QueueMember> {
+        vec![QueueMember {
+            queue: "support".into(),
+            name: "LocalHundred".into(),
+            interface: "Local/100@test".into(),
+            penalty: 0,
+        }]
+    }
+}
+
+/// The queue members of a simulator and the last device status app_queue saw for each.
+#[derive(Debug, Default)]
+pub struct Queues {
+    members: std::sync::Mutex<Vec<(QueueMember, u8)>>,
+    login_time: u64,
+}
+
+impl Queues {
+    /// These members, all not in use, logged in at `login_time` (Unix seconds).
+    pub fn new(members: Vec<QueueMember>, login_time: u64) -> Queues {
+        Queues {
+            members: std::sync::Mutex::new(members.into_iter().map(|m| (m, 1)).collect()),
+            login_time,
+        }
+    }
+
+    /// `device` changed to `state` (`INUSE`…): the QueueMemberStatus events of the members
+    /// whose status that changes (app_queue raises none when it stays the same).
+    fn device_changed(&self, device: &str, state: &str) -> Vec<SimEvent> {
+        let status: u8 = match state {
+            "NOT_INUSE" => 1,
+            "INUSE" => 2,
+            "BUSY" => 3,
+            "INVALID" => 4,
+            "UNAVAILABLE" => 5,
+            "RINGING" => 6,
+            "RINGINUSE" => 7,
+            "ONHOLD" => 8,
+            _ => 0,
+        };
+        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (m, last) in members.iter_mut() {
+            if m.interface != device || *last == status {
+                continue;
+            }
+            *last = status;
+            let login = self.login_time.to_string();
+            let penalty = m.penalty.to_string();
+            let status = status.to_string();
+            let h: Vec<(&str, &str)> = vec![
+                ("Queue", &m.queue),
+                ("MemberName", &m.name),
+                ("Interface", &m.interface),
+                ("StateInterface", &m.interface),
+                ("Membership", "static"),
+                ("Penalty", &penalty),
+                ("CallsTaken", "0"),
+                ("LastCall", "0"),
+                ("LastPause", "0"),
+                ("LoginTime", &login),
+                ("InCall", "0"),
+                ("Status", &status),
+                ("Paused", "0"),
+                ("PausedReason", ""),
+                ("Ringinuse", "1"),
+                ("Wrapuptime", "0"),
+            ];
+            out.push(SimEvent::new("QueueMemberStatus", Privileges::AGENT, &h));
+        }
+        out
+    }
 }
 
 /// One side of a Local channel pair.
@@ -204,6 +308,12 @@ struct Chan {
     priority: u32,
     uniqueid: String,
     linkedid: String,
+    /// The caller's ANI (CEL `CallerIDani`): an Originate's CallerID number on its ;1 side.
+    ani: String,
+    /// The application and data in the channel's snapshot (CEL `Application`/`AppData`).
+    app: (String, String),
+    /// DIALSTATUS, once a Dial set it.
+    dialstatus: String,
     /// CDR bookkeeping: the last application and its data, when the channel was created and
     /// answered, the channel it dialled, and whether it gets a Cdr of its own (the outgoing
     /// leg of a Dial shares its caller's).
@@ -212,6 +322,10 @@ struct Chan {
     answered: Option<std::time::SystemTime>,
     dialled: String,
     cdr: bool,
+    /// Hung up without ever running (Cdr disposition FAILED rather than NO ANSWER).
+    failed: bool,
+    /// A ;1 side that runs dialplan of its own (an Originate to Context/Exten).
+    runs_dialplan: bool,
 }
 
 fn state_desc(state: u8) -> &'static str {
@@ -245,6 +359,18 @@ impl Chan {
             (k("Linkedid"), self.linkedid.clone()),
         ]
     }
+
+    /// The device whose state the channel makes (`Local/100@test` for
+    /// `Local/100@test-00000016;1`): the name up to its last `-`.
+    fn device(&self) -> &str {
+        self.name
+            .rsplit_once('-')
+            .map_or(self.name.as_str(), |(d, _)| d)
+    }
+
+    fn is_two(&self) -> bool {
+        self.name.ends_with(";2")
+    }
 }
 
 fn event(name: &str, class: Privileges, headers: Vec<(String, String)>) -> SimEvent {
@@ -257,6 +383,196 @@ fn event(name: &str, class: Privileges, headers: Vec<(String, String)>) -> SimEv
 
 fn unknown(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "<unknown>".into())
+}
+
+/// A CallerID part as CEL writes it: empty when unknown.
+fn known(v: &str) -> &str {
+    if v == "<unknown>" {
+        ""
+    } else {
+        v
+    }
+}
+
+/// The events of one call, raised on the simulator's bus.
+struct Raise<'a> {
+    bus: &'a broadcast::Sender<SimEvent>,
+    channels: &'a Channels,
+    queues: &'a Queues,
+    /// QueueMemberStatus events not raised yet: app_queue handles device states on its own
+    /// thread, so in the recordings they come a few events after the DeviceStateChange.
+    held: Vec<SimEvent>,
+}
+
+impl Raise<'_> {
+    fn raise(&self, e: SimEvent) {
+        let _ = self.bus.send(e);
+    }
+
+    /// A channel event: the snapshot of `c`, then `extra`.
+    fn chan(&self, name: &str, class: Privileges, c: &Chan, extra: &[(&str, &str)]) {
+        let mut h = c.snapshot("");
+        h.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        self.raise(event(name, class, h));
+    }
+
+    fn newchannel(&self, c: &Chan) {
+        self.chan("Newchannel", Privileges::CALL, c, &[]);
+    }
+
+    fn newstate(&self, c: &Chan) {
+        self.chan("Newstate", Privileges::CALL, c, &[]);
+    }
+
+    fn newexten(&self, c: &Chan, extension: &str) {
+        let (app, data) = (c.app.0.clone(), c.app.1.clone());
+        self.chan(
+            "Newexten",
+            Privileges::DIALPLAN,
+            c,
+            &[
+                ("Extension", extension),
+                ("Application", &app),
+                ("AppData", &data),
+            ],
+        );
+    }
+
+    fn varset(&self, c: &Chan, var: &str, value: &str) {
+        self.chan(
+            "VarSet",
+            Privileges::DIALPLAN,
+            c,
+            &[("Variable", var), ("Value", value)],
+        );
+    }
+
+    /// NewCallerid then NewConnectedLine, as a Dial or an Originate's CallerID raises them.
+    fn caller_id(&self, c: &Chan) {
+        self.chan(
+            "NewCallerid",
+            Privileges::CALL,
+            c,
+            &[("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")],
+        );
+        self.chan("NewConnectedLine", Privileges::CALL, c, &[]);
+    }
+
+    /// LocalBridge: the two sides of a Local pair, optimisable (as Asterisk 22's default).
+    fn local_bridge(&self, one: &Chan, two: &Chan, context: &str, exten: &str) {
+        let mut h = one.snapshot("LocalOne");
+        h.extend(two.snapshot("LocalTwo"));
+        h.push(("Context".into(), context.to_owned()));
+        h.push(("Exten".into(), exten.to_owned()));
+        h.push(("LocalOptimization".into(), "Yes".into()));
+        self.raise(event("LocalBridge", Privileges::CALL, h));
+    }
+
+    /// Hangup with `cause`: 16 (Normal Clearing), or 0 (Unknown) for a channel whose
+    /// application just ended.
+    fn hangup(&self, c: &Chan, cause: u8) {
+        let text = if cause == 16 {
+            "Normal Clearing"
+        } else {
+            "Unknown"
+        };
+        self.chan(
+            "Hangup",
+            Privileges::CALL,
+            c,
+            &[("Cause", &cause.to_string()), ("Cause-txt", text)],
+        );
+    }
+
+    fn hangup_request(&self, name: &str, c: &Chan, cause: u8) {
+        self.chan(name, Privileges::CALL, c, &[("Cause", &cause.to_string())]);
+    }
+
+    /// A CEL event (cel_manager's layout; class `call`, as cel_manager raises it).
+    fn cel(&self, name: &str, c: &Chan, peer: &str, extra: &str) {
+        let time = cdr_time(Some(std::time::SystemTime::now()));
+        let h: Vec<(&str, &str)> = vec![
+            ("EventName", name),
+            ("AccountCode", ""),
+            ("CallerIDnum", known(&c.cid.0)),
+            ("CallerIDname", known(&c.cid.1)),
+            ("CallerIDani", &c.ani),
+            ("CallerIDrdnis", ""),
+            ("CallerIDdnid", ""),
+            ("Exten", &c.exten),
+            ("Context", &c.context),
+            ("Channel", &c.name),
+            ("Application", &c.app.0),
+            ("AppData", &c.app.1),
+            ("EventTime", &time),
+            ("AMAFlags", "DOCUMENTATION"),
+            ("UniqueID", &c.uniqueid),
+            ("LinkedID", &c.linkedid),
+            ("Userfield", ""),
+            ("Peer", peer),
+            ("PeerAccount", ""),
+            ("Extra", extra),
+        ];
+        self.raise(SimEvent::new("CEL", Privileges::CALL, &h));
+    }
+
+    /// CEL HANGUP then CHAN_END. A ;2 side that ran the dialplan has no application left
+    /// in its snapshot by then; `builtin` if it hung up by the Hangup application.
+    fn cel_gone(&self, c: &Chan, cause: u8, builtin: bool) {
+        let c = cel_view(c);
+        let extra = format!(
+            "{{\"hangupcause\":{cause},\"hangupsource\":\"{}\",\"dialstatus\":\"{}\"}}",
+            if builtin { "dialplan/builtin" } else { "" },
+            c.dialstatus
+        );
+        self.cel("HANGUP", &c, "", &extra);
+        self.cel("CHAN_END", &c, "", "");
+    }
+
+    /// A DeviceStateChange; app_queue's QueueMemberStatus events are held for `flush`.
+    fn devstate(&mut self, device: &str, state: &str) {
+        self.raise(SimEvent::new(
+            "DeviceStateChange",
+            Privileges::CALL,
+            &[("Device", device), ("State", state)],
+        ));
+        let queued = self.queues.device_changed(device, state);
+        self.held.extend(queued);
+    }
+
+    /// The DeviceStateChange of a device some of whose channels (`gone`) hang up: still
+    /// INUSE if another call keeps a channel on it (recording 07), else NOT_INUSE.
+    fn devstate_after(&mut self, device: &str, gone: &[&str]) {
+        let state = if self.channels.device_in_use(device, gone) {
+            "INUSE"
+        } else {
+            "NOT_INUSE"
+        };
+        self.devstate(device, state);
+    }
+
+    fn flush(&mut self) {
+        for e in std::mem::take(&mut self.held) {
+            self.raise(e);
+        }
+    }
+}
+
+/// A bridge's header block.
+fn bridge_block(id: &str, n: usize) -> Vec<(String, String)> {
+    vec![
+        ("BridgeUniqueid".into(), id.to_owned()),
+        ("BridgeType".into(), "basic".into()),
+        ("BridgeTechnology".into(), "simple_bridge".into()),
+        ("BridgeCreator".into(), "<unknown>".into()),
+        ("BridgeName".into(), "<unknown>".into()),
+        ("BridgeNumChannels".into(), n.to_string()),
+        ("BridgeVideoSourceMode".into(), "none".into()),
+    ]
 }
 
 /// Starts an originated call on the simulator's state. For a synchronous Originate, waits
@@ -273,10 +589,13 @@ pub(crate) async fn originate(
     let limit = req.timeout + Duration::from_secs(1);
     tokio::spawn(run(
         req,
-        shared.dialplan.clone(),
-        shared.counters.clone(),
-        shared.channels.clone(),
-        shared.epoch(),
+        CallEnv {
+            dialplan: shared.dialplan.clone(),
+            counters: shared.counters.clone(),
+            channels: shared.channels.clone(),
+            queues: shared.queue_members.clone(),
+            epoch: shared.epoch(),
+        },
         events.clone(),
         tx,
     ));
@@ -287,20 +606,57 @@ pub(crate) async fn originate(
     Some(crate::session::originate_reply(id.as_deref(), ok))
 }
 
+/// What a call needs of its simulator.
+#[derive(Debug, Clone)]
+pub struct CallEnv {
+    /// The dialplan it runs.
+    pub dialplan: Arc<Dialplan>,
+    /// Channel numbers and unique IDs.
+    pub counters: Arc<Counters>,
+    /// Where its live channels are listed.
+    pub channels: Arc<Channels>,
+    /// Queue members whose device state it may change.
+    pub queues: Arc<Queues>,
+    /// The first part of its Uniqueids (the simulator's start, in Unix seconds).
+    pub epoch: u64,
+}
+
+/// How a Dial ended.
+enum DialEnd {
+    /// Not answered (or no such extension): the dialplan goes on.
+    Unanswered,
+    /// The bridged callee hung up: the caller's channel hangs up too (Dial without `g`);
+    /// everything has been raised.
+    Done,
+    /// The caller's pair is being hung up (Hangup action, or its ;1 application ended).
+    Killed { by_two: bool },
+}
+
 /// Runs one originated call to its end. `answered` gets `true` once the called side answers
 /// (a synchronous Originate answers the action then), `false` if it cannot be placed.
-#[allow(clippy::too_many_arguments)]
+///
+/// The events come in the order recording 08 shows for an answered Dial; Asterisk raises
+/// channel, CEL, CDR and device-state events from different threads, so their interleaving
+/// varies from call to call (recording 12a), and the simulator keeps one order that a real
+/// server produced.
 pub async fn run(
     req: OriginateRequest,
-    dialplan: Arc<Dialplan>,
-    counters: Arc<Counters>,
-    channels: Arc<Channels>,
-    epoch: u64,
+    env: CallEnv,
     bus: broadcast::Sender<SimEvent>,
     answered: oneshot::Sender<bool>,
 ) {
-    let raise = |e: SimEvent| {
-        let _ = bus.send(e);
+    let CallEnv {
+        dialplan,
+        counters,
+        channels,
+        queues,
+        epoch,
+    } = env;
+    let mut ev = Raise {
+        bus: &bus,
+        channels: &channels,
+        queues: &queues,
+        held: Vec::new(),
     };
     let originate_response = |ok: bool, chan: Option<&Chan>| {
         let mut h: Vec<(String, String)> = Vec::new();
@@ -342,43 +698,39 @@ pub async fn run(
         event("OriginateResponse", Privileges::CALL, h)
     };
 
-    // Only Local channels to an existing extension can be placed.
-    let steps = req
-        .local
-        .as_ref()
-        .and_then(|(exten, context)| dialplan.lookup(context, exten).map(|e| e.steps().to_vec()));
-    let (Some((exten, context)), Some(steps)) = (req.local.clone(), steps) else {
+    // Only Local channels can be placed (to an existing extension, see below).
+    let Some((exten, context)) = req.local.clone() else {
         if req.asynchronous {
-            raise(originate_response(false, None));
+            ev.raise(originate_response(false, None));
         }
         let _ = answered.send(false);
         return;
     };
     counters.processed.fetch_add(1, Ordering::Relaxed);
     let n = counters.channel.fetch_add(1, Ordering::Relaxed);
-    let mut next_unique = || {
+    let next_unique = || {
         format!(
             "{epoch}.{}",
             counters.unique.fetch_add(1, Ordering::Relaxed)
         )
     };
     let base = format!("Local/{exten}@{context}-{n:08x}");
-    let u1 = req.channel_id.clone().unwrap_or_else(&mut next_unique);
-    let u2 = req
-        .other_channel_id
-        .clone()
-        .unwrap_or_else(&mut next_unique);
-    let cid = (unknown(&req.caller_id.0), unknown(&req.caller_id.1));
+    let u1 = req.channel_id.clone().unwrap_or_else(next_unique);
+    let u2 = req.other_channel_id.clone().unwrap_or_else(next_unique);
+    let unknown_cid = ("<unknown>".to_owned(), "<unknown>".to_owned());
     let mut one = Chan {
         name: format!("{base};1"),
         state: 0,
-        cid: cid.clone(),
-        connected: cid.clone(),
+        cid: unknown_cid.clone(),
+        connected: unknown_cid,
         context: context.clone(),
         exten: exten.clone(),
         priority: 1,
         uniqueid: u1.clone(),
         linkedid: u1.clone(),
+        ani: String::new(),
+        app: (String::new(), String::new()),
+        dialstatus: String::new(),
         last_app: match &req.target {
             Target::App { app, data } => (app.clone(), data.clone()),
             Target::Exten { .. } => ("AppDial2".into(), "(Outgoing Line)".into()),
@@ -387,11 +739,14 @@ pub async fn run(
         answered: None,
         dialled: String::new(),
         cdr: true,
+        failed: false,
+        runs_dialplan: false,
     };
     let mut two = Chan {
         name: format!("{base};2"),
         state: 4,
         uniqueid: u2,
+        ani: String::new(),
         ..one.clone()
     };
     let ctl = CallCtl::default();
@@ -403,82 +758,207 @@ pub async fn run(
     };
     channels.put(&one, &app1, &data1, &ctl);
     channels.put(&two, "", "", &ctl);
-    raise(event("Newchannel", Privileges::CALL, one.snapshot("")));
-    raise(event("Newchannel", Privileges::CALL, two.snapshot("")));
-    let mut bridge = one.snapshot("LocalOne");
-    bridge.extend(two.snapshot("LocalTwo"));
-    bridge.push(("Context".into(), context.clone()));
-    bridge.push(("Exten".into(), exten.clone()));
-    bridge.push(("LocalOptimization".into(), "No".into()));
-    raise(event("LocalBridge", Privileges::CALL, bridge));
-    for (k, v) in &req.variables {
-        let mut h = one.snapshot("");
-        h.push(("Variable".into(), k.clone()));
-        h.push(("Value".into(), v.clone()));
-        raise(event("VarSet", Privileges::DIALPLAN, h));
+    ev.cel("CHAN_START", &one, "", "");
+    ev.cel("CHAN_START", &two, "", "");
+    ev.newchannel(&one);
+    ev.newchannel(&two);
+    // The ;1 side is the outgoing leg of the Originate's dial.
+    one.app = ("AppDial2".into(), "(Outgoing Line)".into());
+    ev.newexten(&one, &exten);
+    let Some(steps) = dialplan
+        .lookup(&context, &exten)
+        .map(|e| e.steps().to_vec())
+    else {
+        // No such extension: the ;2 side has nowhere to go and hangs up at once, then the
+        // ;1 side (recording 07's Originates to Local/999@nosuchcontext).
+        one.last_app = one.app.clone();
+        two.last_app = (String::new(), String::new());
+        one.failed = true;
+        two.failed = true;
+        let dev = one.device().to_owned();
+        ev.raise(cdr(&two));
+        ev.cel_gone(&two, 0, false);
+        ev.hangup(&two, 0);
+        ev.devstate(&dev, "INVALID");
+        if req.asynchronous {
+            ev.raise(originate_response(false, None));
+        }
+        let _ = answered.send(false);
+        ev.hangup(&one, 0);
+        ev.raise(cdr(&one));
+        ev.cel_gone(&one, 0, false);
+        ev.cel("LINKEDID_END", &one, "", "");
+        ev.devstate(&dev, "INVALID");
+        ev.flush();
+        channels.remove(&one.name);
+        channels.remove(&two.name);
+        return;
+    };
+    if req.caller_id.0.is_some() || req.caller_id.1.is_some() {
+        let cid = (unknown(&req.caller_id.0), unknown(&req.caller_id.1));
+        one.cid = cid.clone();
+        one.ani = req.caller_id.0.clone().unwrap_or_default();
+        ev.chan(
+            "NewCallerid",
+            Privileges::CALL,
+            &one,
+            &[("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")],
+        );
+        one.connected = cid.clone();
+        ev.chan("NewConnectedLine", Privileges::CALL, &one, &[]);
+        two.cid = cid.clone();
+        two.connected = cid;
+        ev.caller_id(&two);
     }
+    // Originate's variables: Asterisk builds their list in reverse (ORDER_REVERSE) and sets
+    // them so on the ;1 side, then core_local copies them to the ;2 side in the opposite
+    // order (recording 07).
+    for (k, v) in req.variables.iter().rev() {
+        ev.varset(&one, k, v);
+    }
+    for (k, v) in &req.variables {
+        ev.varset(&two, k, v);
+    }
+    ev.local_bridge(&one, &two, &context, &exten);
+    // The Originate's own DialBegin (to the ;1 side), raised before the ;2 side's first
+    // dialplan event.
+    let mut dial_begin = {
+        let mut h = one.snapshot("Dest");
+        h.push(("DialString".into(), format!("{exten}@{context}")));
+        Some(event("DialBegin", Privileges::CALL, h))
+    };
 
     // The called side (;2) runs the dialplan; the call is answered at its Answer().
     let mut answered = Some(answered);
     let deadline = tokio::time::Instant::now() + req.timeout;
-    let mut hung_up_by_two = false;
+    // How the pair ends if the loop below runs out of dialplan.
+    let mut how = Ending::Dialplan {
+        builtin: false,
+        redirected: false,
+    };
+    let mut redirected = false;
+    // How long the ;1 side keeps the call once answered (its Wait), if it ends by itself.
+    let mut one_limit = target_duration(&req.target);
     let mut steps = steps;
     let mut exten = exten;
     let mut i = 0;
     while i < steps.len() {
-        let step = steps[i].clone();
+        let mut step = steps[i].clone();
         i += 1;
+        step.args = substitute(&step.args, &two.name, &channels);
         let step = &step;
         two.priority = step.priority;
         if two.dialled.is_empty() {
             // A bridged Dial ends the channel's CDR: its last application stays Dial.
             two.last_app = (step.app.clone(), step.args.clone());
         }
-        let mut h = two.snapshot("");
-        h.push(("Extension".into(), exten.clone()));
-        h.push(("Application".into(), step.app.clone()));
-        h.push(("AppData".into(), step.args.clone()));
-        raise(event("Newexten", Privileges::DIALPLAN, h));
-        channels.put(&two, &step.app, &step.args, &ctl);
+        let app = step.app.to_ascii_lowercase();
         let args = split_args(&step.args);
-        match step.app.to_ascii_lowercase().as_str() {
-            "answer" => {
+        // A Dial's callee channels exist (CEL CHAN_START) before the Dial's Newexten.
+        let callee = if app == "dial" {
+            let dest = args.first().cloned().unwrap_or_default();
+            dest.strip_prefix("Local/")
+                .and_then(|r| r.split_once('@'))
+                .map(|(x, c)| (x.to_owned(), c.split('/').next().unwrap_or(c).to_owned()))
+                .and_then(|(x, c)| {
+                    let steps = dialplan.lookup(&c, &x)?.steps().to_vec();
+                    Some((x, c, steps))
+                })
+                .map(|(x, c, inner)| {
+                    let n2 = counters.channel.fetch_add(1, Ordering::Relaxed);
+                    let a = Chan {
+                        name: format!("Local/{x}@{c}-{n2:08x};1"),
+                        state: 0,
+                        cid: ("<unknown>".into(), "<unknown>".into()),
+                        connected: ("<unknown>".into(), "<unknown>".into()),
+                        context: c.clone(),
+                        exten: x.clone(),
+                        priority: 1,
+                        uniqueid: next_unique(),
+                        ani: String::new(),
+                        app: (String::new(), String::new()),
+                        dialstatus: String::new(),
+                        last_app: ("AppDial".into(), "(Outgoing Line)".into()),
+                        started: std::time::SystemTime::now(),
+                        answered: None,
+                        dialled: String::new(),
+                        cdr: false,
+                        failed: false,
+                        runs_dialplan: false,
+                        ..two.clone()
+                    };
+                    let b = Chan {
+                        name: format!("Local/{x}@{c}-{n2:08x};2"),
+                        state: 4,
+                        uniqueid: next_unique(),
+                        cdr: true,
+                        ..a.clone()
+                    };
+                    ev.cel("CHAN_START", &a, "", "");
+                    ev.cel("CHAN_START", &b, "", "");
+                    (x, c, inner, a, b, n2)
+                })
+        } else {
+            None
+        };
+        if let Some(e) = dial_begin.take() {
+            ev.raise(e);
+        }
+        two.app = (step.app.clone(), step.args.clone());
+        ev.newexten(&two, &exten);
+        channels.put(&two, &step.app, &step.args, &ctl);
+        match app.as_str() {
+            "answer" if two.state != 6 => {
                 two.state = 6;
                 one.state = 6;
                 let now = Some(std::time::SystemTime::now());
                 two.answered = two.answered.or(now);
                 one.answered = one.answered.or(now);
-                raise(event("Newstate", Privileges::CALL, two.snapshot("")));
-                raise(event("Newstate", Privileges::CALL, one.snapshot("")));
-                channels.put(&one, &app1, &data1, &ctl);
-                channels.put(&two, &step.app, &step.args, &ctl);
+                ev.newstate(&two);
+                ev.cel("ANSWER", &two, "", "");
+                ev.cel("ANSWER", &one, "", "");
                 if let Some(tx) = answered.take() {
                     if req.asynchronous {
-                        raise(originate_response(true, Some(&one)));
+                        ev.raise(originate_response(true, Some(&one)));
                     }
                     let _ = tx.send(true);
                 }
+                let dev = one.device().to_owned();
+                ev.devstate(&dev, "INUSE");
+                ev.newstate(&one);
+                ev.devstate(&dev, "INUSE");
+                let mut h = one.snapshot("Dest");
+                h.push(("DialStatus".into(), "ANSWER".into()));
+                ev.raise(event("DialEnd", Privileges::CALL, h));
+                ev.flush();
+                if let Target::Exten {
+                    context,
+                    exten,
+                    priority,
+                } = &req.target
+                {
+                    one_limit =
+                        run_one_dialplan(&ev, &mut one, &dialplan, context, exten, *priority);
+                }
+                channels.put(&one, &app1, &data1, &ctl);
+                channels.put(&two, &step.app, &step.args, &ctl);
             }
             "wait" => {
                 let secs: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
                 let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
                 if answered.is_some() && tokio::time::Instant::now() + wait > deadline {
+                    // Not answered in time: the Originate gives up on its ;1 side.
+                    how = Ending::ActionOne;
                     break;
                 }
-                if one.state == 6 {
-                    // The caller side runs its application meanwhile; the shorter ends it.
-                    if let Some(limit) = target_duration(&req.target) {
-                        if limit < wait {
-                            let by_two = tokio::select! {
-                                _ = tokio::time::sleep(limit) => false,
-                                _ = kill.notified() => killed.load(Ordering::SeqCst) == 2,
-                            };
-                            return end(&raise, &channels, &mut one, &mut two, by_two);
+                // The caller side runs its application meanwhile; the shorter ends it.
+                let one_ends = one_limit.filter(|limit| one.state == 6 && *limit < wait);
+                tokio::select! {
+                    _ = tokio::time::sleep(one_ends.unwrap_or(wait)) => {
+                        if one_ends.is_some() {
+                            return end(&mut ev, &channels, &mut one, &mut two, Ending::App);
                         }
                     }
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
                     _ = kill.notified() => {
                         let why = killed.swap(0, Ordering::SeqCst);
                         if why == REDIRECTED {
@@ -495,24 +975,20 @@ pub async fn run(
                                     exten = e;
                                     steps = new_steps;
                                     i = 0;
+                                    redirected = true;
                                     continue;
                                 }
-                                None => {
-                                    hung_up_by_two = true;
-                                    break;
-                                }
+                                None => break,
                             }
                         }
-                        return end(&raise, &channels, &mut one, &mut two, why == 2);
+                        return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
                     }
                 }
             }
             "set" => {
                 if let Some((k, v)) = step.args.split_once('=') {
-                    let mut h = two.snapshot("");
-                    h.push(("Variable".into(), k.to_owned()));
-                    h.push(("Value".into(), v.to_owned()));
-                    raise(event("VarSet", Privileges::DIALPLAN, h));
+                    let _ = channels.set_var(&two.name, k, v);
+                    ev.varset(&two, k, v);
                 }
             }
             "userevent" => {
@@ -525,194 +1001,505 @@ pub async fn run(
                         h.push((k.trim().to_owned(), v.trim_start().to_owned()));
                     }
                 }
-                raise(event("UserEvent", Privileges::USER, h));
+                ev.raise(event("UserEvent", Privileges::USER, h));
             }
             "hangup" => {
-                hung_up_by_two = true;
+                how = Ending::Dialplan {
+                    builtin: true,
+                    redirected,
+                };
                 break;
             }
             "dial" => {
-                let dest = args.first().cloned().unwrap_or_default();
-                let callee = dest
-                    .strip_prefix("Local/")
-                    .and_then(|r| r.split_once('@'))
-                    .map(|(x, c)| (x.to_owned(), c.split('/').next().unwrap_or(c).to_owned()))
-                    .and_then(|(x, c)| {
-                        let steps = dialplan.lookup(&c, &x)?.steps().to_vec();
-                        Some((x, c, steps))
-                    });
-                let Some((x, c, inner_steps)) = callee else {
-                    let mut h = two.snapshot("");
-                    h.push(("Variable".into(), "DIALSTATUS".into()));
-                    h.push(("Value".into(), "CHANUNAVAIL".into()));
-                    raise(event("VarSet", Privileges::DIALPLAN, h));
+                let Some((x, c, inner_steps, a, b, n2)) = callee else {
+                    ev.varset(&two, "DIALSTATUS", "CHANUNAVAIL");
+                    two.dialstatus = "CHANUNAVAIL".into();
                     continue;
                 };
-                let n2 = counters.channel.fetch_add(1, Ordering::Relaxed);
-                let unique = |counters: &Counters| {
-                    format!(
-                        "{epoch}.{}",
-                        counters.unique.fetch_add(1, Ordering::Relaxed)
-                    )
+                let mut call = DialCall {
+                    one_app: (app1.clone(), data1.clone()),
+                    one: &mut one,
+                    two: &mut two,
+                    a,
+                    b,
+                    dial_string: format!("{x}@{c}"),
+                    bridge_id: format!("{:08x}-0000-4000-8000-{:012x}", n2, n2),
+                    originate: &mut answered,
+                    asynchronous: req.asynchronous,
+                    response: &originate_response,
                 };
-                let mut a = Chan {
-                    name: format!("Local/{x}@{c}-{n2:08x};1"),
-                    state: 0,
-                    context: c.clone(),
-                    exten: String::new(),
-                    priority: 1,
-                    uniqueid: unique(&counters),
-                    last_app: ("AppDial".into(), "(Outgoing Line)".into()),
-                    started: std::time::SystemTime::now(),
-                    answered: None,
-                    dialled: String::new(),
-                    cdr: false,
-                    ..two.clone()
-                };
-                let mut b = Chan {
-                    name: format!("Local/{x}@{c}-{n2:08x};2"),
-                    state: 4,
-                    exten: x.clone(),
-                    uniqueid: unique(&counters),
-                    cdr: true,
-                    ..a.clone()
-                };
-                two.dialled = a.name.clone();
-                channels.put(&a, "AppDial", "(Outgoing Line)", &ctl);
-                channels.put(&b, "", "", &ctl);
-                raise(event("Newchannel", Privileges::CALL, a.snapshot("")));
-                raise(event("Newchannel", Privileges::CALL, b.snapshot("")));
-                let mut lb = a.snapshot("LocalOne");
-                lb.extend(b.snapshot("LocalTwo"));
-                lb.push(("Context".into(), c.clone()));
-                lb.push(("Exten".into(), x.clone()));
-                lb.push(("LocalOptimization".into(), "No".into()));
-                raise(event("LocalBridge", Privileges::CALL, lb));
-                let mut h = two.snapshot("");
-                h.extend(a.snapshot("Dest"));
-                h.push(("DialString".into(), format!("{x}@{c}")));
-                raise(event("DialBegin", Privileges::CALL, h));
-                let bridge_id = format!("{:08x}-0000-4000-8000-{:012x}", n2, n2);
-                let bridge = |n: usize| -> Vec<(String, String)> {
-                    vec![
-                        ("BridgeUniqueid".into(), bridge_id.clone()),
-                        ("BridgeType".into(), "basic".into()),
-                        ("BridgeTechnology".into(), "simple_bridge".into()),
-                        ("BridgeCreator".into(), "<unknown>".into()),
-                        ("BridgeName".into(), "<unknown>".into()),
-                        ("BridgeNumChannels".into(), n.to_string()),
-                        ("BridgeVideoSourceMode".into(), "none".into()),
-                    ]
-                };
-                let mut bridged = false;
-                let mut inner_by_callee = true;
-                for st in &inner_steps {
-                    b.priority = st.priority;
-                    b.last_app = (st.app.clone(), st.args.clone());
-                    let mut h = b.snapshot("");
-                    h.push(("Extension".into(), x.clone()));
-                    h.push(("Application".into(), st.app.clone()));
-                    h.push(("AppData".into(), st.args.clone()));
-                    raise(event("Newexten", Privileges::DIALPLAN, h));
-                    channels.put(&b, &st.app, &st.args, &ctl);
-                    let sargs = split_args(&st.args);
-                    match st.app.to_ascii_lowercase().as_str() {
-                        "answer" if !bridged => {
-                            b.state = 6;
-                            a.state = 6;
-                            let now = Some(std::time::SystemTime::now());
-                            for c in [&mut a, &mut b, &mut one, &mut two] {
-                                c.answered = c.answered.or(now);
-                            }
-                            raise(event("Newstate", Privileges::CALL, b.snapshot("")));
-                            raise(event("Newstate", Privileges::CALL, a.snapshot("")));
-                            let mut h = two.snapshot("");
-                            h.extend(a.snapshot("Dest"));
-                            h.push(("DialStatus".into(), "ANSWER".into()));
-                            raise(event("DialEnd", Privileges::CALL, h));
-                            // The dialling side is answered with its callee.
-                            one.state = 6;
-                            two.state = 6;
-                            raise(event("Newstate", Privileges::CALL, one.snapshot("")));
-                            raise(event("Newstate", Privileges::CALL, two.snapshot("")));
-                            if let Some(tx) = answered.take() {
-                                if req.asynchronous {
-                                    raise(originate_response(true, Some(&one)));
-                                }
-                                let _ = tx.send(true);
-                            }
-                            raise(event("BridgeCreate", Privileges::CALL, bridge(0)));
-                            let mut h = bridge(1);
-                            h.extend(a.snapshot(""));
-                            raise(event("BridgeEnter", Privileges::CALL, h));
-                            let mut h = bridge(2);
-                            h.extend(two.snapshot(""));
-                            raise(event("BridgeEnter", Privileges::CALL, h));
-                            bridged = true;
-                        }
-                        "wait" => {
-                            let secs: f64 =
-                                sargs.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
-                            let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
-                            tokio::select! {
-                                _ = tokio::time::sleep(wait) => {}
-                                _ = kill.notified() => {
-                                    inner_by_callee = false;
-                                    break;
-                                }
-                            }
-                        }
-                        "hangup" => break,
-                        _ => {}
+                match call
+                    .run(&mut ev, &channels, &ctl, &inner_steps, step.args.clone())
+                    .await
+                {
+                    DialEnd::Unanswered => {}
+                    DialEnd::Done => return,
+                    DialEnd::Killed { by_two } => {
+                        let how = if by_two {
+                            Ending::ActionTwo
+                        } else {
+                            Ending::ActionOne
+                        };
+                        return end(&mut ev, &channels, &mut one, &mut two, how);
                     }
-                }
-                // The callee hangs up (or the call is torn down): its pair goes, the bridge
-                // empties, and the dialling side goes on with its dialplan.
-                hangup(&raise, &mut a, &mut b, inner_by_callee);
-                channels.remove(&a.name);
-                channels.remove(&b.name);
-                if bridged {
-                    let mut h = bridge(1);
-                    h.extend(a.snapshot(""));
-                    raise(event("BridgeLeave", Privileges::CALL, h));
-                    let mut h = bridge(0);
-                    h.extend(two.snapshot(""));
-                    raise(event("BridgeLeave", Privileges::CALL, h));
-                    raise(event("BridgeDestroy", Privileges::CALL, bridge(0)));
-                } else {
-                    let mut h = two.snapshot("");
-                    h.extend(a.snapshot("Dest"));
-                    h.push(("DialStatus".into(), "NOANSWER".into()));
-                    raise(event("DialEnd", Privileges::CALL, h));
-                }
-                if !inner_by_callee {
-                    return end(&raise, &channels, &mut one, &mut two, false);
                 }
             }
             _ => {}
         }
     }
+    if let Some(e) = dial_begin.take() {
+        ev.raise(e);
+    }
     if let Some(tx) = answered.take() {
         // Never answered: the originate failed.
         if req.asynchronous {
-            raise(originate_response(false, None));
+            ev.raise(originate_response(false, None));
         }
         let _ = tx.send(false);
     }
-    end(&raise, &channels, &mut one, &mut two, hung_up_by_two);
+    end(&mut ev, &channels, &mut one, &mut two, how);
 }
 
-/// Hangs the pair up and forgets it.
-fn end(
-    raise: &impl Fn(SimEvent),
-    channels: &Channels,
-    one: &mut Chan,
-    two: &mut Chan,
-    by_two: bool,
-) {
-    hangup(raise, one, two, by_two);
+/// How a Hangup action (`killed` = the side it named) ends the pair.
+fn action_ending(killed: u8) -> Ending {
+    if killed == 2 {
+        Ending::ActionTwo
+    } else {
+        Ending::ActionOne
+    }
+}
+
+/// A Dial from the ;2 side of an originated pair (`two`) to another Local pair (`a`, `b`).
+struct DialCall<'c, F: Fn(bool, Option<&Chan>) -> SimEvent> {
+    /// What the ;1 side runs (the Originate's application), for CoreShowChannels.
+    one_app: (String, String),
+    one: &'c mut Chan,
+    two: &'c mut Chan,
+    a: Chan,
+    b: Chan,
+    dial_string: String,
+    bridge_id: String,
+    /// The Originate still waiting for its answer.
+    originate: &'c mut Option<oneshot::Sender<bool>>,
+    asynchronous: bool,
+    response: &'c F,
+}
+
+impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
+    async fn run(
+        &mut self,
+        ev: &mut Raise<'_>,
+        channels: &Channels,
+        ctl: &CallCtl,
+        inner_steps: &[crate::dialplan::Step],
+        dial_args: String,
+    ) -> DialEnd {
+        let (one, two) = (&mut *self.one, &mut *self.two);
+        let (a, b) = (&mut self.a, &mut self.b);
+        let dial_started = std::time::Instant::now();
+        ev.varset(two, "DIALSTATUS", "");
+        ev.varset(two, "DIALEDPEERNUMBER", "");
+        // The callee's caller ID: the dialled number and the caller's name on the outgoing
+        // side (;1), the caller's ID on the other (;2), each connected to the other.
+        let a_cid = (two.exten.clone(), two.cid.1.clone());
+        let a_connected = two.cid.clone();
+        // A callee that answers at once is answered (CEL) while the Dial is still starting.
+        let answers_first = inner_steps
+            .first()
+            .is_some_and(|s| s.app.eq_ignore_ascii_case("answer"));
+        if answers_first {
+            let mut early = b.clone();
+            early.cid = a_connected.clone();
+            early.connected = a_cid.clone();
+            early.app = (inner_steps[0].app.clone(), inner_steps[0].args.clone());
+            ev.cel("ANSWER", &early, "", "");
+        }
+        for var in [
+            "DIALEDPEERNAME",
+            "ANSWEREDTIME",
+            "ANSWEREDTIME_MS",
+            "DIALEDTIME",
+            "DIALEDTIME_MS",
+            "RINGTIME",
+            "RINGTIME_MS",
+            "PROGRESSTIME",
+            "PROGRESSTIME_MS",
+        ] {
+            ev.varset(two, var, "");
+        }
+        two.dialled = a.name.clone();
+        channels.put(a, "AppDial", "(Outgoing Line)", ctl);
+        channels.put(b, "", "", ctl);
+        ev.newchannel(a);
+        ev.newchannel(b);
+        ev.varset(a, "DIALEDPEERNUMBER", &self.dial_string);
+        a.exten = two.exten.clone();
+        a.cid = a_cid;
+        a.connected = a_connected;
+        a.app = ("AppDial".into(), "(Outgoing Line)".into());
+        ev.newexten(a, &a.exten.clone());
+        ev.caller_id(a);
+        ev.varset(b, "DIALEDPEERNUMBER", &self.dial_string);
+        b.cid = a.connected.clone();
+        b.connected = a.cid.clone();
+        ev.caller_id(b);
+        let (x, c) = self
+            .dial_string
+            .split_once('@')
+            .map(|(x, c)| (x.to_owned(), c.to_owned()))
+            .unwrap_or_default();
+        ev.local_bridge(a, b, &c, &x);
+        let dial_begin = |two: &Chan, a: &Chan| {
+            let mut h = two.snapshot("");
+            h.extend(a.snapshot("Dest"));
+            h.push(("DialString".into(), self.dial_string.clone()));
+            event("DialBegin", Privileges::CALL, h)
+        };
+        let mut begun = false;
+        let mut bridged = false;
+        let mut answered_at = None;
+        let mut builtin = false;
+        let mut by_callee = true;
+        for st in inner_steps {
+            let mut st = st.clone();
+            st.args = substitute(&st.args, &b.name, channels);
+            let st = &st;
+            b.priority = st.priority;
+            b.last_app = (st.app.clone(), st.args.clone());
+            b.app = (st.app.clone(), st.args.clone());
+            let app = st.app.to_ascii_lowercase();
+            if !begun && app != "answer" {
+                ev.raise(dial_begin(two, a));
+                begun = true;
+            }
+            if app == "hangup" && bridged {
+                // CEL sees the callee go before the manager's Newexten of Hangup.
+                ev.cel_gone(b, 16, true);
+            }
+            ev.newexten(b, &x);
+            channels.put(b, &st.app, &st.args, ctl);
+            let sargs = split_args(&st.args);
+            match app.as_str() {
+                "answer" if !bridged => {
+                    b.state = 6;
+                    ev.newstate(b);
+                    if !answers_first {
+                        ev.cel("ANSWER", b, "", "");
+                    }
+                    // Recording 08: the callee's device is still NOT_INUSE at its answer,
+                    // INUSE once the outgoing side is up. (12a's calls have INUSE both
+                    // times: what core_local finds when the device state is computed is a
+                    // race; the simulator follows 08, the recording it is held to exactly.)
+                    let dev_b = b.device().to_owned();
+                    ev.devstate(&dev_b, "NOT_INUSE");
+                    if !begun {
+                        ev.raise(dial_begin(two, a));
+                        begun = true;
+                    }
+                    a.state = 6;
+                    ev.newstate(a);
+                    ev.devstate(&dev_b, "INUSE");
+                    two.dialstatus = "ANSWER".into();
+                    ev.varset(two, "DIALSTATUS", "ANSWER");
+                    ev.varset(two, "DIALEDPEERNAME", &a.name.clone());
+                    ev.varset(two, "DIALEDPEERNUMBER", &self.dial_string);
+                    let a_at_answer = a.clone();
+                    a.exten = String::new();
+                    let mut h = two.snapshot("");
+                    h.extend(a.snapshot("Dest"));
+                    h.push(("DialStatus".into(), "ANSWER".into()));
+                    ev.raise(event("DialEnd", Privileges::CALL, h));
+                    ev.cel("ANSWER", &a_at_answer, "", "");
+                    let now = Some(std::time::SystemTime::now());
+                    answered_at = Some(std::time::Instant::now());
+                    for ch in [&mut *a, &mut *b, &mut *one, &mut *two] {
+                        ch.answered = ch.answered.or(now);
+                    }
+                    if one.state != 6 {
+                        ev.cel("ANSWER", one, "", "");
+                        one.state = 6;
+                        ev.newstate(one);
+                        let mut h = one.snapshot("Dest");
+                        h.push(("DialStatus".into(), "ANSWER".into()));
+                        ev.raise(event("DialEnd", Privileges::CALL, h));
+                        let dev = one.device().to_owned();
+                        ev.devstate(&dev, "INUSE");
+                    }
+                    let two_was_up = two.state == 6;
+                    if !two_was_up {
+                        two.state = 6;
+                        ev.newstate(two);
+                    }
+                    ev.flush();
+                    if !two_was_up {
+                        ev.cel("ANSWER", two, "", "");
+                    }
+                    if let Some(tx) = self.originate.take() {
+                        if self.asynchronous {
+                            ev.raise((self.response)(true, Some(one)));
+                        }
+                        let _ = tx.send(true);
+                    }
+                    channels.put(one, &self.one_app.0, &self.one_app.1, ctl);
+                    channels.put(two, "Dial", &dial_args, ctl);
+                    channels.put(a, "AppDial", "(Outgoing Line)", ctl);
+                    let id = self.bridge_id.clone();
+                    ev.raise(event(
+                        "BridgeCreate",
+                        Privileges::CALL,
+                        bridge_block(&id, 0),
+                    ));
+                    ev.newexten(a, "");
+                    let mut h = bridge_block(&id, 1);
+                    h.extend(a.snapshot(""));
+                    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+                    let extra = format!(
+                        "{{\"bridge_id\":\"{id}\",\"bridge_technology\":\"simple_bridge\"}}"
+                    );
+                    ev.cel("BRIDGE_ENTER", a, "", &extra);
+                    ev.cel("BRIDGE_ENTER", two, &a.name, &extra);
+                    let dev = two.device().to_owned();
+                    ev.devstate(&dev, "INUSE");
+                    let mut h = bridge_block(&id, 2);
+                    h.extend(two.snapshot(""));
+                    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+                    ev.varset(a, "BRIDGEPEER", &two.name.clone());
+                    ev.varset(two, "BRIDGEPEER", &a.name.clone());
+                    bridged = true;
+                }
+                "wait" => {
+                    let secs: f64 = sargs.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
+                    let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = ctl.kill.notified() => {
+                            by_callee = false;
+                            break;
+                        }
+                    }
+                }
+                "hangup" => {
+                    builtin = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if !begun {
+            ev.raise(dial_begin(two, a));
+        }
+        channels.remove(&a.name);
+        channels.remove(&b.name);
+        let id = self.bridge_id.clone();
+        let extra = format!("{{\"bridge_id\":\"{id}\",\"bridge_technology\":\"simple_bridge\"}}");
+        if !bridged || !by_callee {
+            // Unanswered, or the caller's pair is going: the callee pair hangs up.
+            if bridged {
+                let mut h = bridge_block(&id, 1);
+                h.extend(a.snapshot(""));
+                ev.raise(event("BridgeLeave", Privileges::CALL, h));
+            }
+            hangup_pair(ev, b, a, builtin && by_callee, false, false);
+            if bridged {
+                let mut h = bridge_block(&id, 0);
+                h.extend(two.snapshot(""));
+                ev.raise(event("BridgeLeave", Privileges::CALL, h));
+                ev.raise(event(
+                    "BridgeDestroy",
+                    Privileges::CALL,
+                    bridge_block(&id, 0),
+                ));
+            } else {
+                let status = "NOANSWER";
+                two.dialstatus = status.into();
+                ev.varset(two, "DIALSTATUS", status);
+                let mut h = two.snapshot("");
+                h.extend(a.snapshot("Dest"));
+                h.push(("DialStatus".into(), status.into()));
+                ev.raise(event("DialEnd", Privileges::CALL, h));
+            }
+            if by_callee {
+                return DialEnd::Unanswered;
+            }
+            let by_two = ctl.killed.load(Ordering::SeqCst) == 2;
+            return DialEnd::Killed { by_two };
+        }
+
+        // The callee (b) hung up: its pair goes, the bridge empties, and the caller's Dial
+        // returns -1, so the caller's pair hangs up too. Recording 08's order.
+        ev.hangup_request("SoftHangupRequest", b, 16);
+        ev.hangup_request("HangupRequest", a, 16);
+        ev.hangup(b, 16);
+        ev.varset(a, "BRIDGEPEER", "");
+        ev.varset(two, "BRIDGEPEER", "");
+        let mut h = bridge_block(&id, 1);
+        h.extend(a.snapshot(""));
+        ev.raise(event("BridgeLeave", Privileges::CALL, h));
+        ev.hangup(a, 16);
+        ev.raise(cdr(b));
+        ev.cel("BRIDGE_EXIT", a, &two.name, &extra);
+        ev.cel_gone(a, 16, false);
+        let dev_b = b.device().to_owned();
+        ev.devstate_after(&dev_b, &[]);
+        ev.flush();
+        ev.cel("BRIDGE_EXIT", two, "", &extra);
+        ev.cel_gone(two, 16, false);
+        ev.raise(cdr(two));
+        ev.raise(cdr(one));
+        ev.cel_gone(one, 16, false);
+        ev.cel("LINKEDID_END", one, "", "");
+        let mut h = bridge_block(&id, 0);
+        h.extend(two.snapshot(""));
+        ev.raise(event("BridgeLeave", Privileges::CALL, h));
+        ev.raise(event(
+            "BridgeDestroy",
+            Privileges::CALL,
+            bridge_block(&id, 0),
+        ));
+        let ms = |t: std::time::Instant| t.elapsed().as_millis();
+        if let Some(at) = answered_at {
+            ev.varset(two, "ANSWEREDTIME", &(ms(at) / 1000).to_string());
+            ev.varset(two, "ANSWEREDTIME_MS", &ms(at).to_string());
+        }
+        ev.varset(two, "DIALEDTIME", &(ms(dial_started) / 1000).to_string());
+        ev.varset(two, "DIALEDTIME_MS", &ms(dial_started).to_string());
+        ev.varset(two, "DIALSTATUS", &two.dialstatus.clone());
+        ev.hangup_request("SoftHangupRequest", two, 16);
+        ev.varset(one, "CHANLOCALSTATUS", &two.dialstatus.clone());
+        ev.hangup_request("HangupRequest", one, 16);
+        ev.hangup(two, 16);
+        ev.hangup(one, 16);
+        channels.remove(&one.name);
+        channels.remove(&two.name);
+        ev.devstate_after(&dev_b, &[]);
+        let dev = one.device().to_owned();
+        ev.devstate_after(&dev, &[]);
+        ev.devstate_after(&dev, &[]);
+        ev.flush();
+        DialEnd::Done
+    }
+}
+
+/// What ends an originated pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// The ;2 side's dialplan ended (by the Hangup application if `builtin`), after a
+    /// Redirect if `redirected`.
+    Dialplan { builtin: bool, redirected: bool },
+    /// The ;1 side's application (the Originate's Wait) ended first (recording 09b).
+    App,
+    /// A Hangup action on the ;1 side (recording 09c).
+    ActionOne,
+    /// A Hangup action on the ;2 side.
+    ActionTwo,
+}
+
+/// Hangs the originated pair up and forgets it.
+fn end(ev: &mut Raise<'_>, channels: &Channels, one: &mut Chan, two: &mut Chan, how: Ending) {
+    match how {
+        Ending::Dialplan {
+            builtin,
+            redirected,
+        } => hangup_pair(ev, two, one, builtin, true, redirected),
+        Ending::App => {
+            // The ;1 side's application returns: it hangs up with no cause, and the ;2 side
+            // is told to.
+            ev.hangup_request("HangupRequest", two, 0);
+            ev.raise(cdr(one));
+            ev.cel_gone(one, 0, false);
+            ev.cel_gone(two, 0, false);
+            ev.cel("LINKEDID_END", &cel_view(two), "", "");
+            ev.hangup(one, 0);
+            ev.hangup_request("SoftHangupRequest", two, 16);
+            ev.hangup(two, 0);
+            ev.raise(cdr(two));
+            let dev = one.device().to_owned();
+            let gone = [one.name.as_str(), two.name.as_str()];
+            ev.devstate_after(&dev, &gone);
+            ev.devstate_after(&dev, &gone);
+            ev.flush();
+        }
+        Ending::ActionOne | Ending::ActionTwo => {
+            let (first, second) = if how == Ending::ActionOne {
+                (&*one, &*two)
+            } else {
+                (&*two, &*one)
+            };
+            ev.cel_gone(first, 16, false);
+            for c in [first, second] {
+                if c.cdr {
+                    ev.raise(cdr(c));
+                }
+                if std::ptr::eq(c, first) {
+                    ev.hangup_request("HangupRequest", second, 16);
+                    ev.hangup(first, 16);
+                }
+            }
+            ev.hangup_request("SoftHangupRequest", second, 16);
+            ev.hangup(second, 16);
+            let dev = one.device().to_owned();
+            let gone = [one.name.as_str(), two.name.as_str()];
+            ev.devstate_after(&dev, &gone);
+            ev.cel_gone(second, 16, false);
+            ev.cel("LINKEDID_END", &cel_view(second), "", "");
+            ev.devstate_after(&dev, &gone);
+            ev.flush();
+        }
+    }
     channels.remove(&one.name);
     channels.remove(&two.name);
+}
+
+/// A channel as CEL sees it once it has hung up: a ;2 side that ran the dialplan has no
+/// application left in its snapshot.
+fn cel_view(c: &Chan) -> Chan {
+    let mut c = c.clone();
+    if c.is_two() {
+        c.app = (String::new(), String::new());
+    }
+    c
+}
+
+/// An Originate to Context/Exten: once answered, the ;1 side runs that dialplan. Raises its
+/// steps up to its first Wait (Newexten; Set's VarSet) and returns how long that Wait keeps
+/// the call (`Some(0)` at a Hangup, `None` if the dialplan is not found or has no Wait).
+/// CEL still shows the ;1 side's AppDial2 (recording 07); its Cdr shows the last step.
+fn run_one_dialplan(
+    ev: &Raise<'_>,
+    one: &mut Chan,
+    dialplan: &Dialplan,
+    context: &str,
+    exten: &str,
+    priority: u32,
+) -> Option<Duration> {
+    let steps = dialplan.lookup(context, exten)?.steps().to_vec();
+    one.context = context.to_owned();
+    one.exten = exten.to_owned();
+    one.runs_dialplan = true;
+    for st in steps.iter().filter(|s| s.priority >= priority) {
+        one.priority = st.priority;
+        one.last_app = (st.app.clone(), st.args.clone());
+        let mut shown = one.clone();
+        shown.app = one.last_app.clone();
+        ev.newexten(&shown, exten);
+        match st.app.to_ascii_lowercase().as_str() {
+            "wait" => {
+                let secs: f64 = split_args(&st.args)
+                    .first()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0.0);
+                return Some(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)));
+            }
+            "hangup" => return Some(Duration::ZERO),
+            "set" => {
+                if let Some((k, v)) = st.args.split_once('=') {
+                    ev.varset(one, k, v);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// How long the caller side's application keeps the call (Wait(n)); `None` for others.
@@ -727,32 +1514,66 @@ fn target_duration(target: &Target) -> Option<Duration> {
     }
 }
 
-/// The hang-up sequence: the side that hung up first, then the other.
-fn hangup(raise: &impl Fn(SimEvent), one: &mut Chan, two: &mut Chan, by_two: bool) {
-    let (first, second) = if by_two { (two, one) } else { (one, two) };
-    let mut h = first.snapshot("");
-    h.push(("Cause".into(), "16".into()));
-    raise(event("SoftHangupRequest", Privileges::CALL, h));
-    let mut h = second.snapshot("");
-    h.push(("Cause".into(), "16".into()));
-    raise(event("HangupRequest", Privileges::CALL, h));
-    for c in [&*first, &*second] {
-        let mut h = c.snapshot("");
-        h.push(("Cause".into(), "16".into()));
-        h.push(("Cause-txt".into(), "Normal Clearing".into()));
-        raise(event("Hangup", Privileges::CALL, h));
+/// The hang-up sequence of a Local pair: `first` hung up (by the Hangup application if
+/// `builtin`), then the other side; recording 09a's order. `outer` for an originated pair,
+/// whose last channel to go gets CEL LINKEDID_END. Which side of the pair is destroyed last
+/// is a race in Asterisk: the other side (`first_last` false) in recordings 08 and 09a,
+/// `first` in 09c's redirected call; the simulator follows them.
+fn hangup_pair(
+    ev: &mut Raise<'_>,
+    first: &mut Chan,
+    second: &mut Chan,
+    builtin: bool,
+    outer: bool,
+    first_last: bool,
+) {
+    if first.is_two() && !first.dialstatus.is_empty() {
+        // core_local: the ;1 side learns the ;2 side's DIALSTATUS.
+        let status = first.dialstatus.clone();
+        ev.varset(second, "CHANLOCALSTATUS", &status);
     }
+    ev.hangup_request("SoftHangupRequest", first, 16);
+    ev.hangup_request("HangupRequest", second, 16);
     // cdr_manager: one Cdr per channel (the ;2 side first, as recorded).
-    let (one, two) = if by_two {
-        (second, first)
-    } else {
-        (first, second)
-    };
-    for c in [&*two, &*one] {
-        if c.cdr {
-            raise(cdr(c));
+    let cdrs = |ev: &mut Raise<'_>, first: &Chan, second: &Chan| {
+        let (one, two) = if first.is_two() {
+            (second, first)
+        } else {
+            (first, second)
+        };
+        for c in [two, one] {
+            if c.cdr {
+                ev.raise(cdr(c));
+            }
         }
+    };
+    let last = if first_last {
+        ev.cel_gone(second, 16, false);
+        ev.hangup(second, 16);
+        ev.hangup(first, 16);
+        cdrs(ev, first, second);
+        ev.cel_gone(first, 16, builtin);
+        &*first
+    } else {
+        ev.hangup(first, 16);
+        ev.cel_gone(first, 16, builtin);
+        cdrs(ev, first, second);
+        if second.runs_dialplan {
+            // Its PBX is told to stop (recording 07's Originate to Context/Exten).
+            ev.hangup_request("SoftHangupRequest", second, 16);
+        }
+        ev.hangup(second, 16);
+        ev.cel_gone(second, 16, false);
+        &*second
+    };
+    if outer {
+        ev.cel("LINKEDID_END", &cel_view(last), "", "");
     }
+    let dev = first.device().to_owned();
+    let gone = [first.name.as_str(), second.name.as_str()];
+    ev.devstate_after(&dev, &gone);
+    ev.devstate_after(&dev, &gone);
+    ev.flush();
 }
 
 /// `2026-11-23 17:07:40` (UTC).
@@ -784,11 +1605,8 @@ fn cdr(c: &Chan) -> SimEvent {
     } else {
         c.cid.0.clone()
     };
-    let callerid = match (c.cid.1.as_str(), caller.as_str()) {
-        ("<unknown>", "") => String::new(),
-        ("<unknown>", n) => format!("<{n}>"),
-        (name, n) => format!("\"{name}\" <{n}>"),
-    };
+    // cdr.c always writes both parts (`"" <>` for a call without caller ID, recording 09b).
+    let callerid = format!("\"{}\" <{caller}>", known(&c.cid.1));
     let headers: Vec<(String, String)> = vec![
         ("AccountCode".into(), String::new()),
         ("Source".into(), caller),
@@ -811,6 +1629,8 @@ fn cdr(c: &Chan) -> SimEvent {
             "Disposition".into(),
             if c.answered.is_some() {
                 "ANSWERED"
+            } else if c.failed {
+                "FAILED"
             } else {
                 "NO ANSWER"
             }
@@ -821,4 +1641,98 @@ fn cdr(c: &Chan) -> SimEvent {
         ("UserField".into(), String::new()),
     ];
     event("Cdr", Privileges::CDR, headers)
+}
+
+/// `${…}` in application arguments, as the PBX substitutes them before running the
+/// application: `${RAND(min,max)}` and the channel's own variables (Set, Setvar); anything
+/// else becomes empty, as an unset variable does.
+fn substitute(args: &str, chan: &str, channels: &Channels) -> String {
+    let mut out = String::new();
+    let mut rest = args;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let inner = &rest[at + 2..];
+        // The matching `}` (functions may nest braces in their arguments).
+        let mut depth = 1;
+        let mut end = None;
+        for (i, ch) in inner.char_indices() {
+            match ch {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(&rest[at..]);
+            return out;
+        };
+        let expr = substitute(&inner[..end], chan, channels);
+        out.push_str(&evaluate(&expr, chan, channels));
+        rest = &inner[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn evaluate(expr: &str, chan: &str, channels: &Channels) -> String {
+    if let Some(range) = expr.strip_prefix("RAND(").and_then(|r| r.strip_suffix(')')) {
+        let (lo, hi) = range.split_once(',').unwrap_or((range, ""));
+        // Asterisk's RAND: integers, min 0 and max RAND_MAX by default, swapped if reversed.
+        let lo: i128 = lo.trim().parse::<i64>().map_or(0, i128::from);
+        let hi: i128 = hi
+            .trim()
+            .parse::<i64>()
+            .map_or(i128::from(i32::MAX), i128::from);
+        let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+        let span = (hi - lo + 1) as u128;
+        return (lo + (u128::from(random()) % span) as i128).to_string();
+    }
+    channels.get_var(chan, expr).unwrap_or_default()
+}
+
+/// A random number (no generator crate: the clock and a counter, mixed).
+fn random() -> u64 {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let mut x = nanos ^ SEQ.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    // splitmix64's finaliser.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitutes_rand_and_channel_variables() {
+        let channels = Channels::default();
+        for _ in 0..100 {
+            let v = substitute("CALLNUM=${RAND(1,99999)}", "c", &channels);
+            let n: u64 = v.strip_prefix("CALLNUM=").unwrap().parse().unwrap();
+            assert!((1..=99_999).contains(&n), "{v}");
+        }
+        assert_eq!(substitute("${RAND(7,7)}", "c", &channels), "7");
+        assert_eq!(substitute("${RAND(9,8)}", "c", &channels).len(), 1);
+        // The widest range, and input that is not a number, without panicking.
+        let wide = "${RAND(-9223372036854775808,9223372036854775807)}";
+        assert!(substitute(wide, "c", &channels).parse::<i64>().is_ok());
+        assert!(substitute("${RAND(x,y)}", "c", &channels)
+            .parse::<i64>()
+            .is_ok());
+        // Unset variables are empty; an unterminated `${` stays as written.
+        assert_eq!(substitute("a${NOPE}b", "c", &channels), "ab");
+        assert_eq!(substitute("a${NOPE", "c", &channels), "a${NOPE");
+        assert_eq!(substitute("${${NOPE}}x", "c", &channels), "x");
+    }
 }

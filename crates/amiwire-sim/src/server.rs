@@ -63,6 +63,10 @@ pub struct SimConfig {
     /// The first nonces of HTTP Digest 401 answers (for replaying recorded sessions); random
     /// ones after them.
     pub digest_nonces: Vec<String>,
+    /// Queue members whose device states raise QueueMemberStatus (app_queue watches them);
+    /// the recorded server's queues.conf by default (queue `support`, member
+    /// `Local/100@test`). Queues do not take calls.
+    pub queue_members: Vec<crate::call::QueueMember>,
 }
 
 impl Default for SimConfig {
@@ -80,6 +84,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             http_listen: None,
             digest_nonces: Vec::new(),
+            queue_members: crate::call::QueueMember::builtin(),
         }
     }
 }
@@ -112,6 +117,10 @@ impl Simulator {
         shared.failed_login_delay = config.failed_login_delay;
         shared.fixed_challenge = config.challenge.clone();
         shared.dialplan = Arc::new(config.dialplan.clone());
+        shared.queue_members = Arc::new(crate::call::Queues::new(
+            config.queue_members.clone(),
+            shared.epoch(),
+        ));
         shared
             .counters
             .channel

@@ -84,6 +84,8 @@ pub struct Shared {
     connected: Mutex<Vec<crate::cli::Connected>>,
     /// The id of the next session.
     next_session: std::sync::atomic::AtomicU64,
+    /// Queue members whose device states raise QueueMemberStatus.
+    pub queue_members: Arc<crate::call::Queues>,
 }
 
 impl Shared {
@@ -114,6 +116,13 @@ impl Shared {
             agents: crate::lists::default_agents(),
             connected: Mutex::new(Vec::new()),
             next_session: std::sync::atomic::AtomicU64::new(0),
+            queue_members: Arc::new(crate::call::Queues::new(
+                crate::call::QueueMember::builtin(),
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs(),
+            )),
         }
     }
 

@@ -67,14 +67,31 @@ async fn originated_call_events_in_order() {
         .collect();
     assert_eq!(
         calls,
+        // The events of recording 09a's call of Local/300 (with a CallerID, so with
+        // NewCallerid and NewConnectedLine, as in recording 08). Asterisk interleaves the CEL,
+        // Cdr and DeviceStateChange events with the channel events differently from call to
+        // call; the simulator places them as in recording 08.
         [
+            "CEL",
+            "CEL",
             "Newchannel",
             "Newchannel",
+            "Newexten",
+            "NewCallerid",
+            "NewConnectedLine",
+            "NewCallerid",
+            "NewConnectedLine",
             "LocalBridge",
+            "DialBegin",
             "Newexten",
             "Newstate",
-            "Newstate",
+            "CEL",
+            "CEL",
             "OriginateResponse",
+            "DeviceStateChange",
+            "Newstate",
+            "DeviceStateChange",
+            "DialEnd",
             "Newexten",
             "VarSet",
             "Newexten",
@@ -84,9 +101,16 @@ async fn originated_call_events_in_order() {
             "SoftHangupRequest",
             "HangupRequest",
             "Hangup",
+            "CEL",
+            "CEL",
+            "Cdr",
+            "Cdr",
             "Hangup",
-            "Cdr",
-            "Cdr",
+            "CEL",
+            "CEL",
+            "CEL",
+            "DeviceStateChange",
+            "DeviceStateChange",
         ]
     );
     let cdrs: Vec<&Message> = got
@@ -376,8 +400,16 @@ Application: Wait\r\nData: 10\r\nAsync: true\r\n\r\n";
             .filter(|m| m.get_str("Event") == Some(name))
             .collect()
     };
-    let begin = of("DialBegin");
-    assert_eq!(begin.len(), 1);
+    // Two DialBegins, as recording 08: the Originate's own (to the ;1 side, without a
+    // Channel block), then the Dial's, from the ;2 side.
+    let all_begins = of("DialBegin");
+    assert_eq!(all_begins.len(), 2);
+    assert_eq!(all_begins[0].get_str("Channel"), None);
+    assert!(all_begins[0]
+        .get_str("DestChannel")
+        .unwrap()
+        .starts_with("Local/200@test-"));
+    let begin = &all_begins[1..];
     assert!(begin[0].get_str("Channel").unwrap().ends_with(";2"));
     let dest = begin[0].get_str("DestChannel").unwrap();
     assert!(
@@ -526,5 +558,160 @@ Action: Setvar\r\nActionID: s2\r\nChannel: nosuch\r\nVariable: FOO\r\nValue: x\r
     assert_eq!(varset.get_str("Channel"), Some(chan.as_str()));
     assert_eq!(varset.get_str("Variable"), Some("FOO"));
     assert_eq!(varset.get_str("Value"), Some("bar"));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn event_classes_of_cel_cdr_device_and_queue_events() {
+    // Recording 08's call. CEL and DeviceStateChange are `call` events, Cdr is `cdr`,
+    // QueueMemberStatus (Local/100@test is a member of queue support) is `agent`: a session
+    // gets only the classes of its mask and its read rights.
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let call = "Action: Originate\r\nActionID: c\r\nChannel: Local/200@test\r\n\
+Application: Wait\r\nData: 6\r\nAsync: true\r\nCallerID: Full Call <2000>\r\n\r\n";
+    let mask = |m: &str| format!("Action: Events\r\nActionID: e\r\nEventMask: {m}\r\n\r\n");
+    let of = |ms: &[Message]| -> Vec<String> {
+        let mut n = names(ms);
+        n.retain(|n| n != "FullyBooted" && n != "SuccessfulAuth");
+        n.sort();
+        n.dedup();
+        n
+    };
+    let addr = sim.addr();
+    let cdr = tokio::spawn(async move {
+        session(addr, "admin", "amp111", &mask("cdr"), |m| {
+            names(m).iter().filter(|n| *n == "Cdr").count() == 3
+        })
+        .await
+    });
+    let agent = tokio::spawn(async move {
+        session(addr, "admin", "amp111", &mask("agent"), |m| {
+            names(m)
+                .iter()
+                .filter(|n| *n == "QueueMemberStatus")
+                .count()
+                == 2
+        })
+        .await
+    });
+    // `limited` reads `call` only.
+    let limited = tokio::spawn(async move {
+        session(addr, "limited", "limited", "", |m| {
+            names(m)
+                .iter()
+                .filter(|n| *n == "DeviceStateChange")
+                .count()
+                == 8
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = session(addr, "admin", "amp111", call, |m| {
+        m.iter().any(|m| m.get_str("ActionID") == Some("c"))
+    })
+    .await;
+    assert_eq!(of(&cdr.await.unwrap()), ["Cdr"]);
+    let agent = agent.await.unwrap();
+    assert_eq!(of(&agent), ["QueueMemberStatus"]);
+    let status: Vec<&str> = agent
+        .iter()
+        .filter(|m| m.get_str("Event") == Some("QueueMemberStatus"))
+        .filter_map(|m| m.get_str("Status"))
+        .collect();
+    assert_eq!(status, ["2", "1"]);
+    assert_eq!(
+        of(&limited.await.unwrap()),
+        [
+            "BridgeCreate",
+            "BridgeDestroy",
+            "BridgeEnter",
+            "BridgeLeave",
+            "CEL",
+            "DeviceStateChange",
+            "DialBegin",
+            "DialEnd",
+            "Hangup",
+            "HangupRequest",
+            "LocalBridge",
+            "NewCallerid",
+            "NewConnectedLine",
+            "Newchannel",
+            "Newstate",
+            "OriginateResponse",
+            "SoftHangupRequest",
+        ]
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn core_show_channels_during_a_dial() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // Local/200 dials Local/100 (Answer, Wait(2), Hangup): once bridged, four channels.
+    let originate = "Action: Originate\r\nActionID: o\r\nChannel: Local/200@test\r\n\
+Application: Wait\r\nData: 6\r\nAsync: true\r\n\r\n";
+    session(sim.addr(), "admin", "amp111", originate, |m| {
+        names(m).iter().any(|n| n == "BridgeEnter")
+    })
+    .await;
+    let got = session(
+        sim.addr(),
+        "admin",
+        "amp111",
+        "Action: CoreShowChannels\r\nActionID: l\r\n\r\n",
+        |m| {
+            m.iter()
+                .any(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
+        },
+    )
+    .await;
+    let mut apps: Vec<(String, String)> = got
+        .iter()
+        .filter(|m| m.get_str("Event") == Some("CoreShowChannel"))
+        .map(|m| {
+            let chan = m.get_str("Channel").unwrap();
+            let (base, side) = chan.split_once('-').unwrap();
+            let side = side.split_once(';').unwrap().1;
+            (
+                format!("{base};{side}"),
+                m.get_str("Application").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    apps.sort();
+    let want: Vec<(String, String)> = [
+        ("Local/100@test;1", "AppDial"),
+        ("Local/100@test;2", "Wait"),
+        ("Local/200@test;1", "Wait"),
+        ("Local/200@test;2", "Dial"),
+    ]
+    .iter()
+    .map(|(c, a)| ((*c).to_owned(), (*a).to_owned()))
+    .collect();
+    assert_eq!(apps, want);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn redirect_while_the_originate_application_is_the_shorter() {
+    let mut cfg = SimConfig::default();
+    cfg.first_channel = 0x40;
+    let sim = Simulator::start(cfg).await.unwrap();
+    // The ;1 side waits 10 s, the ;2 side 30 s: a Redirect of ;2 still moves it.
+    let originate = "Action: Originate\r\nActionID: c\r\nChannel: Local/600@test\r\n\
+Application: Wait\r\nData: 10\r\nAsync: true\r\n\r\n";
+    session(sim.addr(), "admin", "amp111", originate, |m| {
+        m.iter()
+            .any(|m| m.get_str("Event") == Some("OriginateResponse"))
+    })
+    .await;
+    let redirect = "Action: Redirect\r\nActionID: r\r\nChannel: Local/600@test-00000040;2\r\n\
+Context: test\r\nExten: 700\r\nPriority: 1\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", redirect, |m| hangups(m) == 2).await;
+    let ue = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("UserEvent"))
+        .expect("the redirected channel runs 700");
+    assert_eq!(ue.get_str("UserEvent"), Some("Redirected"));
     sim.stop().await;
 }
