@@ -1,5 +1,8 @@
-//! amiwire-sim: an AMI server that behaves like a real Asterisk 22, for tests (work in
-//! progress: login, Ping, Logoff, Events, Command, CoreStatus, Getvar/Setvar, UserEvent).
+//! amiwire-sim: an AMI server that behaves like a real Asterisk 22, for tests: accounts and
+//! dialplan in Asterisk's file formats, plain and MD5 login, the common actions and event
+//! lists, calls on Local channels with their whole event stream (held to recordings of a real
+//! Asterisk), AMI over HTTP, and fault injection. The crate's README lists what matches which
+//! recording.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
