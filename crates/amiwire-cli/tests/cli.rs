@@ -37,6 +37,13 @@ fn ami(sim: &Simulator, user: &str, secret: &str) -> Command {
     c
 }
 
+/// `amiwire ARGS…` as admin on `sim`.
+async fn as_admin(sim: &Simulator, args: &[&str]) -> Output {
+    let mut c = ami(sim, "admin", "amp111");
+    c.args(args);
+    run(c).await
+}
+
 /// Runs a command off the async runtime (the simulator lives on it).
 async fn run(mut c: Command) -> Output {
     tokio::task::spawn_blocking(move || c.output().unwrap())
@@ -103,9 +110,7 @@ async fn demo_places_a_call_and_shows_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_prints_the_whole_result_and_sets_the_exit_status() {
     let sim = sim().await;
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["action", "Getvar", "Variable=TESTGLOBAL"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["action", "Getvar", "Variable=TESTGLOBAL"]).await;
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.starts_with("Response: Success\n"), "{out}");
@@ -115,9 +120,7 @@ async fn action_prints_the_whole_result_and_sets_the_exit_status() {
     );
 
     // A list, as JSON: the response, the items and the completion event.
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["action", "CoreShowChannels", "--json"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["action", "CoreShowChannels", "--json"]).await;
     assert!(o.status.success());
     let out = text(&o.stdout);
     assert!(
@@ -127,9 +130,7 @@ async fn action_prints_the_whole_result_and_sets_the_exit_status() {
     assert!(out.contains("\"events\": [], \"complete\": {\"headers\": [[\"Event\", \"CoreShowChannelsComplete\"]"), "{out}");
 
     // Refused by the server: status 1, the server's words.
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["action", "NoSuchThing"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["action", "NoSuchThing"]).await;
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).contains("Invalid/unknown command"),
@@ -145,13 +146,9 @@ async fn action_prints_the_whole_result_and_sets_the_exit_status() {
     assert!(text(&o.stderr).contains("Permission denied"));
 
     // A header that would inject a line is refused before connecting: status 2.
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["action", "Getvar", "Variable=X\r\nAction: Hangup"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["action", "Getvar", "Variable=X\r\nAction: Hangup"]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["action", "Getvar", "NoEquals"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["action", "Getvar", "NoEquals"]).await;
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("expected KEY=VALUE"));
     sim.stop().await;
@@ -160,9 +157,7 @@ async fn action_prints_the_whole_result_and_sets_the_exit_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_prints_the_cli_output() {
     let sim = sim().await;
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["command", "dialplan show test"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["command", "dialplan show test"]).await;
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(
@@ -172,9 +167,7 @@ async fn command_prints_the_cli_output() {
     assert!(out.contains("'100' =>"), "{out}");
     assert!(!out.contains("Output:"), "{out}");
 
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["command", "no such command"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["command", "no such command"]).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
     sim.stop().await;
 }
@@ -182,20 +175,22 @@ async fn command_prints_the_cli_output() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn originate_waits_for_the_call_result() {
     let sim = sim().await;
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args([
-        "originate",
-        "Local/110@test",
-        "--context",
-        "test",
-        "--exten",
-        "s",
-        "--callerid",
-        "Sales <100>",
-        "--var",
-        "CAMPAIGN=7",
-    ]);
-    let o = run(c).await;
+    let o = as_admin(
+        &sim,
+        &[
+            "originate",
+            "Local/110@test",
+            "--context",
+            "test",
+            "--exten",
+            "s",
+            "--callerid",
+            "Sales <100>",
+            "--var",
+            "CAMPAIGN=7",
+        ],
+    )
+    .await;
     let out = text(&o.stdout);
     assert!(o.status.success(), "{out} {}", text(&o.stderr));
     assert!(
@@ -208,26 +203,26 @@ async fn originate_waits_for_the_call_result() {
     );
 
     // A context that does not exist: the call fails, status 1.
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args([
-        "originate",
-        "Local/110@nowhere",
-        "--context",
-        "test",
-        "--exten",
-        "s",
-        "--json",
-    ]);
-    let o = run(c).await;
+    let o = as_admin(
+        &sim,
+        &[
+            "originate",
+            "Local/110@nowhere",
+            "--context",
+            "test",
+            "--exten",
+            "s",
+            "--json",
+        ],
+    )
+    .await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
     assert!(text(&o.stdout)
         .contains("\"originate\": {\"headers\": [[\"Event\", \"OriginateResponse\"]"));
     assert!(text(&o.stdout).contains("[\"Response\", \"Failure\"]"));
 
     // An extension the dialplan lacks: refused at once, status 1.
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["originate", "Local/110@test", "--exten", "s"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["originate", "Local/110@test", "--exten", "s"]).await;
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         text(&o.stderr),
@@ -235,24 +230,24 @@ async fn originate_waits_for_the_call_result() {
     );
 
     // Synchronous.
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args([
-        "originate",
-        "Local/110@test",
-        "--context",
-        "test",
-        "--exten",
-        "s",
-        "--sync",
-    ]);
-    let o = run(c).await;
+    let o = as_admin(
+        &sim,
+        &[
+            "originate",
+            "Local/110@test",
+            "--context",
+            "test",
+            "--exten",
+            "s",
+            "--sync",
+        ],
+    )
+    .await;
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "Success: Originate successfully queued\n");
 
     // Neither --exten nor --application.
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["originate", "Local/110@test"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["originate", "Local/110@test"]).await;
     assert_eq!(o.status.code(), Some(2));
     sim.stop().await;
 }
@@ -327,9 +322,7 @@ async fn events_are_filtered_and_counted() {
     }
 
     // A filter that does not parse.
-    let mut c = ami(&sim, "admin", "amp111");
-    c.args(["events", "--filter", "eventfilter(bogus(x)) = y"]);
-    let o = run(c).await;
+    let o = as_admin(&sim, &["events", "--filter", "eventfilter(bogus(x)) = y"]).await;
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("--filter"), "{}", text(&o.stderr));
     sim.stop().await;

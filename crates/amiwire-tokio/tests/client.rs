@@ -13,7 +13,7 @@ use amiwire_sim::session::SimEvent;
 use amiwire_tokio::{
     ActionError, Client, ClientEvent, Error, EventFilter, EventMask, Overflow, Status,
 };
-use support::{admin, next, next_name, sim};
+use support::{admin, next, next_name, sim, watching};
 
 #[tokio::test]
 async fn ping_command_list_and_errors() {
@@ -367,9 +367,7 @@ async fn reconnecting_gives_up_after_max_attempts() {
     rc.initial = Duration::from_millis(10);
     rc.max_attempts = Some(3);
     cfg.reconnect = Some(rc);
-    let client = Client::connect(cfg).await.unwrap();
-    let mut all = client.events(EventFilter::All);
-    let _ = next(&mut all).await; // Connected
+    let (client, mut all) = watching(cfg).await;
     sim.stop().await; // closes every connection and the listener
     let mut markers = Vec::new();
     while let Some(item) = next(&mut all).await {

@@ -14,16 +14,11 @@ use amiwire_sim::session::SimEvent;
 use amiwire_tokio::{
     ActionError, Client, ClientEvent, Error, EventFilter, EventMask, Reconnect, Status, TlsConfig,
 };
-use support::{admin, next, next_name, sim};
+use support::{
+    action_id, admin, fast_reconnect, next, next_name, read_action, scripted_login, sim, watching,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-
-fn fast_reconnect() -> Reconnect {
-    let mut r = Reconnect::default();
-    r.initial = Duration::from_millis(20);
-    r.max = Duration::from_millis(200);
-    r
-}
 
 fn user_event(name: &str) -> SimEvent {
     SimEvent::new("UserEvent", Privileges::USER, &[("UserEvent", name)])
@@ -34,12 +29,7 @@ async fn restart_reconnects_and_replays_filters() {
     let sim = sim(SimConfig::default()).await;
     let mut cfg = admin(&sim);
     cfg.reconnect = Some(fast_reconnect());
-    let client = Client::connect(cfg).await.unwrap();
-    let mut all = client.events(EventFilter::All);
-    assert!(matches!(
-        next(&mut all).await,
-        Some(ClientEvent::Connected { .. })
-    ));
+    let (client, mut all) = watching(cfg).await;
 
     // Server side: only UserEvents for this session.
     let f = ManagerFilter::include().name("UserEvent").build().unwrap();
@@ -97,9 +87,7 @@ async fn restart_replays_the_event_mask() {
     let sim = sim(SimConfig::default()).await;
     let mut cfg = admin(&sim);
     cfg.reconnect = Some(fast_reconnect());
-    let client = Client::connect(cfg).await.unwrap();
-    let mut all = client.events(EventFilter::All);
-    let _ = next(&mut all).await; // Connected
+    let (client, mut all) = watching(cfg).await;
     let r = client
         .set_event_mask(&EventMask::parse("user"))
         .await
@@ -128,29 +116,6 @@ async fn restart_replays_the_event_mask() {
     sim.stop().await;
 }
 
-/// Reads one action (up to its blank line); `None` when the peer closed.
-async fn read_action(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<String> {
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let action = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
-            buf.drain(..end + 4);
-            return Some(action);
-        }
-        match s.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-fn action_id(action: &str) -> &str {
-    action
-        .lines()
-        .find_map(|l| l.strip_prefix("ActionID: "))
-        .unwrap_or("")
-}
-
 /// A scripted server: the first connection logs in, takes one action and dies without
 /// answering; the next ones answer everything with Success. Returns every action the later
 /// connections received.
@@ -166,15 +131,7 @@ async fn an_action_written_before_a_disconnect_is_not_sent_again() {
             let die = std::mem::replace(&mut first, false);
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
-                    .await
-                    .unwrap();
-                let login = read_action(&mut s, &mut buf).await.unwrap();
-                let ok = format!(
-                    "Response: Success\r\nActionID: {}\r\nMessage: Authentication accepted\r\n\r\n",
-                    action_id(&login)
-                );
-                s.write_all(ok.as_bytes()).await.unwrap();
+                scripted_login(&mut s, &mut buf, true).await;
                 while let Some(a) = read_action(&mut s, &mut buf).await {
                     if die {
                         return; // the action was written; the server goes away
@@ -193,9 +150,7 @@ async fn an_action_written_before_a_disconnect_is_not_sent_again() {
     });
     let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
     cfg.reconnect = Some(fast_reconnect());
-    let client = Client::connect(cfg).await.unwrap();
-    let mut all = client.events(EventFilter::All);
-    let _ = next(&mut all).await;
+    let (client, mut all) = watching(cfg).await;
 
     let call = amiwire::action::Originate::to_exten("Local/100@test", "test", "s", 1)
         .build()
@@ -305,40 +260,17 @@ async fn keepalive_detects_a_silent_server() {
     let port = l.local_addr().unwrap().port();
     let server = tokio::spawn(async move {
         let (mut s, _) = l.accept().await.unwrap();
-        s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
-            .await
-            .unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !got.ends_with(b"\r\n\r\n") {
-            let n = s.read(&mut buf).await.unwrap();
-            got.extend_from_slice(&buf[..n]);
-        }
-        let text = String::from_utf8(got).unwrap();
-        let id = text
-            .lines()
-            .find_map(|l| l.strip_prefix("ActionID: "))
-            .unwrap()
-            .to_owned();
-        s.write_all(
-            format!(
-                "Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
+        let mut buf = Vec::new();
+        scripted_login(&mut s, &mut buf, true).await;
         // Read (and ignore) whatever comes: the Ping gets no Pong.
-        let mut sink = Vec::new();
+        let mut sink = buf;
         let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut sink)).await;
         String::from_utf8_lossy(&sink).into_owned()
     });
     let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
     cfg.keepalive = Some(Duration::from_millis(100));
     cfg.pong_timeout = Duration::from_millis(200);
-    let client = Client::connect(cfg).await.unwrap();
-    let mut all = client.events(EventFilter::All);
-    let _ = next(&mut all).await;
+    let (_client, mut all) = watching(cfg).await;
     match next(&mut all).await {
         Some(ClientEvent::Disconnected { reason }) => {
             assert_eq!(reason, "keepalive Ping unanswered")
@@ -446,24 +378,14 @@ async fn a_server_that_stops_reading_is_given_up() {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let (mut s, _) = l.accept().await.unwrap();
-        s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
-            .await
-            .unwrap();
         let mut buf = Vec::new();
-        let login = read_action(&mut s, &mut buf).await.unwrap();
-        let ok = format!(
-            "Response: Success\r\nActionID: {}\r\nMessage: Authentication accepted\r\n\r\n",
-            action_id(&login)
-        );
-        s.write_all(ok.as_bytes()).await.unwrap();
+        scripted_login(&mut s, &mut buf, true).await;
         // Never read again; keep the socket open until the test ends.
         let _ = done_rx.await;
     });
     let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
     cfg.write_timeout = Duration::from_millis(300);
-    let client = Client::connect(cfg).await.unwrap();
-    let mut all = client.events(EventFilter::All);
-    let _ = next(&mut all).await;
+    let (client, mut all) = watching(cfg).await;
     let big = "y".repeat(1000);
     let headers: Vec<(String, &str)> = (0..100).map(|i| (format!("H{i}"), big.as_str())).collect();
     let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), *v)).collect();
@@ -506,17 +428,7 @@ async fn a_refused_relogin_ends_the_client() {
             let accept = n == 1;
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
-                    .await
-                    .unwrap();
-                let login = read_action(&mut s, &mut buf).await.unwrap();
-                let answer = if accept {
-                    "Response: Success\r\nActionID: {}\r\nMessage: Authentication accepted\r\n\r\n"
-                } else {
-                    "Response: Error\r\nActionID: {}\r\nMessage: Authentication failed\r\n\r\n"
-                }
-                .replace("{}", action_id(&login));
-                s.write_all(answer.as_bytes()).await.unwrap();
+                scripted_login(&mut s, &mut buf, accept).await;
                 if accept {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -526,9 +438,7 @@ async fn a_refused_relogin_ends_the_client() {
     });
     let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
     cfg.reconnect = Some(fast_reconnect());
-    let client = Client::connect(cfg).await.unwrap();
-    let mut all = client.events(EventFilter::All);
-    let _ = next(&mut all).await;
+    let (client, mut all) = watching(cfg).await;
     assert!(matches!(
         next(&mut all).await,
         Some(ClientEvent::Disconnected { .. })

@@ -36,3 +36,68 @@ pub async fn next_name(s: &mut EventStream) -> String {
         .expect("stream ended");
     m.get_str("Event").unwrap_or_default().to_owned()
 }
+
+/// Connects, subscribes to every event, and checks that the stream starts with `Connected`.
+pub async fn watching(cfg: ClientConfig) -> (amiwire_tokio::Client, EventStream) {
+    let client = amiwire_tokio::Client::connect(cfg).await.unwrap();
+    let mut all = client.events(amiwire_tokio::EventFilter::All);
+    match next(&mut all).await {
+        Some(ClientEvent::Connected { .. }) => {}
+        other => panic!("the stream must start with Connected: {other:?}"),
+    }
+    (client, all)
+}
+
+/// Reconnects fast, for tests.
+pub fn fast_reconnect() -> amiwire_tokio::Reconnect {
+    let mut r = amiwire_tokio::Reconnect::default();
+    r.initial = Duration::from_millis(20);
+    r.max = Duration::from_millis(200);
+    r
+}
+
+/// Reads one action (up to its blank line); `None` when the peer closed.
+pub async fn read_action(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let action = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
+            buf.drain(..end + 4);
+            return Some(action);
+        }
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// The ActionID of an action's text.
+pub fn action_id(action: &str) -> &str {
+    action
+        .lines()
+        .find_map(|l| l.strip_prefix("ActionID: "))
+        .unwrap_or("")
+}
+
+/// A scripted server's side of a login: the banner, the client's Login, and `answer`
+/// (`Success` with "Authentication accepted", or `Error` with "Authentication failed").
+pub async fn scripted_login(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, accept: bool) {
+    use tokio::io::AsyncWriteExt;
+    s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
+        .await
+        .unwrap();
+    let login = read_action(s, buf).await.unwrap();
+    assert!(login.starts_with("Action: Login\r\n"), "{login}");
+    let (response, message) = if accept {
+        ("Success", "Authentication accepted")
+    } else {
+        ("Error", "Authentication failed")
+    };
+    let answer = format!(
+        "Response: {response}\r\nActionID: {}\r\nMessage: {message}\r\n\r\n",
+        action_id(&login)
+    );
+    s.write_all(answer.as_bytes()).await.unwrap();
+}
