@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod callfile;
+mod click2call;
 mod conn;
 mod demo;
 mod render;
@@ -106,6 +107,21 @@ EXAMPLES:
     amiwire callfile PJSIP/201 --exten 902 --max-retries 2 --retry-time 60 --delay 300
     amiwire callfile PJSIP/201 --exten 902 --print")]
     Callfile(CallfileArgs),
+    /// Serve the classic callback web endpoint: POST /call rings an agent, then dials a number
+    #[command(after_help = "\
+POST /call with agent=…&number=… (form body or query) and 'Authorization: Bearer TOKEN', where
+TOKEN is the value of AMIWIRE_CLICK2CALL_TOKEN (at least 16 characters). The agent's channel
+(--channel, with {agent} and {number} replaced) is called; once it answers it is connected to
+the number in --context. The answer is JSON: 200 answered, 502 failed, 504 no result, 400 invalid
+input, 401 bad token, 409 a call for that agent or number is already in progress, 429 over
+--rate. GET /health says whether the AMI session is up.
+
+EXAMPLES:
+    AMIWIRE_CLICK2CALL_TOKEN=$(openssl rand -hex 16) amiwire click2call \\
+        --channel 'PJSIP/{agent}' --context from-internal --callerid 'Callback <{number}>'
+    curl -H \"Authorization: Bearer $TOKEN\" -d agent=201 -d number=0612345678 \\
+        http://127.0.0.1:8089/call")]
+    Click2call(Click2CallArgs),
     /// Decode a recorded server-to-client AMI stream into JSON lines
     #[command(
         after_help = "EXAMPLES:\n    amiwire decode crates/amiwire/tests/data/10-pipelined.server.bin"
@@ -255,6 +271,32 @@ struct CallfileArgs {
 }
 
 #[derive(Debug, Args)]
+struct Click2CallArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// Where to serve HTTP
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: std::net::SocketAddr,
+    /// The agent's channel, {agent} and {number} replaced (e.g. 'PJSIP/{agent}')
+    #[arg(long)]
+    channel: String,
+    #[command(flatten)]
+    target: Target,
+    /// What an agent must match (a regex, whole value)
+    #[arg(long, default_value = "[0-9]{1,10}")]
+    agent_pattern: String,
+    /// What a number must match (a regex, whole value)
+    #[arg(long, default_value = r"\+?[0-9]{2,20}")]
+    number_pattern: String,
+    /// Calls per minute, all agents together
+    #[arg(long, default_value_t = 30)]
+    rate: u32,
+    /// Seconds the agent's phone may ring
+    #[arg(long, default_value_t = 30)]
+    ring_timeout: u32,
+}
+
+#[derive(Debug, Args)]
 struct SimArgs {
     /// Where to listen (port 0 picks a free one)
     #[arg(long, default_value = "127.0.0.1:5038")]
@@ -374,6 +416,7 @@ async fn run(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Command(a) => command(a).await,
         Cmd::Originate(a) => originate(a).await,
         Cmd::Callfile(a) => callfile::run(a),
+        Cmd::Click2call(a) => click2call::run(a).await,
         Cmd::Decode { file, count } => decode(&file, count),
         Cmd::Sim(a) => sim(a).await,
     }

@@ -268,9 +268,9 @@ async fn events_are_filtered_and_counted() {
     ])
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
+    let mut child = Killed(c.spawn().unwrap());
     // Wait until it is connected (it says so on stderr).
-    let stderr = child.stderr.take().unwrap();
+    let stderr = child.0.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -287,7 +287,7 @@ async fn events_are_filtered_and_counted() {
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut i = 0;
-    while child.try_wait().unwrap().is_none() {
+    while child.0.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "amiwire events did not stop");
         let name = ["drop", "keep"][i % 2];
         sim.raise(SimEvent::new(
@@ -305,12 +305,13 @@ async fn events_are_filtered_and_counted() {
     }
     let mut out = String::new();
     child
+        .0
         .stdout
         .take()
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     for l in lines {
@@ -511,12 +512,14 @@ fn decode_gives_the_golden_output() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_serves_until_stopped() {
-    let mut child = bin()
-        .args(["sim", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut child = Killed(
+        bin()
+            .args(["sim", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut err = BufReader::new(child.0.stderr.take().unwrap());
     let line = tokio::task::spawn_blocking(move || {
         let mut l = String::new();
         err.read_line(&mut l).unwrap();
@@ -534,8 +537,6 @@ async fn sim_serves_until_stopped() {
     let r = client.send(amiwire::Action::ping()).await.unwrap();
     assert_eq!(r.get_str("Ping"), Some("Pong"));
     client.close().await;
-    child.kill().unwrap();
-    let _ = child.wait();
 }
 
 #[test]
@@ -556,4 +557,176 @@ fn every_subcommand_has_help_with_examples() {
     }
     let o = bin().arg("--help").output().unwrap();
     assert!(text(&o.stdout).contains("EXIT STATUS:"));
+}
+
+/// One HTTP/1.1 request; the status and the body of the answer.
+async fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = text(&out);
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+const TOKEN: &str = "0123456789abcdef-test";
+
+/// A child process killed when the test ends, even by a failed assertion (it would hold the
+/// test's output open).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `amiwire click2call` on a free port, once it says where it listens.
+async fn click2call(sim: &Simulator, extra: &[&str]) -> (Killed, u16) {
+    let mut c = ami(sim, "admin", "amp111");
+    c.args([
+        "click2call",
+        "--listen",
+        "127.0.0.1:0",
+        "--channel",
+        "Local/{agent}@test",
+        "--context",
+        "test",
+        "--agent-pattern",
+        "[0-9]{3}",
+        "--callerid",
+        "Callback <{number}>",
+    ])
+    .args(extra)
+    .env("AMIWIRE_CLICK2CALL_TOKEN", TOKEN)
+    .stderr(Stdio::piped());
+    let mut child = Killed(c.spawn().unwrap());
+    let mut err = BufReader::new(child.0.stderr.take().unwrap());
+    let line = tokio::task::spawn_blocking(move || {
+        let mut l = String::new();
+        err.read_line(&mut l).unwrap();
+        // Keep draining stderr so the child never blocks on it.
+        std::thread::spawn(move || for _ in err.lines() {});
+        l
+    })
+    .await
+    .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("amiwire click2call: listening on http://127.0.0.1:")
+        .and_then(|r| r.strip_suffix("/call"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap();
+    (child, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn click2call_rings_the_agent_then_the_number_safely() {
+    let sim = sim().await;
+    let (_child, port) = click2call(&sim, &["--rate", "3"]).await;
+    let t = Some(TOKEN);
+
+    let (status, body) = http(port, "POST", "/call", t, "agent=110&number=100").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.starts_with(
+            "{\"result\": \"answered\", \"reason\": \"4\", \"channel\": \"Local/110@test-"
+        ),
+        "{body}"
+    );
+    // The query string works too.
+    let (status, body) = http(port, "POST", "/call?agent=111&number=100", t, "").await;
+    assert_eq!(status, 502, "no such agent extension: {body}");
+    assert!(body.starts_with("{\"result\": \"failed\""), "{body}");
+
+    // Refused before anything reaches Asterisk.
+    for (token, form, want) in [
+        (None, "agent=110&number=100", 401),
+        (Some("0123456789abcdef-tesT"), "agent=110&number=100", 401),
+        (t, "agent=110&number=100%0d%0aApplication:%20System", 400),
+        (t, "agent=110;2&number=100", 400),
+        (t, "agent=110", 400),
+        (t, "agent=110&number=%zz", 400),
+    ] {
+        let (status, body) = http(port, "POST", "/call", token, form).await;
+        assert_eq!(status, want, "{form}: {body}");
+    }
+    assert_eq!(http(port, "GET", "/call", t, "").await.0, 405);
+    assert_eq!(http(port, "GET", "/nope", t, "").await.0, 404);
+    let (status, body) = http(port, "GET", "/health", None, "").await;
+    assert_eq!((status, body.as_str()), (200, "{\"ami\": \"connected\"}"));
+
+    // --rate 3: two calls were placed; the third passes, the fourth is refused.
+    assert_eq!(
+        http(port, "POST", "/call", t, "agent=110&number=110")
+            .await
+            .0,
+        200
+    );
+    let (status, body) = http(port, "POST", "/call", t, "agent=110&number=102").await;
+    assert_eq!(status, 429, "{body}");
+    sim.stop().await;
+}
+
+/// A second request for a number whose call is still in progress is refused, not placed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn click2call_refuses_a_second_call_to_a_ringing_number() {
+    let mut cfg = SimConfig::default();
+    cfg.failed_login_delay = Duration::from_millis(50);
+    cfg.faults.response_delay = Duration::from_millis(600);
+    let sim = Simulator::start(cfg).await.unwrap();
+    let (_child, port) = click2call(&sim, &[]).await;
+    let first = tokio::spawn(http(
+        port,
+        "POST",
+        "/call",
+        Some(TOKEN),
+        "agent=110&number=100",
+    ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, body) = http(port, "POST", "/call", Some(TOKEN), "agent=100&number=100").await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = http(port, "POST", "/call", Some(TOKEN), "agent=110&number=200").await;
+    assert_eq!(status, 409, "the agent is busy too");
+    let (status, body) = first.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    // Once the first call's result is in, the number can be called again.
+    let (status, body) = http(port, "POST", "/call", Some(TOKEN), "agent=100&number=100").await;
+    assert_eq!(status, 200, "{body}");
+    sim.stop().await;
+}
+
+#[test]
+fn click2call_needs_a_token() {
+    let o = bin()
+        .args(["click2call", "--channel", "PJSIP/{agent}", "-u", "admin"])
+        .env("AMI_SECRET", "x")
+        .env("AMIWIRE_CLICK2CALL_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("AMIWIRE_CLICK2CALL_TOKEN"));
 }
