@@ -6,7 +6,7 @@
 //!   line break or dialplan syntax reaches Asterisk.
 //! - **Rate-limited:** a token bucket over all calls (`--rate` per minute).
 //! - **One call at a time per number and per agent:** a second request while the first is
-//!   still ringing gets 409.
+//!   ringing or connected (until the agent's channel hangs up, at most `--max-call`) gets 409.
 //! - **Bounded:** requests over 8 KiB, slow clients (5 s to send a request) and more than 64
 //!   open connections are refused.
 //!
@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use amiwire::action::Originate;
+use amiwire::filter::Filter;
 use amiwire_tokio::{Client, EventMask};
 use regex::Regex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -66,7 +67,9 @@ struct Service {
     ring_timeout: u32,
     bucket: Mutex<Bucket>,
     /// Numbers and agents with a call in progress.
-    busy: Mutex<HashSet<String>>,
+    busy: Arc<Mutex<HashSet<String>>>,
+    /// The longest a call keeps its number and agent busy.
+    max_call: Duration,
 }
 
 /// An HTTP answer.
@@ -147,12 +150,12 @@ fn form(text: &str) -> Result<(Option<String>, Option<String>), Reply> {
 }
 
 /// Removes its keys from the busy set when the call is over (or the request is dropped).
-struct Busy<'a> {
-    set: &'a Mutex<HashSet<String>>,
+struct Busy {
+    set: Arc<Mutex<HashSet<String>>>,
     keys: [String; 2],
 }
 
-impl Drop for Busy<'_> {
+impl Drop for Busy {
     fn drop(&mut self) {
         let mut set = self.set.lock().unwrap_or_else(|e| e.into_inner());
         for k in &self.keys {
@@ -187,10 +190,16 @@ impl Service {
                 set.insert(k.clone());
             }
         }
-        let _busy = Busy {
-            set: &self.busy,
+        let busy = Busy {
+            set: self.busy.clone(),
             keys,
         };
+        // Subscribed before the call, so that a quick hang-up is not missed.
+        let mut hangups = self.client.events_with(
+            Filter::event("Hangup"),
+            10_000,
+            amiwire_tokio::Overflow::DropOldest,
+        );
         let fill = |t: &str| t.replace("{agent}", agent).replace("{number}", number);
         let mut o = Originate::to_exten(fill(&self.channel), &self.context, number, self.priority)
             .asynchronous(true)
@@ -230,6 +239,28 @@ impl Service {
             return Reply { status: 502, body };
         };
         let answered = r.is_success();
+        if let (true, Some(uid)) = (answered, o.get_str("Uniqueid")) {
+            // The agent and the number stay busy until the agent's channel hangs up.
+            let (uid, max) = (uid.to_owned(), self.max_call);
+            tokio::spawn(async move {
+                let ended = async {
+                    while let Some(item) = hangups.recv().await {
+                        match item {
+                            amiwire_tokio::ClientEvent::Event(m)
+                                if m.get_str("Uniqueid") == Some(uid.as_str()) =>
+                            {
+                                return;
+                            }
+                            // A gap: the hang-up may be lost; the time limit applies.
+                            _ => {}
+                        }
+                    }
+                    std::future::pending::<()>().await
+                };
+                let _ = tokio::time::timeout(max, ended).await;
+                drop(busy);
+            });
+        }
         field("result", if answered { "answered" } else { "failed" });
         for k in ["Reason", "Channel", "Uniqueid"] {
             if let Some(v) = o.get_str(k) {
@@ -408,7 +439,8 @@ pub(crate) async fn run(a: Click2CallArgs) -> Result<(), Failure> {
             rate: f64::from(a.rate),
             last: Instant::now(),
         }),
-        busy: Mutex::new(HashSet::new()),
+        busy: Arc::new(Mutex::new(HashSet::new())),
+        max_call: Duration::from_secs(a.max_call),
     });
     let addr = listener
         .local_addr()

@@ -113,7 +113,8 @@ POST /call with agent=…&number=… (form body or query) and 'Authorization: Be
 TOKEN is the value of AMIWIRE_CLICK2CALL_TOKEN (at least 16 characters). The agent's channel
 (--channel, with {agent} and {number} replaced) is called; once it answers it is connected to
 the number in --context. The answer is JSON: 200 answered, 502 failed, 504 no result, 400 invalid
-input, 401 bad token, 409 a call for that agent or number is already in progress, 429 over
+input, 401 bad token, 409 a call for that agent or number is in progress (from the request
+until the agent's channel hangs up), 429 over
 --rate. GET /health says whether the AMI session is up.
 
 EXAMPLES:
@@ -294,6 +295,9 @@ struct Click2CallArgs {
     /// Seconds the agent's phone may ring
     #[arg(long, default_value_t = 30)]
     ring_timeout: u32,
+    /// Seconds a call keeps its agent and number busy at most (if its hang-up is not seen)
+    #[arg(long, default_value_t = 3600)]
+    max_call: u64,
 }
 
 #[derive(Debug, Args)]

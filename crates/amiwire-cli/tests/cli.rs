@@ -658,7 +658,7 @@ async fn click2call_rings_the_agent_then_the_number_safely() {
         "{body}"
     );
     // The query string works too.
-    let (status, body) = http(port, "POST", "/call?agent=111&number=100", t, "").await;
+    let (status, body) = http(port, "POST", "/call?agent=111&number=300", t, "").await;
     assert_eq!(status, 502, "no such agent extension: {body}");
     assert!(body.starts_with("{\"result\": \"failed\""), "{body}");
 
@@ -681,12 +681,12 @@ async fn click2call_rings_the_agent_then_the_number_safely() {
 
     // --rate 3: two calls were placed; the third passes, the fourth is refused.
     assert_eq!(
-        http(port, "POST", "/call", t, "agent=110&number=110")
+        http(port, "POST", "/call", t, "agent=100&number=110")
             .await
             .0,
         200
     );
-    let (status, body) = http(port, "POST", "/call", t, "agent=110&number=102").await;
+    let (status, body) = http(port, "POST", "/call", t, "agent=200&number=102").await;
     assert_eq!(status, 429, "{body}");
     sim.stop().await;
 }
@@ -713,9 +713,20 @@ async fn click2call_refuses_a_second_call_to_a_ringing_number() {
     assert_eq!(status, 409, "the agent is busy too");
     let (status, body) = first.await.unwrap();
     assert_eq!(status, 200, "{body}");
-    // Once the first call's result is in, the number can be called again.
-    let (status, body) = http(port, "POST", "/call", Some(TOKEN), "agent=100&number=100").await;
-    assert_eq!(status, 200, "{body}");
+    // Answered: the call is up, so the number is still busy...
+    let (status, _) = http(port, "POST", "/call", Some(TOKEN), "agent=100&number=100").await;
+    assert_eq!(status, 409);
+    // ...until the agent's channel hangs up (Local/110 waits 0.5 s).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = http(port, "POST", "/call", Some(TOKEN), "agent=100&number=100").await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 409, "{body}");
+        assert!(Instant::now() < deadline, "the number stayed busy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     sim.stop().await;
 }
 
