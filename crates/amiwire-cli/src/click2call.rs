@@ -489,6 +489,24 @@ mod tests {
         assert!(!same(b"", b"x"));
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends as a form, parsing never panics, and percent-encoding any
+        /// text gives it back.
+        #[test]
+        fn forms_never_panic_and_round_trip(raw in ".{0,200}", value in ".{0,40}") {
+            let _ = form(&raw);
+            let encoded: String = value
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect();
+            let (agent, number) = form(&format!("agent={encoded}&x=1&number=7"))
+                .ok()
+                .expect("valid encoding");
+            proptest::prop_assert_eq!(agent.as_deref(), Some(value.as_str()));
+            proptest::prop_assert_eq!(number.as_deref(), Some("7"));
+        }
+    }
+
     #[test]
     fn the_bucket_refills_over_time() {
         let t0 = Instant::now();
