@@ -437,7 +437,8 @@ impl Driver {
                     (_, m) => Some(m.clone()),
                 };
                 self.filters = conn.server_filters().to_vec();
-                let _ = wr.shutdown().await;
+                // A polite close (TLS close_notify), but never wait on a peer that stalls.
+                let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
                 if self.closing.is_some() || !self.cmds_open {
                     return End::Shutdown;
                 }
@@ -462,7 +463,7 @@ impl Driver {
                 wpos = 0;
                 let _ = conn.poll_transmit(&mut wbuf);
             }
-            if wpos < wbuf.len() {
+            if wpos < wbuf.len() || need_flush {
                 write_since.get_or_insert_with(now);
             } else {
                 write_since = None;
