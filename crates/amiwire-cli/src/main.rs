@@ -527,8 +527,14 @@ fn build_action(name: &str, headers: &[String]) -> Result<Action, Failure> {
 
 async fn action(a: ActionArgs) -> Result<(), Failure> {
     let action = build_action(&a.name, &a.headers)?;
-    // Events are not needed, except for an async Originate's result.
-    let client = connect(&a.conn, None).await?;
+    // Events are not needed (on a busy PBX they would be thousands a second), except for an
+    // async Originate's result, which comes as a call event.
+    let mask = if a.name.eq_ignore_ascii_case("originate") {
+        EventMask::parse("call")
+    } else {
+        EventMask::Off
+    };
+    let client = connect(&a.conn, Some(mask)).await?;
     let result = client.send(action).await;
     client.close().await;
     let r = result?;
