@@ -715,3 +715,86 @@ Context: test\r\nExten: 700\r\nPriority: 1\r\n\r\n";
     assert_eq!(ue.get_str("UserEvent"), Some("Redirected"));
     sim.stop().await;
 }
+
+/// An Originate to Context/Exten whose ;2 side Dials (the `amiwire demo` call): Local/200's
+/// ;2 side dials Local/100, and once the Local/200 pair is answered its ;1 side runs test,100
+/// (Answer, Wait(2), Hangup) as Asterisk's pbx runs it on the originated channel: Newexten
+/// events for test,100 on the ;1 side, and its CoreShowChannels row and CLI line show Wait.
+#[tokio::test]
+async fn context_exten_originate_whose_two_side_dials_runs_the_one_side_dialplan() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let originate = "Action: Originate\r\nActionID: o\r\nChannel: Local/200@test\r\n\
+Context: test\r\nExten: 100\r\nPriority: 1\r\nAsync: true\r\n\r\n";
+    let bridged = |m: &[Message]| names(m).iter().filter(|n| *n == "BridgeEnter").count() == 2;
+    let up = session(sim.addr(), "admin", "amp111", originate, bridged).await;
+    let one_side = |ms: &[Message]| -> Vec<(String, String, String, String)> {
+        ms.iter()
+            .filter(|m| m.get_str("Event") == Some("Newexten"))
+            .filter(|m| {
+                m.get_str("Channel")
+                    .is_some_and(|c| c.starts_with("Local/200@test-") && c.ends_with(";1"))
+            })
+            .map(|m| {
+                let get = |k: &str| m.get_str(k).unwrap_or("").to_owned();
+                (
+                    get("Exten"),
+                    get("Priority"),
+                    get("Application"),
+                    get("AppData"),
+                )
+            })
+            .collect()
+    };
+    let s = |v: &str| v.to_owned();
+    assert_eq!(
+        one_side(&up),
+        [
+            (s("200"), s("1"), s("AppDial2"), s("(Outgoing Line)")),
+            (s("100"), s("1"), s("Answer"), s("")),
+            (s("100"), s("2"), s("Wait"), s("2")),
+        ]
+    );
+
+    // While the call is up: the ;1 side runs Wait at test,100,2.
+    let list = "Action: CoreShowChannels\r\nActionID: l\r\n\r\n\
+Action: Command\r\nActionID: c\r\nCommand: core show channels\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", list, |m| {
+        m.iter().any(|m| m.get_str("ActionID") == Some("c"))
+    })
+    .await;
+    let row = got
+        .iter()
+        .find(|m| {
+            m.get_str("Event") == Some("CoreShowChannel")
+                && m.get_str("Channel")
+                    .is_some_and(|c| c.starts_with("Local/200@test-") && c.ends_with(";1"))
+        })
+        .expect("a CoreShowChannel row of Local/200's ;1 side");
+    for (k, v) in [
+        ("Context", "test"),
+        ("Exten", "100"),
+        ("Priority", "2"),
+        ("Application", "Wait"),
+        ("ApplicationData", "2"),
+    ] {
+        assert_eq!(row.get_str(k), Some(v), "{k}");
+    }
+    let command = got
+        .iter()
+        .find(|m| m.get_str("ActionID") == Some("c"))
+        .unwrap();
+    let line = command
+        .iter()
+        .map(|h| String::from_utf8_lossy(h.value()).into_owned())
+        .find(|v| v.starts_with("Local/200@test-") && v.contains(";1 "))
+        .expect("a CLI line of Local/200's ;1 side");
+    assert!(
+        line.contains("100@test:2") && line.contains("Wait(2)"),
+        "{line}"
+    );
+
+    // Its Wait(2) began before the callee's: it runs Hangup and the four channels go.
+    let rest = session(sim.addr(), "admin", "amp111", "", |m| hangups(m) == 4).await;
+    assert_eq!(one_side(&rest), [(s("100"), s("3"), s("Hangup"), s(""))]);
+    sim.stop().await;
+}
