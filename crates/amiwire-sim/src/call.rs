@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::accounts::Privileges;
 use crate::dialplan::{split_args, Dialplan};
+use crate::queues::Queues;
 use crate::session::SimEvent;
 
 /// Where an originated call goes once answered.
@@ -202,98 +203,6 @@ struct CallCtl {
     kill: Arc<tokio::sync::Notify>,
     killed: Arc<std::sync::atomic::AtomicU8>,
     redirect: Arc<std::sync::Mutex<Option<(String, String, u32)>>>,
-}
-
-/// A member of a queue whose device app_queue watches (queues.conf `member => interface,
-/// penalty, name`): when the device's state changes, every session reading `agent` gets a
-/// QueueMemberStatus event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QueueMember {
-    /// The queue (`[support]`).
-    pub queue: String,
-    /// The member's name (`MemberName`).
-    pub name: String,
-    /// Its interface, which is also the device whose state is watched (`Local/100@test`).
-    pub interface: String,
-    /// Its penalty.
-    pub penalty: u32,
-}
-
-impl QueueMember {
-    /// The recorded server's queues.conf: queue `support` with `member =>
-    /// Local/100@test,0,LocalHundred`.
-    pub fn builtin() -> Vec<QueueMember> {
-        vec![QueueMember {
-            queue: "support".into(),
-            name: "LocalHundred".into(),
-            interface: "Local/100@test".into(),
-            penalty: 0,
-        }]
-    }
-}
-
-/// The queue members of a simulator and the last device status app_queue saw for each.
-#[derive(Debug, Default)]
-pub struct Queues {
-    members: std::sync::Mutex<Vec<(QueueMember, u8)>>,
-    login_time: u64,
-}
-
-impl Queues {
-    /// These members, all not in use, logged in at `login_time` (Unix seconds).
-    pub fn new(members: Vec<QueueMember>, login_time: u64) -> Queues {
-        Queues {
-            members: std::sync::Mutex::new(members.into_iter().map(|m| (m, 1)).collect()),
-            login_time,
-        }
-    }
-
-    /// `device` changed to `state` (`INUSE`…): the QueueMemberStatus events of the members
-    /// whose status that changes (app_queue raises none when it stays the same).
-    fn device_changed(&self, device: &str, state: &str) -> Vec<SimEvent> {
-        let status: u8 = match state {
-            "NOT_INUSE" => 1,
-            "INUSE" => 2,
-            "BUSY" => 3,
-            "INVALID" => 4,
-            "UNAVAILABLE" => 5,
-            "RINGING" => 6,
-            "RINGINUSE" => 7,
-            "ONHOLD" => 8,
-            _ => 0,
-        };
-        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = Vec::new();
-        for (m, last) in members.iter_mut() {
-            if m.interface != device || *last == status {
-                continue;
-            }
-            *last = status;
-            let login = self.login_time.to_string();
-            let penalty = m.penalty.to_string();
-            let status = status.to_string();
-            let h: Vec<(&str, &str)> = vec![
-                ("Queue", &m.queue),
-                ("MemberName", &m.name),
-                ("Interface", &m.interface),
-                ("StateInterface", &m.interface),
-                ("Membership", "static"),
-                ("Penalty", &penalty),
-                ("CallsTaken", "0"),
-                ("LastCall", "0"),
-                ("LastPause", "0"),
-                ("LoginTime", &login),
-                ("InCall", "0"),
-                ("Status", &status),
-                ("Paused", "0"),
-                ("PausedReason", ""),
-                ("Ringinuse", "1"),
-                ("Wrapuptime", "0"),
-            ];
-            out.push(SimEvent::new("QueueMemberStatus", Privileges::AGENT, &h));
-        }
-        out
-    }
 }
 
 /// One side of a Local channel pair.
@@ -593,7 +502,7 @@ pub(crate) async fn originate(
             dialplan: shared.dialplan.clone(),
             counters: shared.counters.clone(),
             channels: shared.channels.clone(),
-            queues: shared.queue_members.clone(),
+            queues: shared.queues.clone(),
             epoch: shared.epoch(),
         },
         events.clone(),

@@ -798,3 +798,151 @@ Action: Command\r\nActionID: c\r\nCommand: core show channels\r\n\r\n";
     assert_eq!(one_side(&rest), [(s("100"), s("3"), s("Hangup"), s(""))]);
     sim.stop().await;
 }
+
+/// The QueueMember items of a QueueStatus answer and the QueueSummary's `Available`, as
+/// (queue, name, status, in call) and the count.
+fn queue_lists(ms: &[Message]) -> (Vec<(String, String, String, String)>, String) {
+    let members = ms
+        .iter()
+        .filter(|m| m.get_str("Event") == Some("QueueMember"))
+        .map(|m| {
+            let get = |k: &str| m.get_str(k).unwrap_or("").to_owned();
+            (get("Queue"), get("Name"), get("Status"), get("InCall"))
+        })
+        .collect();
+    let available = ms
+        .iter()
+        .find(|m| m.get_str("Event") == Some("QueueSummary"))
+        .and_then(|m| m.get_str("Available"))
+        .unwrap_or("")
+        .to_owned();
+    (members, available)
+}
+
+const QUEUE_LISTS: &str = "Action: QueueStatus\r\nActionID: qs\r\n\r\n\
+Action: QueueSummary\r\nActionID: qm\r\n\r\n";
+
+fn queue_lists_done(m: &[Message]) -> bool {
+    names(m).iter().any(|n| n == "QueueSummaryComplete")
+}
+
+fn member_statuses(ms: &[Message]) -> Vec<(String, String, String)> {
+    ms.iter()
+        .filter(|m| m.get_str("Event") == Some("QueueMemberStatus"))
+        .map(|m| {
+            let get = |k: &str| m.get_str(k).unwrap_or("").to_owned();
+            (get("Queue"), get("MemberName"), get("Status"))
+        })
+        .collect()
+}
+
+/// One queue model: while a call keeps the member's device in use, QueueStatus reports the
+/// status its QueueMemberStatus event announced (2, not in a queue call), QueueSummary no
+/// member available; once the call is over, both say not in use (1) again.
+#[tokio::test]
+async fn queue_status_agrees_with_queue_member_status_events() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let s = |v: &str| v.to_owned();
+    let idle = (
+        vec![(s("support"), s("LocalHundred"), s("1"), s("0"))],
+        s("1"),
+    );
+    let got = session(sim.addr(), "admin", "amp111", QUEUE_LISTS, queue_lists_done).await;
+    assert_eq!(queue_lists(&got), idle);
+
+    // Local/100@test is the member's device.
+    let originate = "Action: Originate\r\nActionID: o\r\nChannel: Local/100@test\r\n\
+Application: Wait\r\nData: 5\r\nAsync: true\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", originate, |m| {
+        !member_statuses(m).is_empty()
+    })
+    .await;
+    assert_eq!(
+        member_statuses(&got),
+        [(s("support"), s("LocalHundred"), s("2"))]
+    );
+    let got = session(sim.addr(), "admin", "amp111", QUEUE_LISTS, queue_lists_done).await;
+    assert_eq!(
+        queue_lists(&got),
+        (
+            vec![(s("support"), s("LocalHundred"), s("2"), s("0"))],
+            s("0")
+        )
+    );
+
+    // The call ends (the ;2 side's Wait(2)).
+    let got = session(sim.addr(), "admin", "amp111", "", |m| {
+        !member_statuses(m).is_empty()
+    })
+    .await;
+    assert_eq!(
+        member_statuses(&got),
+        [(s("support"), s("LocalHundred"), s("1"))]
+    );
+    let got = session(sim.addr(), "admin", "amp111", QUEUE_LISTS, queue_lists_done).await;
+    assert_eq!(queue_lists(&got), idle);
+    sim.stop().await;
+}
+
+/// `SimConfig::queues_conf` configures both: the lists show its queues, and the device
+/// states of its members' state interfaces (not of the default queue's) raise
+/// QueueMemberStatus; GetConfig returns the text.
+#[tokio::test]
+async fn queues_conf_configures_the_lists_and_the_member_events() {
+    let mut cfg = SimConfig::default();
+    cfg.queues_conf = "[sales]\nmember => Local/1@x,3,Watcher,Local/300@test\n".into();
+    let sim = Simulator::start(cfg).await.unwrap();
+    let s = |v: &str| v.to_owned();
+    let got = session(sim.addr(), "admin", "amp111", QUEUE_LISTS, queue_lists_done).await;
+    assert_eq!(
+        queue_lists(&got),
+        (vec![(s("sales"), s("Watcher"), s("1"), s("0"))], s("1"))
+    );
+    let member = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("QueueMember"))
+        .unwrap();
+    assert_eq!(member.get_str("Location"), Some("Local/1@x"));
+    assert_eq!(member.get_str("StateInterface"), Some("Local/300@test"));
+    assert_eq!(member.get_str("Penalty"), Some("3"));
+
+    // A call of Local/300 (Answer, …, Wait(1), Hangup), then one of Local/100: only the
+    // first changes a member's status.
+    let calls = "Action: Originate\r\nActionID: a\r\nChannel: Local/300@test\r\n\
+Application: Wait\r\nData: 5\r\nAsync: true\r\n\r\n\
+Action: Originate\r\nActionID: b\r\nChannel: Local/100@test\r\n\
+Application: Wait\r\nData: 5\r\nAsync: true\r\n\r\n";
+    let got = session(sim.addr(), "admin", "amp111", calls, |m| hangups(m) == 4).await;
+    assert_eq!(
+        member_statuses(&got),
+        [
+            (s("sales"), s("Watcher"), s("2")),
+            (s("sales"), s("Watcher"), s("1"))
+        ]
+    );
+    let qms = got
+        .iter()
+        .find(|m| m.get_str("Event") == Some("QueueMemberStatus"))
+        .unwrap();
+    assert_eq!(qms.get_str("Interface"), Some("Local/1@x"));
+    assert_eq!(qms.get_str("StateInterface"), Some("Local/300@test"));
+    assert_eq!(qms.get_str("Penalty"), Some("3"));
+    let got = session(
+        sim.addr(),
+        "admin",
+        "amp111",
+        "Action: GetConfig\r\nActionID: g\r\nFilename: queues.conf\r\n\r\n",
+        |m| m.iter().any(|m| m.get_str("ActionID") == Some("g")),
+    )
+    .await;
+    let config = got
+        .iter()
+        .find(|m| m.get_str("ActionID") == Some("g"))
+        .unwrap();
+    assert_eq!(config.get_str("Category-000000"), Some("sales"));
+    assert_eq!(
+        config.get_str("Line-000000-000000"),
+        Some("member=Local/1@x,3,Watcher,Local/300@test")
+    );
+    sim.stop().await;
+}
