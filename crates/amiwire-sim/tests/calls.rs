@@ -2,53 +2,14 @@
 //! with events on sees it, and the same call through the `filtered` user's eventfilters.
 use std::time::Duration;
 
-use amiwire::{Decoder, Frame, Message};
+use amiwire::Message;
 use amiwire_sim::server::{SimConfig, Simulator};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use support::{by_id, event_names, has_id, session};
 
-/// Logs in, sends `action`, and collects messages until `until` returns true (or 10 s).
-async fn session(
-    addr: std::net::SocketAddr,
-    user: &str,
-    secret: &str,
-    action: &str,
-    until: impl Fn(&[Message]) -> bool,
-) -> Vec<Message> {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(
-        format!("Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\n\r\n{action}").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut dec = Decoder::new();
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !until(&got) {
-        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
-            .await
-            .expect("timed out waiting for events")
-            .unwrap();
-        assert!(n > 0, "closed early");
-        let _ = dec.feed(&buf[..n]);
-        while let Some(f) = dec.decode().unwrap() {
-            if let Frame::Message(m) = f {
-                got.push(m.to_owned());
-            }
-        }
-    }
-    got
-}
-
-fn names(ms: &[Message]) -> Vec<String> {
-    ms.iter()
-        .filter_map(|m| m.get_str("Event").map(str::to_owned))
-        .collect()
-}
+mod support;
 
 fn hangups(ms: &[Message]) -> usize {
-    names(ms).iter().filter(|n| *n == "Hangup").count()
+    event_names(ms).iter().filter(|n| *n == "Hangup").count()
 }
 
 const ORIGINATE_300: &str = "Action: Originate\r\nActionID: o1\r\nChannel: Local/300@test\r\n\
@@ -61,7 +22,7 @@ async fn originated_call_events_in_order() {
         hangups(m) == 2
     })
     .await;
-    let calls: Vec<String> = names(&got)
+    let calls: Vec<String> = event_names(&got)
         .into_iter()
         .filter(|n| !["FullyBooted", "SuccessfulAuth"].contains(&n.as_str()))
         .collect();
@@ -167,7 +128,7 @@ async fn eventfilters_of_the_filtered_user_apply() {
     // manager.conf: include `Event: Hangup` (a regex, so HangupRequest too), exclude
     // Newexten, include UserEvent by name. FullyBooted is written by the Login action itself
     // (astman_append in action_login), so filters do not apply to it.
-    let mut calls = names(&got);
+    let mut calls = event_names(&got);
     calls.sort();
     calls.dedup();
     assert_eq!(
@@ -183,17 +144,11 @@ async fn events_off_gets_the_answer_but_no_event() {
     let action = "Action: Events\r\nEventMask: off\r\n\r\nAction: Originate\r\nActionID: o2\r\n\
 Channel: Local/100@test\r\nApplication: Wait\r\nData: 1\r\n\r\nAction: Ping\r\nActionID: p\r\n\r\n";
     // The sync Originate answers once the call is answered; the Ping after it.
-    let got = session(sim.addr(), "admin", "amp111", action, |m| {
-        m.iter().any(|m| m.get_str("ActionID") == Some("p"))
-    })
-    .await;
-    let o2 = got
-        .iter()
-        .find(|m| m.get_str("ActionID") == Some("o2"))
-        .unwrap();
+    let got = session(sim.addr(), "admin", "amp111", action, |m| has_id(m, "p")).await;
+    let o2 = by_id(&got, "o2");
     assert_eq!(o2.get_str("Message"), Some("Originate successfully queued"));
     // FullyBooted came before the Events action; nothing after it.
-    let after: Vec<String> = names(&got)
+    let after: Vec<String> = event_names(&got)
         .into_iter()
         .skip_while(|n| n != "SuccessfulAuth")
         .skip(1)
@@ -236,10 +191,7 @@ Action: CoreShowChannels\r\nActionID: l\r\n\r\n";
         "Action: Status\r\nActionID: s\r\nChannel: {chan}\r\n\r\n\
 Action: Status\r\nActionID: s2\r\nChannel: nosuch\r\n\r\n"
     );
-    let got = session(sim.addr(), "admin", "amp111", &status, |m| {
-        m.iter().any(|m| m.get_str("ActionID") == Some("s2"))
-    })
-    .await;
+    let got = session(sim.addr(), "admin", "amp111", &status, |m| has_id(m, "s2")).await;
     let item = got
         .iter()
         .find(|m| m.get_str("Event") == Some("Status"))
@@ -252,10 +204,7 @@ Action: Status\r\nActionID: s2\r\nChannel: nosuch\r\n\r\n"
         .find(|m| m.get_str("Event") == Some("StatusComplete"))
         .unwrap();
     assert_eq!(done.get_str("ListItems"), Some("1"));
-    let s2 = got
-        .iter()
-        .find(|m| m.get_str("ActionID") == Some("s2"))
-        .unwrap();
+    let s2 = by_id(&got, "s2");
     assert_eq!(s2.get_str("Message"), Some("No such channel"));
 
     // Another session hangs it up; the list is then empty.
@@ -316,7 +265,7 @@ Action: Filter\r\nActionID: f4\r\nOperation: Remove\r\n\r\n"
     assert_eq!(msg("f4").as_deref(), Some("Unknown operation"));
     // SuccessfulAuth may or may not pass, depending on whether the filters were in place
     // when it was delivered; FullyBooted is written by the login itself.
-    let mut seen: Vec<String> = names(&got)
+    let mut seen: Vec<String> = event_names(&got)
         .into_iter()
         .filter(|n| n != "SuccessfulAuth" && n != "FullyBooted")
         .collect();
@@ -338,7 +287,7 @@ async fn asterisks_input_limits() {
     }
     many.push_str("\r\nAction: Ping\r\nActionID: after\r\n\r\n");
     let got = session(sim.addr(), "admin", "amp111", &(long + &many), |m| {
-        m.iter().any(|m| m.get_str("ActionID") == Some("after"))
+        has_id(m, "after")
     })
     .await;
     let errors: Vec<&str> = got
@@ -373,10 +322,7 @@ Application: Wait\r\nData: 30\r\nAsync: true\r\n\r\n";
     let redirect = "Action: Redirect\r\nActionID: r\r\nChannel: Local/600@test-0000001a;2\r\n\
 Context: test\r\nExten: 700\r\nPriority: 1\r\n\r\n";
     let got = session(sim.addr(), "admin", "amp111", redirect, |m| hangups(m) == 2).await;
-    let r = got
-        .iter()
-        .find(|m| m.get_str("ActionID") == Some("r"))
-        .unwrap();
+    let r = by_id(&got, "r");
     assert_eq!(r.get_str("Message"), Some("Redirect successful"));
     let ue = got
         .iter()
@@ -443,7 +389,7 @@ Application: Wait\r\nData: 10\r\nAsync: true\r\n\r\n";
     let or = of("OriginateResponse");
     assert_eq!(or[0].get_str("Response"), Some("Success"));
     // Order: dial, answer, bridge, then the callee's hang-up empties the bridge.
-    let names = names(&got);
+    let names = event_names(&got);
     let pos = |n: &str| names.iter().position(|x| x == n).unwrap();
     assert!(pos("DialBegin") < pos("DialEnd"));
     assert!(pos("DialEnd") < pos("BridgeCreate"));
@@ -459,14 +405,8 @@ async fn asterisk_13_command_framing() {
     let sim = Simulator::start(cfg).await.unwrap();
     let action = "Action: Command\r\nActionID: c\r\nCommand: core show uptime\r\n\r\n\
 Action: Command\r\nActionID: c2\r\nCommand: nonsense\r\n\r\nAction: Ping\r\nActionID: p\r\n\r\n";
-    let got = session(sim.addr(), "admin", "amp111", action, |m| {
-        m.iter().any(|m| m.get_str("ActionID") == Some("p"))
-    })
-    .await;
-    let c = got
-        .iter()
-        .find(|m| m.get_str("ActionID") == Some("c"))
-        .unwrap();
+    let got = session(sim.addr(), "admin", "amp111", action, |m| has_id(m, "p")).await;
+    let c = by_id(&got, "c");
     assert_eq!(c.get_str("Response"), Some("Follows"));
     let lines: Vec<String> = c
         .as_ref()
@@ -475,10 +415,7 @@ Action: Command\r\nActionID: c2\r\nCommand: nonsense\r\n\r\nAction: Ping\r\nActi
         .collect();
     assert_eq!(lines.len(), 2);
     assert!(lines[0].starts_with("System uptime: "), "{lines:?}");
-    let c2 = got
-        .iter()
-        .find(|m| m.get_str("ActionID") == Some("c2"))
-        .unwrap();
+    let c2 = by_id(&got, "c2");
     assert_eq!(c2.get_str("Response"), Some("Follows"));
     assert!(c2.as_ref().follows_body().is_some());
     sim.stop().await;
@@ -493,7 +430,7 @@ async fn generated_calls_at_a_rate() {
         "admin",
         "amp111",
         "Action: Ping\r\nActionID: ready\r\n\r\n",
-        |m| m.iter().any(|m| m.get_str("ActionID") == Some("ready")),
+        |m| has_id(m, "ready"),
     );
     let _ = listen.await;
     let addr = sim.addr();
@@ -537,8 +474,7 @@ Action: Getvar\r\nActionID: g2\r\nChannel: {chan}\r\nVariable: FOO\r\n\r\n\
 Action: Setvar\r\nActionID: s2\r\nChannel: nosuch\r\nVariable: FOO\r\nValue: x\r\n\r\n"
     );
     let got = session(sim.addr(), "admin", "amp111", &actions, |m| {
-        m.iter().any(|m| m.get_str("ActionID") == Some("s2"))
-            && m.iter().any(|m| m.get_str("Event") == Some("VarSet"))
+        has_id(m, "s2") && m.iter().any(|m| m.get_str("Event") == Some("VarSet"))
     })
     .await;
     let by = |id: &str| {
@@ -571,7 +507,7 @@ async fn event_classes_of_cel_cdr_device_and_queue_events() {
 Application: Wait\r\nData: 6\r\nAsync: true\r\nCallerID: Full Call <2000>\r\n\r\n";
     let mask = |m: &str| format!("Action: Events\r\nActionID: e\r\nEventMask: {m}\r\n\r\n");
     let of = |ms: &[Message]| -> Vec<String> {
-        let mut n = names(ms);
+        let mut n = event_names(ms);
         n.retain(|n| n != "FullyBooted" && n != "SuccessfulAuth");
         n.sort();
         n.dedup();
@@ -580,13 +516,13 @@ Application: Wait\r\nData: 6\r\nAsync: true\r\nCallerID: Full Call <2000>\r\n\r\
     let addr = sim.addr();
     let cdr = tokio::spawn(async move {
         session(addr, "admin", "amp111", &mask("cdr"), |m| {
-            names(m).iter().filter(|n| *n == "Cdr").count() == 3
+            event_names(m).iter().filter(|n| *n == "Cdr").count() == 3
         })
         .await
     });
     let agent = tokio::spawn(async move {
         session(addr, "admin", "amp111", &mask("agent"), |m| {
-            names(m)
+            event_names(m)
                 .iter()
                 .filter(|n| *n == "QueueMemberStatus")
                 .count()
@@ -597,7 +533,7 @@ Application: Wait\r\nData: 6\r\nAsync: true\r\nCallerID: Full Call <2000>\r\n\r\
     // `limited` reads `call` only.
     let limited = tokio::spawn(async move {
         session(addr, "limited", "limited", "", |m| {
-            names(m)
+            event_names(m)
                 .iter()
                 .filter(|n| *n == "DeviceStateChange")
                 .count()
@@ -606,10 +542,7 @@ Application: Wait\r\nData: 6\r\nAsync: true\r\nCallerID: Full Call <2000>\r\n\r\
         .await
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let _ = session(addr, "admin", "amp111", call, |m| {
-        m.iter().any(|m| m.get_str("ActionID") == Some("c"))
-    })
-    .await;
+    let _ = session(addr, "admin", "amp111", call, |m| has_id(m, "c")).await;
     assert_eq!(of(&cdr.await.unwrap()), ["Cdr"]);
     let agent = agent.await.unwrap();
     assert_eq!(of(&agent), ["QueueMemberStatus"]);
@@ -651,7 +584,7 @@ async fn core_show_channels_during_a_dial() {
     let originate = "Action: Originate\r\nActionID: o\r\nChannel: Local/200@test\r\n\
 Application: Wait\r\nData: 6\r\nAsync: true\r\n\r\n";
     session(sim.addr(), "admin", "amp111", originate, |m| {
-        names(m).iter().any(|n| n == "BridgeEnter")
+        event_names(m).iter().any(|n| n == "BridgeEnter")
     })
     .await;
     let got = session(
@@ -725,7 +658,13 @@ async fn context_exten_originate_whose_two_side_dials_runs_the_one_side_dialplan
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let originate = "Action: Originate\r\nActionID: o\r\nChannel: Local/200@test\r\n\
 Context: test\r\nExten: 100\r\nPriority: 1\r\nAsync: true\r\n\r\n";
-    let bridged = |m: &[Message]| names(m).iter().filter(|n| *n == "BridgeEnter").count() == 2;
+    let bridged = |m: &[Message]| {
+        event_names(m)
+            .iter()
+            .filter(|n| *n == "BridgeEnter")
+            .count()
+            == 2
+    };
     let up = session(sim.addr(), "admin", "amp111", originate, bridged).await;
     let one_side = |ms: &[Message]| -> Vec<(String, String, String, String)> {
         ms.iter()
@@ -758,10 +697,7 @@ Context: test\r\nExten: 100\r\nPriority: 1\r\nAsync: true\r\n\r\n";
     // While the call is up: the ;1 side runs Wait at test,100,2.
     let list = "Action: CoreShowChannels\r\nActionID: l\r\n\r\n\
 Action: Command\r\nActionID: c\r\nCommand: core show channels\r\n\r\n";
-    let got = session(sim.addr(), "admin", "amp111", list, |m| {
-        m.iter().any(|m| m.get_str("ActionID") == Some("c"))
-    })
-    .await;
+    let got = session(sim.addr(), "admin", "amp111", list, |m| has_id(m, "c")).await;
     let row = got
         .iter()
         .find(|m| {
@@ -779,10 +715,7 @@ Action: Command\r\nActionID: c\r\nCommand: core show channels\r\n\r\n";
     ] {
         assert_eq!(row.get_str(k), Some(v), "{k}");
     }
-    let command = got
-        .iter()
-        .find(|m| m.get_str("ActionID") == Some("c"))
-        .unwrap();
+    let command = by_id(&got, "c");
     let line = command
         .iter()
         .map(|h| String::from_utf8_lossy(h.value()).into_owned())
@@ -823,7 +756,7 @@ const QUEUE_LISTS: &str = "Action: QueueStatus\r\nActionID: qs\r\n\r\n\
 Action: QueueSummary\r\nActionID: qm\r\n\r\n";
 
 fn queue_lists_done(m: &[Message]) -> bool {
-    names(m).iter().any(|n| n == "QueueSummaryComplete")
+    event_names(m).iter().any(|n| n == "QueueSummaryComplete")
 }
 
 fn member_statuses(ms: &[Message]) -> Vec<(String, String, String)> {
@@ -932,13 +865,10 @@ Application: Wait\r\nData: 5\r\nAsync: true\r\n\r\n";
         "admin",
         "amp111",
         "Action: GetConfig\r\nActionID: g\r\nFilename: queues.conf\r\n\r\n",
-        |m| m.iter().any(|m| m.get_str("ActionID") == Some("g")),
+        |m| has_id(m, "g"),
     )
     .await;
-    let config = got
-        .iter()
-        .find(|m| m.get_str("ActionID") == Some("g"))
-        .unwrap();
+    let config = by_id(&got, "g");
     assert_eq!(config.get_str("Category-000000"), Some("sales"));
     assert_eq!(
         config.get_str("Line-000000-000000"),
