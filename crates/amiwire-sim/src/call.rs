@@ -381,6 +381,24 @@ impl Raise<'_> {
         self.raise(event("LocalBridge", Privileges::CALL, h));
     }
 
+    /// A bridge event about channel `c`: the bridge's block with `n` channels in it, then
+    /// `c`'s snapshot (BridgeEnter, BridgeLeave).
+    fn bridge(&self, name: &str, id: &str, n: usize, c: &Chan) {
+        let mut h = bridge_block(id, n);
+        h.extend(c.snapshot(""));
+        self.raise(event(name, Privileges::CALL, h));
+    }
+
+    /// The last channel (`c`) leaves the bridge, which is destroyed.
+    fn bridge_end(&self, id: &str, c: &Chan) {
+        self.bridge("BridgeLeave", id, 0, c);
+        self.raise(event(
+            "BridgeDestroy",
+            Privileges::CALL,
+            bridge_block(id, 0),
+        ));
+    }
+
     /// Hangup with `cause`: 16 (Normal Clearing), or 0 (Unknown) for a channel whose
     /// application just ended.
     fn hangup(&self, c: &Chan, cause: u8) {
@@ -1158,9 +1176,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
                         bridge_block(&id, 0),
                     ));
                     ev.newexten(a, "");
-                    let mut h = bridge_block(&id, 1);
-                    h.extend(a.snapshot(""));
-                    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+                    ev.bridge("BridgeEnter", &id, 1, a);
                     let extra = format!(
                         "{{\"bridge_id\":\"{id}\",\"bridge_technology\":\"simple_bridge\"}}"
                     );
@@ -1168,9 +1184,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
                     ev.cel("BRIDGE_ENTER", two, &a.name, &extra);
                     let dev = two.device().to_owned();
                     ev.devstate(&dev, "INUSE");
-                    let mut h = bridge_block(&id, 2);
-                    h.extend(two.snapshot(""));
-                    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+                    ev.bridge("BridgeEnter", &id, 2, two);
                     ev.varset(a, "BRIDGEPEER", &two.name.clone());
                     ev.varset(two, "BRIDGEPEER", &a.name.clone());
                     bridged = true;
@@ -1221,20 +1235,11 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         if !bridged || !by_callee {
             // Unanswered, or the caller's pair is going: the callee pair hangs up.
             if bridged {
-                let mut h = bridge_block(&id, 1);
-                h.extend(a.snapshot(""));
-                ev.raise(event("BridgeLeave", Privileges::CALL, h));
+                ev.bridge("BridgeLeave", &id, 1, a);
             }
             hangup_pair(ev, b, a, builtin && by_callee, false, false);
             if bridged {
-                let mut h = bridge_block(&id, 0);
-                h.extend(two.snapshot(""));
-                ev.raise(event("BridgeLeave", Privileges::CALL, h));
-                ev.raise(event(
-                    "BridgeDestroy",
-                    Privileges::CALL,
-                    bridge_block(&id, 0),
-                ));
+                ev.bridge_end(&id, two);
             } else {
                 let status = "NOANSWER";
                 two.dialstatus = status.into();
@@ -1259,9 +1264,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         ev.hangup(b, 16);
         ev.varset(a, "BRIDGEPEER", "");
         ev.varset(two, "BRIDGEPEER", "");
-        let mut h = bridge_block(&id, 1);
-        h.extend(a.snapshot(""));
-        ev.raise(event("BridgeLeave", Privileges::CALL, h));
+        ev.bridge("BridgeLeave", &id, 1, a);
         ev.hangup(a, 16);
         ev.raise(cdr(b));
         ev.cel("BRIDGE_EXIT", a, &two.name, &extra);
@@ -1275,14 +1278,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         ev.raise(cdr(one));
         ev.cel_gone(one, 16, false);
         ev.cel("LINKEDID_END", one, "", "");
-        let mut h = bridge_block(&id, 0);
-        h.extend(two.snapshot(""));
-        ev.raise(event("BridgeLeave", Privileges::CALL, h));
-        ev.raise(event(
-            "BridgeDestroy",
-            Privileges::CALL,
-            bridge_block(&id, 0),
-        ));
+        ev.bridge_end(&id, two);
         let ms = |t: std::time::Instant| t.elapsed().as_millis();
         if let Some(at) = answered_at {
             ev.varset(two, "ANSWEREDTIME", &(ms(at) / 1000).to_string());

@@ -48,37 +48,37 @@ fn listack(id: Option<&str>, message: &str) -> String {
 /// `astman_send_list_complete_start` + `_end`: the event, ActionID, `EventList: Complete`,
 /// `ListItems`, then `extra` headers.
 fn complete(t: &mut String, event: &str, id: Option<&str>, items: usize, extra: &[(&str, String)]) {
-    let _ = write!(t, "Event: {event}\r\n");
-    if let Some(id) = id {
-        let _ = write!(t, "ActionID: {id}\r\n");
-    }
-    let _ = write!(t, "EventList: Complete\r\nListItems: {items}\r\n");
-    for (k, v) in extra {
-        let _ = write!(t, "{k}: {v}\r\n");
-    }
-    t.push_str("\r\n");
+    let mut h = vec![
+        ("EventList", "Complete".to_owned()),
+        ("ListItems", items.to_string()),
+    ];
+    h.extend_from_slice(extra);
+    item_id_first(t, event, id, &h);
 }
 
 /// An event with the ActionID right after `Event:` (most list items).
 fn item_id_first(t: &mut String, event: &str, id: Option<&str>, headers: &[(&str, String)]) {
-    let _ = write!(t, "Event: {event}\r\n");
-    if let Some(id) = id {
-        let _ = write!(t, "ActionID: {id}\r\n");
-    }
-    for (k, v) in headers {
-        let _ = write!(t, "{k}: {v}\r\n");
-    }
-    t.push_str("\r\n");
+    list_event(t, event, id, headers, true);
 }
 
 /// An event with the ActionID last (app_queue's and app_agent_pool's items).
 fn item_id_last(t: &mut String, event: &str, id: Option<&str>, headers: &[(&str, String)]) {
+    list_event(t, event, id, headers, false);
+}
+
+/// `Event:`, the ActionID (if any) before the headers or after them, the headers.
+fn list_event(
+    t: &mut String,
+    event: &str,
+    id: Option<&str>,
+    headers: &[(&str, String)],
+    id_first: bool,
+) {
     let _ = write!(t, "Event: {event}\r\n");
-    for (k, v) in headers {
+    let id = id.map(|id| ("ActionID", id.to_owned()));
+    let (before, after) = if id_first { (id, None) } else { (None, id) };
+    for (k, v) in before.iter().chain(headers).chain(after.iter()) {
         let _ = write!(t, "{k}: {v}\r\n");
-    }
-    if let Some(id) = id {
-        let _ = write!(t, "ActionID: {id}\r\n");
     }
     t.push_str("\r\n");
 }
