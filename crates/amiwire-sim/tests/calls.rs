@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use amiwire::Message;
 use amiwire_sim::server::{SimConfig, Simulator};
-use support::{by_id, event_names, has_id, session};
+use support::{by_id, event_names, first_event, has_event, has_id, session};
 
 mod support;
 
@@ -87,19 +87,13 @@ async fn originated_call_events_in_order() {
     assert_eq!(cdrs[1].get_str("LastData"), Some("5"));
     assert_eq!(cdrs[1].get_str("CallerID"), Some("\"Alice\" <1000>"));
     assert_eq!(cdrs[1].get_str("Source"), Some("1000"));
-    let or = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("OriginateResponse"))
-        .unwrap();
+    let or = first_event(&got, "OriginateResponse");
     assert_eq!(or.get_str("ActionID"), Some("o1"));
     assert_eq!(or.get_str("Response"), Some("Success"));
     assert_eq!(or.get_str("Reason"), Some("4"));
     assert_eq!(or.get_str("CallerIDNum"), Some("1000"));
     assert_eq!(or.get_str("CallerIDName"), Some("Alice"));
-    let ue = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("UserEvent"))
-        .unwrap();
+    let ue = first_event(&got, "UserEvent");
     assert_eq!(ue.get_str("UserEvent"), Some("MyEvent"));
     assert_eq!(ue.get_str("Foo"), Some("bar"));
     assert_eq!(ue.get_str("Other"), Some("baz"));
@@ -157,26 +151,28 @@ Channel: Local/100@test\r\nApplication: Wait\r\nData: 1\r\n\r\nAction: Ping\r\nA
     sim.stop().await;
 }
 
-#[tokio::test]
-async fn core_show_channels_lists_a_live_call_and_hangup_ends_it() {
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+/// Events off, a synchronous Originate of a 30 s call (Local/600), then CoreShowChannels:
+/// what the session reads until the list is complete.
+async fn a_listed_600_call(addr: std::net::SocketAddr) -> Vec<Message> {
     let action = "Action: Events\r\nEventMask: off\r\n\r\nAction: Originate\r\nActionID: o\r\n\
 Channel: Local/600@test\r\nApplication: Wait\r\nData: 30\r\n\r\n\
 Action: CoreShowChannels\r\nActionID: l\r\n\r\n";
-    let got = session(sim.addr(), "admin", "amp111", action, |m| {
-        m.iter()
-            .any(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
+    session(addr, "admin", "amp111", action, |m| {
+        has_event(m, "CoreShowChannelsComplete")
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn core_show_channels_lists_a_live_call_and_hangup_ends_it() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let got = a_listed_600_call(sim.addr()).await;
     let items: Vec<&Message> = got
         .iter()
         .filter(|m| m.get_str("Event") == Some("CoreShowChannel"))
         .collect();
     assert_eq!(items.len(), 2);
-    let complete = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
-        .unwrap();
+    let complete = first_event(&got, "CoreShowChannelsComplete");
     assert_eq!(complete.get_str("EventList"), Some("Complete"));
     assert_eq!(complete.get_str("ListItems"), Some("2"));
     assert_eq!(items[0].get_str("ActionID"), Some("l"));
@@ -192,17 +188,11 @@ Action: CoreShowChannels\r\nActionID: l\r\n\r\n";
 Action: Status\r\nActionID: s2\r\nChannel: nosuch\r\n\r\n"
     );
     let got = session(sim.addr(), "admin", "amp111", &status, |m| has_id(m, "s2")).await;
-    let item = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("Status"))
-        .unwrap();
+    let item = first_event(&got, "Status");
     assert_eq!(item.get_str("Channel"), Some(chan.as_str()));
     assert_eq!(item.get_str("Privilege"), Some("Call"));
     assert_eq!(item.get_str("ActionID"), Some("s"));
-    let done = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("StatusComplete"))
-        .unwrap();
+    let done = first_event(&got, "StatusComplete");
     assert_eq!(done.get_str("ListItems"), Some("1"));
     let s2 = by_id(&got, "s2");
     assert_eq!(s2.get_str("Message"), Some("No such channel"));
@@ -226,16 +216,10 @@ Action: Hangup\r\nActionID: h2\r\nChannel: {chan}x\r\n\r\n"
         "admin",
         "amp111",
         "Action: CoreShowChannels\r\nActionID: l2\r\n\r\n",
-        |m| {
-            m.iter()
-                .any(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
-        },
+        |m| has_event(m, "CoreShowChannelsComplete"),
     )
     .await;
-    let complete = list
-        .iter()
-        .find(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
-        .unwrap();
+    let complete = first_event(&list, "CoreShowChannelsComplete");
     assert_eq!(complete.get_str("ListItems"), Some("0"));
     sim.stop().await;
 }
@@ -305,33 +289,44 @@ async fn asterisks_input_limits() {
     sim.stop().await;
 }
 
-#[tokio::test]
-async fn redirect_moves_the_channel_to_the_new_extension() {
+/// A call of Local/600 (Answer, Wait(30), Hangup) originated with Wait(`wait`) on channel
+/// number `n`, whose ;2 side is then redirected to test,700,1 (UserEvent Redirected, Wait(3),
+/// Hangup): what the session of the Redirect reads until the pair has hung up.
+async fn redirected_600_call(n: u64, wait: u32) -> Vec<Message> {
     let mut cfg = SimConfig::default();
-    cfg.first_channel = 0x1a;
+    cfg.first_channel = n;
     let sim = Simulator::start(cfg).await.unwrap();
-    // As recording 09c: Local/600 (a 30 s call), its ;2 side redirected to test,700,1,
-    // which raises UserEvent Redirected, waits 3 s and hangs up.
-    let originate = "Action: Originate\r\nActionID: c\r\nChannel: Local/600@test\r\n\
-Application: Wait\r\nData: 30\r\nAsync: true\r\n\r\n";
-    session(sim.addr(), "admin", "amp111", originate, |m| {
-        m.iter()
-            .any(|m| m.get_str("Event") == Some("OriginateResponse"))
+    let originate = format!(
+        "Action: Originate\r\nActionID: c\r\nChannel: Local/600@test\r\n\
+Application: Wait\r\nData: {wait}\r\nAsync: true\r\n\r\n"
+    );
+    session(sim.addr(), "admin", "amp111", &originate, |m| {
+        has_event(m, "OriginateResponse")
     })
     .await;
-    let redirect = "Action: Redirect\r\nActionID: r\r\nChannel: Local/600@test-0000001a;2\r\n\
-Context: test\r\nExten: 700\r\nPriority: 1\r\n\r\n";
-    let got = session(sim.addr(), "admin", "amp111", redirect, |m| hangups(m) == 2).await;
+    let redirect = format!(
+        "Action: Redirect\r\nActionID: r\r\nChannel: Local/600@test-{n:08x};2\r\n\
+Context: test\r\nExten: 700\r\nPriority: 1\r\n\r\n"
+    );
+    let got = session(sim.addr(), "admin", "amp111", &redirect, |m| {
+        hangups(m) == 2
+    })
+    .await;
+    sim.stop().await;
+    got
+}
+
+#[tokio::test]
+async fn redirect_moves_the_channel_to_the_new_extension() {
+    // As recording 09c: Local/600 (a 30 s call), its ;2 side redirected to test,700,1,
+    // which raises UserEvent Redirected, waits 3 s and hangs up.
+    let got = redirected_600_call(0x1a, 30).await;
     let r = by_id(&got, "r");
     assert_eq!(r.get_str("Message"), Some("Redirect successful"));
-    let ue = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("UserEvent"))
-        .unwrap();
+    let ue = first_event(&got, "UserEvent");
     assert_eq!(ue.get_str("UserEvent"), Some("Redirected"));
     assert_eq!(ue.get_str("Where"), Some("700"));
     assert_eq!(ue.get_str("Exten"), Some("700"));
-    sim.stop().await;
 }
 
 #[tokio::test]
@@ -453,18 +448,9 @@ async fn generated_calls_at_a_rate() {
 #[tokio::test]
 async fn channel_variables() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let originate = "Action: Events\r\nEventMask: off\r\n\r\nAction: Originate\r\nActionID: o\r\n\
-Channel: Local/600@test\r\nApplication: Wait\r\nData: 30\r\n\r\n\
-Action: CoreShowChannels\r\nActionID: l\r\n\r\n";
-    let got = session(sim.addr(), "admin", "amp111", originate, |m| {
-        m.iter()
-            .any(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
-    })
-    .await;
-    let chan = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("CoreShowChannel"))
-        .and_then(|m| m.get_str("Channel"))
+    let got = a_listed_600_call(sim.addr()).await;
+    let chan = first_event(&got, "CoreShowChannel")
+        .get_str("Channel")
         .unwrap()
         .to_owned();
     let actions = format!(
@@ -474,7 +460,7 @@ Action: Getvar\r\nActionID: g2\r\nChannel: {chan}\r\nVariable: FOO\r\n\r\n\
 Action: Setvar\r\nActionID: s2\r\nChannel: nosuch\r\nVariable: FOO\r\nValue: x\r\n\r\n"
     );
     let got = session(sim.addr(), "admin", "amp111", &actions, |m| {
-        has_id(m, "s2") && m.iter().any(|m| m.get_str("Event") == Some("VarSet"))
+        has_id(m, "s2") && has_event(m, "VarSet")
     })
     .await;
     let by = |id: &str| {
@@ -487,10 +473,7 @@ Action: Setvar\r\nActionID: s2\r\nChannel: nosuch\r\nVariable: FOO\r\nValue: x\r
     assert_eq!(by("s").get_str("Message"), Some("Variable Set"));
     assert_eq!(by("g2").get_str("Value"), Some("bar"));
     assert_eq!(by("s2").get_str("Message"), Some("No such channel"));
-    let varset = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("VarSet"))
-        .unwrap();
+    let varset = first_event(&got, "VarSet");
     assert_eq!(varset.get_str("Channel"), Some(chan.as_str()));
     assert_eq!(varset.get_str("Variable"), Some("FOO"));
     assert_eq!(varset.get_str("Value"), Some("bar"));
@@ -592,10 +575,7 @@ Application: Wait\r\nData: 6\r\nAsync: true\r\n\r\n";
         "admin",
         "amp111",
         "Action: CoreShowChannels\r\nActionID: l\r\n\r\n",
-        |m| {
-            m.iter()
-                .any(|m| m.get_str("Event") == Some("CoreShowChannelsComplete"))
-        },
+        |m| has_event(m, "CoreShowChannelsComplete"),
     )
     .await;
     let mut apps: Vec<(String, String)> = got
@@ -627,26 +607,11 @@ Application: Wait\r\nData: 6\r\nAsync: true\r\n\r\n";
 
 #[tokio::test]
 async fn redirect_while_the_originate_application_is_the_shorter() {
-    let mut cfg = SimConfig::default();
-    cfg.first_channel = 0x40;
-    let sim = Simulator::start(cfg).await.unwrap();
     // The ;1 side waits 10 s, the ;2 side 30 s: a Redirect of ;2 still moves it.
-    let originate = "Action: Originate\r\nActionID: c\r\nChannel: Local/600@test\r\n\
-Application: Wait\r\nData: 10\r\nAsync: true\r\n\r\n";
-    session(sim.addr(), "admin", "amp111", originate, |m| {
-        m.iter()
-            .any(|m| m.get_str("Event") == Some("OriginateResponse"))
-    })
-    .await;
-    let redirect = "Action: Redirect\r\nActionID: r\r\nChannel: Local/600@test-00000040;2\r\n\
-Context: test\r\nExten: 700\r\nPriority: 1\r\n\r\n";
-    let got = session(sim.addr(), "admin", "amp111", redirect, |m| hangups(m) == 2).await;
-    let ue = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("UserEvent"))
-        .expect("the redirected channel runs 700");
+    let got = redirected_600_call(0x40, 10).await;
+    // The redirected channel runs 700.
+    let ue = first_event(&got, "UserEvent");
     assert_eq!(ue.get_str("UserEvent"), Some("Redirected"));
-    sim.stop().await;
 }
 
 /// An Originate to Context/Exten whose ;2 side Dials (the `amiwire demo` call): Local/200's
@@ -831,10 +796,7 @@ async fn queues_conf_configures_the_lists_and_the_member_events() {
         queue_lists(&got),
         (vec![(s("sales"), s("Watcher"), s("1"), s("0"))], s("1"))
     );
-    let member = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("QueueMember"))
-        .unwrap();
+    let member = first_event(&got, "QueueMember");
     assert_eq!(member.get_str("Location"), Some("Local/1@x"));
     assert_eq!(member.get_str("StateInterface"), Some("Local/300@test"));
     assert_eq!(member.get_str("Penalty"), Some("3"));
@@ -853,10 +815,7 @@ Application: Wait\r\nData: 5\r\nAsync: true\r\n\r\n";
             (s("sales"), s("Watcher"), s("1"))
         ]
     );
-    let qms = got
-        .iter()
-        .find(|m| m.get_str("Event") == Some("QueueMemberStatus"))
-        .unwrap();
+    let qms = first_event(&got, "QueueMemberStatus");
     assert_eq!(qms.get_str("Interface"), Some("Local/1@x"));
     assert_eq!(qms.get_str("StateInterface"), Some("Local/300@test"));
     assert_eq!(qms.get_str("Penalty"), Some("3"));

@@ -19,6 +19,14 @@ fn kinds(ms: &[Message]) -> Vec<String> {
         .collect()
 }
 
+/// Pings (ActionID q) a moment later and reads until its answer: whatever else the simulator
+/// sent meanwhile is read too.
+async fn ping_a_moment_later(c: &mut Client) {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    c.send(b"Action: Ping\r\nActionID: q\r\n\r\n").await;
+    c.read_until(|m| has_id(m, "q")).await;
+}
+
 #[tokio::test]
 async fn successful_auth_comes_before_the_answer_to_a_pipelined_events_off() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
@@ -32,9 +40,7 @@ Action: Events\r\nActionID: e\r\nEventMask: off\r\n\r\nAction: Ping\r\nActionID:
         .await;
         s.read_until(|m| has_id(m, "p")).await;
         // Nothing else comes (the session's own SuccessfulAuth is not delivered twice).
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        s.send(b"Action: Ping\r\nActionID: q\r\n\r\n").await;
-        s.read_until(|m| has_id(m, "q")).await;
+        ping_a_moment_later(&mut s).await;
         assert_eq!(
             kinds(&s.got),
             [
@@ -78,9 +84,7 @@ Action: Ping\r\nActionID: p\r\n\r\n",
     watcher
         .read_until(|m| m.iter().any(|m| m.get_str("AccountID") == Some("c2call")))
         .await;
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    watcher.send(b"Action: Ping\r\nActionID: q\r\n\r\n").await;
-    watcher.read_until(|m| has_id(m, "q")).await;
+    ping_a_moment_later(&mut watcher).await;
     assert_eq!(
         kinds(&watcher.got),
         [

@@ -75,6 +75,18 @@ pub(crate) fn event_names(ms: &[Message]) -> Vec<String> {
         .collect()
 }
 
+/// Whether `ms` has an event `name`.
+pub(crate) fn has_event(ms: &[Message], name: &str) -> bool {
+    ms.iter().any(|m| m.get_str("Event") == Some(name))
+}
+
+/// The first event `name` of `ms`.
+pub(crate) fn first_event<'a>(ms: &'a [Message], name: &str) -> &'a Message {
+    ms.iter()
+        .find(|m| m.get_str("Event") == Some(name))
+        .unwrap_or_else(|| panic!("no {name} event"))
+}
+
 /// Whether a message of `ms` carries ActionID `id`.
 pub(crate) fn has_id(ms: &[Message], id: &str) -> bool {
     ms.iter().any(|m| m.get_str("ActionID") == Some(id))
@@ -217,4 +229,43 @@ pub(crate) async fn session(
     .await;
     c.read_until(until).await;
     c.got
+}
+
+/// A xorshift64 generator, for the tests that give parsers arbitrary input.
+pub(crate) struct XorShift(pub(crate) u64);
+
+impl XorShift {
+    /// The next number.
+    pub(crate) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number below `n`.
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Arbitrary input for a parser, each text given to `exercise`: 3,000 strings of random
+/// bytes (up to 200, as lossy UTF-8), then 20,000 texts of up to 40 of `pieces` (shaped like
+/// the parser's input, to get past its syntax checks).
+pub(crate) fn arbitrary_texts(rng: &mut XorShift, pieces: &[&str], exercise: impl Fn(&str)) {
+    for _ in 0..3000 {
+        let len = rng.below(200);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        exercise(&String::from_utf8_lossy(&bytes));
+    }
+    for _ in 0..20000 {
+        let n = rng.below(40);
+        let mut text = String::new();
+        for _ in 0..n {
+            text.push_str(pieces[rng.below(pieces.len())]);
+        }
+        exercise(&text);
+    }
 }
