@@ -631,24 +631,7 @@ Context: test\r\nExten: 100\r\nPriority: 1\r\nAsync: true\r\n\r\n";
             == 2
     };
     let up = session(sim.addr(), "admin", "amp111", originate, bridged).await;
-    let one_side = |ms: &[Message]| -> Vec<(String, String, String, String)> {
-        ms.iter()
-            .filter(|m| m.get_str("Event") == Some("Newexten"))
-            .filter(|m| {
-                m.get_str("Channel")
-                    .is_some_and(|c| c.starts_with("Local/200@test-") && c.ends_with(";1"))
-            })
-            .map(|m| {
-                let get = |k: &str| m.get_str(k).unwrap_or("").to_owned();
-                (
-                    get("Exten"),
-                    get("Priority"),
-                    get("Application"),
-                    get("AppData"),
-                )
-            })
-            .collect()
-    };
+    let one_side = |ms: &[Message]| one_side_newextens(ms, "Local/200@test-");
     let s = |v: &str| v.to_owned();
     assert_eq!(
         one_side(&up),
@@ -833,5 +816,63 @@ Application: Wait\r\nData: 5\r\nAsync: true\r\n\r\n";
         config.get_str("Line-000000-000000"),
         Some("member=Local/1@x,3,Watcher,Local/300@test")
     );
+    sim.stop().await;
+}
+
+/// The Newexten events of the ;1 side of the Local pair named `base…`, as (Exten, Priority,
+/// Application, AppData).
+fn one_side_newextens(ms: &[Message], base: &str) -> Vec<(String, String, String, String)> {
+    ms.iter()
+        .filter(|m| m.get_str("Event") == Some("Newexten"))
+        .filter(|m| {
+            m.get_str("Channel")
+                .is_some_and(|c| c.starts_with(base) && c.ends_with(";1"))
+        })
+        .map(|m| {
+            let get = |k: &str| m.get_str(k).unwrap_or("").to_owned();
+            (
+                get("Exten"),
+                get("Priority"),
+                get("Application"),
+                get("AppData"),
+            )
+        })
+        .collect()
+}
+
+/// When the ;1 side's dialplan (test,100: Answer, Wait(2), Hangup) ends before the ;2
+/// side's (Local/600: Wait(30)), the ;1 side runs its Hangup and hangs up first (Normal
+/// Clearing), then the ;2 side: the call lasts about 2 s, not 30.
+#[tokio::test]
+async fn the_one_side_dialplan_ending_first_ends_the_call() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let originate = "Action: Originate\r\nActionID: o\r\nChannel: Local/600@test\r\n\
+Context: test\r\nExten: 100\r\nPriority: 1\r\nAsync: true\r\n\r\n";
+    let started = std::time::Instant::now();
+    let got = session(sim.addr(), "admin", "amp111", originate, |m| {
+        hangups(m) == 2
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let s = |v: &str| v.to_owned();
+    assert_eq!(
+        one_side_newextens(&got, "Local/600@test-"),
+        [
+            (s("600"), s("1"), s("AppDial2"), s("(Outgoing Line)")),
+            (s("100"), s("1"), s("Answer"), s("")),
+            (s("100"), s("2"), s("Wait"), s("2")),
+            (s("100"), s("3"), s("Hangup"), s("")),
+        ]
+    );
+    let hangups: Vec<(&str, &str)> = got
+        .iter()
+        .filter(|m| m.get_str("Event") == Some("Hangup"))
+        .map(|m| (m.get_str("Channel").unwrap(), m.get_str("Cause").unwrap()))
+        .collect();
+    assert!(
+        hangups[0].0.ends_with(";1") && hangups[1].0.ends_with(";2"),
+        "{hangups:?}"
+    );
+    assert_eq!((hangups[0].1, hangups[1].1), ("16", "16"));
     sim.stop().await;
 }
