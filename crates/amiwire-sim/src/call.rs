@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::accounts::Privileges;
 use crate::dialplan::{split_args, Dialplan};
+use crate::queues::Queues;
 use crate::session::SimEvent;
 
 /// Where an originated call goes once answered.
@@ -204,98 +205,6 @@ struct CallCtl {
     redirect: Arc<std::sync::Mutex<Option<(String, String, u32)>>>,
 }
 
-/// A member of a queue whose device app_queue watches (queues.conf `member => interface,
-/// penalty, name`): when the device's state changes, every session reading `agent` gets a
-/// QueueMemberStatus event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QueueMember {
-    /// The queue (`[support]`).
-    pub queue: String,
-    /// The member's name (`MemberName`).
-    pub name: String,
-    /// Its interface, which is also the device whose state is watched (`Local/100@test`).
-    pub interface: String,
-    /// Its penalty.
-    pub penalty: u32,
-}
-
-impl QueueMember {
-    /// The recorded server's queues.conf: queue `support` with `member =>
-    /// Local/100@test,0,LocalHundred`.
-    pub fn builtin() -> Vec<QueueMember> {
-        vec![QueueMember {
-            queue: "support".into(),
-            name: "LocalHundred".into(),
-            interface: "Local/100@test".into(),
-            penalty: 0,
-        }]
-    }
-}
-
-/// The queue members of a simulator and the last device status app_queue saw for each.
-#[derive(Debug, Default)]
-pub struct Queues {
-    members: std::sync::Mutex<Vec<(QueueMember, u8)>>,
-    login_time: u64,
-}
-
-impl Queues {
-    /// These members, all not in use, logged in at `login_time` (Unix seconds).
-    pub fn new(members: Vec<QueueMember>, login_time: u64) -> Queues {
-        Queues {
-            members: std::sync::Mutex::new(members.into_iter().map(|m| (m, 1)).collect()),
-            login_time,
-        }
-    }
-
-    /// `device` changed to `state` (`INUSE`…): the QueueMemberStatus events of the members
-    /// whose status that changes (app_queue raises none when it stays the same).
-    fn device_changed(&self, device: &str, state: &str) -> Vec<SimEvent> {
-        let status: u8 = match state {
-            "NOT_INUSE" => 1,
-            "INUSE" => 2,
-            "BUSY" => 3,
-            "INVALID" => 4,
-            "UNAVAILABLE" => 5,
-            "RINGING" => 6,
-            "RINGINUSE" => 7,
-            "ONHOLD" => 8,
-            _ => 0,
-        };
-        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = Vec::new();
-        for (m, last) in members.iter_mut() {
-            if m.interface != device || *last == status {
-                continue;
-            }
-            *last = status;
-            let login = self.login_time.to_string();
-            let penalty = m.penalty.to_string();
-            let status = status.to_string();
-            let h: Vec<(&str, &str)> = vec![
-                ("Queue", &m.queue),
-                ("MemberName", &m.name),
-                ("Interface", &m.interface),
-                ("StateInterface", &m.interface),
-                ("Membership", "static"),
-                ("Penalty", &penalty),
-                ("CallsTaken", "0"),
-                ("LastCall", "0"),
-                ("LastPause", "0"),
-                ("LoginTime", &login),
-                ("InCall", "0"),
-                ("Status", &status),
-                ("Paused", "0"),
-                ("PausedReason", ""),
-                ("Ringinuse", "1"),
-                ("Wrapuptime", "0"),
-            ];
-            out.push(SimEvent::new("QueueMemberStatus", Privileges::AGENT, &h));
-        }
-        out
-    }
-}
-
 /// One side of a Local channel pair.
 #[derive(Clone, Debug)]
 struct Chan {
@@ -472,6 +381,24 @@ impl Raise<'_> {
         self.raise(event("LocalBridge", Privileges::CALL, h));
     }
 
+    /// A bridge event about channel `c`: the bridge's block with `n` channels in it, then
+    /// `c`'s snapshot (BridgeEnter, BridgeLeave).
+    fn bridge(&self, name: &str, id: &str, n: usize, c: &Chan) {
+        let mut h = bridge_block(id, n);
+        h.extend(c.snapshot(""));
+        self.raise(event(name, Privileges::CALL, h));
+    }
+
+    /// The last channel (`c`) leaves the bridge, which is destroyed.
+    fn bridge_end(&self, id: &str, c: &Chan) {
+        self.bridge("BridgeLeave", id, 0, c);
+        self.raise(event(
+            "BridgeDestroy",
+            Privileges::CALL,
+            bridge_block(id, 0),
+        ));
+    }
+
     /// Hangup with `cause`: 16 (Normal Clearing), or 0 (Unknown) for a channel whose
     /// application just ended.
     fn hangup(&self, c: &Chan, cause: u8) {
@@ -593,7 +520,7 @@ pub(crate) async fn originate(
             dialplan: shared.dialplan.clone(),
             counters: shared.counters.clone(),
             channels: shared.channels.clone(),
-            queues: shared.queue_members.clone(),
+            queues: shared.queues.clone(),
             epoch: shared.epoch(),
         },
         events.clone(),
@@ -628,8 +555,9 @@ enum DialEnd {
     /// The bridged callee hung up: the caller's channel hangs up too (Dial without `g`);
     /// everything has been raised.
     Done,
-    /// The caller's pair is being hung up (Hangup action, or its ;1 application ended).
-    Killed { by_two: bool },
+    /// The caller's pair is being hung up, as this ends it (a Hangup action, or its ;1
+    /// side's application or dialplan ended); the callee's pair has gone.
+    Ended(Ending),
 }
 
 /// Runs one originated call to its end. `answered` gets `true` once the called side answers
@@ -752,11 +680,8 @@ pub async fn run(
     let ctl = CallCtl::default();
     let kill = ctl.kill.clone();
     let killed = ctl.killed.clone();
-    let (app1, data1) = match &req.target {
-        Target::App { app, data } => (app.clone(), data.clone()),
-        Target::Exten { .. } => ("AppDial2".to_owned(), "(Outgoing Line)".to_owned()),
-    };
-    channels.put(&one, &app1, &data1, &ctl);
+    let mut one_side = OneSide::new(&req.target);
+    channels.put(&one, &one_side.shown.0, &one_side.shown.1, &ctl);
     channels.put(&two, "", "", &ctl);
     ev.cel("CHAN_START", &one, "", "");
     ev.cel("CHAN_START", &two, "", "");
@@ -837,12 +762,10 @@ pub async fn run(
         redirected: false,
     };
     let mut redirected = false;
-    // How long the ;1 side keeps the call once answered (its Wait), if it ends by itself.
-    let mut one_limit = target_duration(&req.target);
     let mut steps = steps;
     let mut exten = exten;
     let mut i = 0;
-    while i < steps.len() {
+    'steps: while i < steps.len() {
         let mut step = steps[i].clone();
         i += 1;
         step.args = substitute(&step.args, &two.name, &channels);
@@ -931,33 +854,34 @@ pub async fn run(
                 h.push(("DialStatus".into(), "ANSWER".into()));
                 ev.raise(event("DialEnd", Privileges::CALL, h));
                 ev.flush();
-                if let Target::Exten {
-                    context,
-                    exten,
-                    priority,
-                } = &req.target
-                {
-                    one_limit =
-                        run_one_dialplan(&ev, &mut one, &dialplan, context, exten, *priority);
-                }
-                channels.put(&one, &app1, &data1, &ctl);
+                let one_ended = one_side.start(&ev, &mut one, &dialplan);
+                channels.put(&one, &one_side.shown.0, &one_side.shown.1, &ctl);
                 channels.put(&two, &step.app, &step.args, &ctl);
+                if let Some(how) = one_ended {
+                    return end(&mut ev, &channels, &mut one, &mut two, how);
+                }
             }
             "wait" => {
-                let secs: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
-                let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
-                if answered.is_some() && tokio::time::Instant::now() + wait > deadline {
+                let wait = wait_arg(args.first());
+                let two_ends = tokio::time::Instant::now() + wait;
+                if answered.is_some() && two_ends > deadline {
                     // Not answered in time: the Originate gives up on its ;1 side.
                     how = Ending::ActionOne;
                     break;
                 }
-                // The caller side runs its application meanwhile; the shorter ends it.
-                let one_ends = one_limit.filter(|limit| one.state == 6 && *limit < wait);
-                tokio::select! {
-                    _ = tokio::time::sleep(one_ends.unwrap_or(wait)) => {
-                        if one_ends.is_some() {
-                            return end(&mut ev, &channels, &mut one, &mut two, Ending::App);
+                // The caller side runs its application or dialplan meanwhile; whichever
+                // ends first ends the pair.
+                loop {
+                    let one_ends = one_side.deadline().filter(|at| *at < two_ends);
+                    tokio::select! {
+                    _ = tokio::time::sleep_until(one_ends.unwrap_or(two_ends)) => {
+                        if one_ends.is_none() {
+                            break;
                         }
+                        if let Some(how) = one_side.expired(&ev, &mut one) {
+                            return end(&mut ev, &channels, &mut one, &mut two, how);
+                        }
+                        channels.put(&one, &one_side.shown.0, &one_side.shown.1, &ctl);
                     }
                     _ = kill.notified() => {
                         let why = killed.swap(0, Ordering::SeqCst);
@@ -976,12 +900,13 @@ pub async fn run(
                                     steps = new_steps;
                                     i = 0;
                                     redirected = true;
-                                    continue;
+                                    continue 'steps;
                                 }
-                                None => break,
+                                None => break 'steps,
                             }
                         }
                         return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
+                    }
                     }
                 }
             }
@@ -1017,7 +942,8 @@ pub async fn run(
                     continue;
                 };
                 let mut call = DialCall {
-                    one_app: (app1.clone(), data1.clone()),
+                    one_side: &mut one_side,
+                    dialplan: &dialplan,
                     one: &mut one,
                     two: &mut two,
                     a,
@@ -1034,12 +960,7 @@ pub async fn run(
                 {
                     DialEnd::Unanswered => {}
                     DialEnd::Done => return,
-                    DialEnd::Killed { by_two } => {
-                        let how = if by_two {
-                            Ending::ActionTwo
-                        } else {
-                            Ending::ActionOne
-                        };
+                    DialEnd::Ended(how) => {
                         return end(&mut ev, &channels, &mut one, &mut two, how);
                     }
                 }
@@ -1071,8 +992,9 @@ fn action_ending(killed: u8) -> Ending {
 
 /// A Dial from the ;2 side of an originated pair (`two`) to another Local pair (`a`, `b`).
 struct DialCall<'c, F: Fn(bool, Option<&Chan>) -> SimEvent> {
-    /// What the ;1 side runs (the Originate's application), for CoreShowChannels.
-    one_app: (String, String),
+    /// What the ;1 side runs once answered.
+    one_side: &'c mut OneSide,
+    dialplan: &'c Dialplan,
     one: &'c mut Chan,
     two: &'c mut Chan,
     a: Chan,
@@ -1160,7 +1082,9 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         let mut answered_at = None;
         let mut builtin = false;
         let mut by_callee = true;
-        for st in inner_steps {
+        // How the caller's pair ends, if its ;1 side's application or dialplan ends first.
+        let mut one_ended = None;
+        'steps: for st in inner_steps {
             let mut st = st.clone();
             st.args = substitute(&st.args, &b.name, channels);
             let st = &st;
@@ -1234,13 +1158,15 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
                     if !two_was_up {
                         ev.cel("ANSWER", two, "", "");
                     }
+                    // The Originate's ;1 side is up: it runs its application or dialplan.
+                    one_ended = self.one_side.start(ev, one, self.dialplan);
                     if let Some(tx) = self.originate.take() {
                         if self.asynchronous {
                             ev.raise((self.response)(true, Some(one)));
                         }
                         let _ = tx.send(true);
                     }
-                    channels.put(one, &self.one_app.0, &self.one_app.1, ctl);
+                    channels.put(one, &self.one_side.shown.0, &self.one_side.shown.1, ctl);
                     channels.put(two, "Dial", &dial_args, ctl);
                     channels.put(a, "AppDial", "(Outgoing Line)", ctl);
                     let id = self.bridge_id.clone();
@@ -1250,9 +1176,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
                         bridge_block(&id, 0),
                     ));
                     ev.newexten(a, "");
-                    let mut h = bridge_block(&id, 1);
-                    h.extend(a.snapshot(""));
-                    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+                    ev.bridge("BridgeEnter", &id, 1, a);
                     let extra = format!(
                         "{{\"bridge_id\":\"{id}\",\"bridge_technology\":\"simple_bridge\"}}"
                     );
@@ -1260,21 +1184,37 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
                     ev.cel("BRIDGE_ENTER", two, &a.name, &extra);
                     let dev = two.device().to_owned();
                     ev.devstate(&dev, "INUSE");
-                    let mut h = bridge_block(&id, 2);
-                    h.extend(two.snapshot(""));
-                    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+                    ev.bridge("BridgeEnter", &id, 2, two);
                     ev.varset(a, "BRIDGEPEER", &two.name.clone());
                     ev.varset(two, "BRIDGEPEER", &a.name.clone());
                     bridged = true;
+                    if one_ended.is_some() {
+                        by_callee = false;
+                        break;
+                    }
                 }
                 "wait" => {
-                    let secs: f64 = sargs.first().and_then(|a| a.parse().ok()).unwrap_or(0.0);
-                    let wait = Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = ctl.kill.notified() => {
-                            by_callee = false;
-                            break;
+                    let b_ends = tokio::time::Instant::now() + wait_arg(sargs.first());
+                    // The caller's ;1 side runs its application or dialplan meanwhile.
+                    loop {
+                        let one_ends = self.one_side.deadline().filter(|at| *at < b_ends);
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(one_ends.unwrap_or(b_ends)) => {
+                                if one_ends.is_none() {
+                                    break;
+                                }
+                                one_ended = self.one_side.expired(ev, one);
+                                if one_ended.is_some() {
+                                    by_callee = false;
+                                    break 'steps;
+                                }
+                                let shown = &self.one_side.shown;
+                                channels.put(one, &shown.0, &shown.1, ctl);
+                            }
+                            _ = ctl.kill.notified() => {
+                                by_callee = false;
+                                break 'steps;
+                            }
                         }
                     }
                 }
@@ -1295,20 +1235,11 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         if !bridged || !by_callee {
             // Unanswered, or the caller's pair is going: the callee pair hangs up.
             if bridged {
-                let mut h = bridge_block(&id, 1);
-                h.extend(a.snapshot(""));
-                ev.raise(event("BridgeLeave", Privileges::CALL, h));
+                ev.bridge("BridgeLeave", &id, 1, a);
             }
             hangup_pair(ev, b, a, builtin && by_callee, false, false);
             if bridged {
-                let mut h = bridge_block(&id, 0);
-                h.extend(two.snapshot(""));
-                ev.raise(event("BridgeLeave", Privileges::CALL, h));
-                ev.raise(event(
-                    "BridgeDestroy",
-                    Privileges::CALL,
-                    bridge_block(&id, 0),
-                ));
+                ev.bridge_end(&id, two);
             } else {
                 let status = "NOANSWER";
                 two.dialstatus = status.into();
@@ -1321,8 +1252,9 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
             if by_callee {
                 return DialEnd::Unanswered;
             }
-            let by_two = ctl.killed.load(Ordering::SeqCst) == 2;
-            return DialEnd::Killed { by_two };
+            return DialEnd::Ended(
+                one_ended.unwrap_or_else(|| action_ending(ctl.killed.load(Ordering::SeqCst))),
+            );
         }
 
         // The callee (b) hung up: its pair goes, the bridge empties, and the caller's Dial
@@ -1332,9 +1264,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         ev.hangup(b, 16);
         ev.varset(a, "BRIDGEPEER", "");
         ev.varset(two, "BRIDGEPEER", "");
-        let mut h = bridge_block(&id, 1);
-        h.extend(a.snapshot(""));
-        ev.raise(event("BridgeLeave", Privileges::CALL, h));
+        ev.bridge("BridgeLeave", &id, 1, a);
         ev.hangup(a, 16);
         ev.raise(cdr(b));
         ev.cel("BRIDGE_EXIT", a, &two.name, &extra);
@@ -1348,14 +1278,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         ev.raise(cdr(one));
         ev.cel_gone(one, 16, false);
         ev.cel("LINKEDID_END", one, "", "");
-        let mut h = bridge_block(&id, 0);
-        h.extend(two.snapshot(""));
-        ev.raise(event("BridgeLeave", Privileges::CALL, h));
-        ev.raise(event(
-            "BridgeDestroy",
-            Privileges::CALL,
-            bridge_block(&id, 0),
-        ));
+        ev.bridge_end(&id, two);
         let ms = |t: std::time::Instant| t.elapsed().as_millis();
         if let Some(at) = answered_at {
             ev.varset(two, "ANSWEREDTIME", &(ms(at) / 1000).to_string());
@@ -1368,6 +1291,10 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         ev.varset(one, "CHANLOCALSTATUS", &two.dialstatus.clone());
         ev.hangup_request("HangupRequest", one, 16);
         ev.hangup(two, 16);
+        if one.runs_dialplan {
+            // Its PBX is told to stop, as in hangup_pair.
+            ev.hangup_request("SoftHangupRequest", one, 16);
+        }
         ev.hangup(one, 16);
         channels.remove(&one.name);
         channels.remove(&two.name);
@@ -1390,6 +1317,9 @@ enum Ending {
     App,
     /// A Hangup action on the ;1 side (recording 09c).
     ActionOne,
+    /// The ;1 side's dialplan (an Originate to Context/Exten) ended first, by the Hangup
+    /// application if `builtin`: it hangs up, then the ;2 side, as `hangup_pair` has it.
+    OneDialplan { builtin: bool },
     /// A Hangup action on the ;2 side.
     ActionTwo,
 }
@@ -1401,6 +1331,7 @@ fn end(ev: &mut Raise<'_>, channels: &Channels, one: &mut Chan, two: &mut Chan, 
             builtin,
             redirected,
         } => hangup_pair(ev, two, one, builtin, true, redirected),
+        Ending::OneDialplan { builtin } => hangup_pair(ev, one, two, builtin, true, false),
         Ending::App => {
             // The ;1 side's application returns: it hangs up with no cause, and the ;2 side
             // is told to.
@@ -1460,58 +1391,137 @@ fn cel_view(c: &Chan) -> Chan {
     c
 }
 
-/// An Originate to Context/Exten: once answered, the ;1 side runs that dialplan. Raises its
-/// steps up to its first Wait (Newexten; Set's VarSet) and returns how long that Wait keeps
-/// the call (`Some(0)` at a Hangup, `None` if the dialplan is not found or has no Wait).
-/// CEL still shows the ;1 side's AppDial2 (recording 07); its Cdr shows the last step.
-fn run_one_dialplan(
-    ev: &Raise<'_>,
-    one: &mut Chan,
-    dialplan: &Dialplan,
-    context: &str,
-    exten: &str,
-    priority: u32,
-) -> Option<Duration> {
-    let steps = dialplan.lookup(context, exten)?.steps().to_vec();
-    one.context = context.to_owned();
-    one.exten = exten.to_owned();
-    one.runs_dialplan = true;
-    for st in steps.iter().filter(|s| s.priority >= priority) {
-        one.priority = st.priority;
-        one.last_app = (st.app.clone(), st.args.clone());
-        let mut shown = one.clone();
-        shown.app = one.last_app.clone();
-        ev.newexten(&shown, exten);
-        match st.app.to_ascii_lowercase().as_str() {
-            "wait" => {
-                let secs: f64 = split_args(&st.args)
-                    .first()
-                    .and_then(|a| a.parse().ok())
-                    .unwrap_or(0.0);
-                return Some(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)));
-            }
-            "hangup" => return Some(Duration::ZERO),
-            "set" => {
-                if let Some((k, v)) = st.args.split_once('=') {
-                    ev.varset(one, k, v);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+/// What the ;1 side of an originated pair runs once it is answered: the Originate's
+/// application, or (an Originate to Context/Exten) the dialplan there, as Asterisk's pbx runs
+/// it on the originated channel (`ast_pbx_run` at the given context, extension and
+/// priority), whether the ;2 side runs a Wait or a Dial meanwhile.
+struct OneSide {
+    target: Target,
+    /// Started (the ;1 side is up and runs its application or dialplan).
+    started: bool,
+    /// The dialplan steps still to run (Context/Exten).
+    steps: std::collections::VecDeque<crate::dialplan::Step>,
+    /// When its current application (a Wait) ends; `None` while it has no end.
+    until: Option<tokio::time::Instant>,
+    /// The application and data it runs, as CoreShowChannels shows them.
+    shown: (String, String),
 }
 
-/// How long the caller side's application keeps the call (Wait(n)); `None` for others.
-fn target_duration(target: &Target) -> Option<Duration> {
-    match target {
-        Target::App { app, data } if app.eq_ignore_ascii_case("wait") => data
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0))),
-        _ => None,
+impl OneSide {
+    fn new(target: &Target) -> OneSide {
+        let shown = match target {
+            Target::App { app, data } => (app.clone(), data.clone()),
+            Target::Exten { .. } => ("AppDial2".to_owned(), "(Outgoing Line)".to_owned()),
+        };
+        OneSide {
+            target: target.clone(),
+            started: false,
+            steps: Default::default(),
+            until: None,
+            shown,
+        }
     }
+
+    /// The ;1 side is answered: its application starts (a Wait's end is noted), or its
+    /// dialplan runs up to its first Wait (Newexten, Set's VarSet). `Some` if that dialplan
+    /// has already ended (a Hangup, or no step left). CEL still shows the ;1 side's AppDial2
+    /// (recording 07); its Cdr shows the last step.
+    fn start(&mut self, ev: &Raise<'_>, one: &mut Chan, dialplan: &Dialplan) -> Option<Ending> {
+        if self.started {
+            return None;
+        }
+        self.started = true;
+        match self.target.clone() {
+            Target::App { app, data } => {
+                self.until = wait_time(&app, &data).map(|d| tokio::time::Instant::now() + d);
+                None
+            }
+            Target::Exten {
+                context,
+                exten,
+                priority,
+            } => {
+                let ext = dialplan.lookup(&context, &exten)?;
+                self.steps = ext
+                    .steps()
+                    .iter()
+                    .filter(|s| s.priority >= priority)
+                    .cloned()
+                    .collect();
+                one.context = context;
+                one.exten = exten;
+                one.runs_dialplan = true;
+                self.advance(ev, one)
+            }
+        }
+    }
+
+    /// When its current Wait ends, once started.
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.until
+    }
+
+    /// Its Wait has ended: the application returns (`Ending::App`), or the dialplan goes on
+    /// (`Some` if it ends).
+    fn expired(&mut self, ev: &Raise<'_>, one: &mut Chan) -> Option<Ending> {
+        self.until = None;
+        match self.target {
+            Target::App { .. } => Some(Ending::App),
+            Target::Exten { .. } => self.advance(ev, one),
+        }
+    }
+
+    /// Runs dialplan steps up to the next Wait (`None`), a Hangup or the last step (`Some`).
+    fn advance(&mut self, ev: &Raise<'_>, one: &mut Chan) -> Option<Ending> {
+        while let Some(mut st) = self.steps.pop_front() {
+            st.args = substitute(&st.args, &one.name, ev.channels);
+            one.priority = st.priority;
+            one.last_app = (st.app.clone(), st.args.clone());
+            self.shown = one.last_app.clone();
+            let mut shown = one.clone();
+            shown.app = one.last_app.clone();
+            let exten = one.exten.clone();
+            ev.newexten(&shown, &exten);
+            match st.app.to_ascii_lowercase().as_str() {
+                "wait" => {
+                    let d = wait_arg(split_args(&st.args).first());
+                    self.until = Some(tokio::time::Instant::now() + d);
+                    return None;
+                }
+                "hangup" => return Some(Ending::OneDialplan { builtin: true }),
+                "set" => {
+                    if let Some((k, v)) = st.args.split_once('=') {
+                        let _ = ev.channels.set_var(&one.name, k, v);
+                        ev.varset(one, k, v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // The dialplan ran out: the pbx hangs the channel up.
+        Some(Ending::OneDialplan { builtin: false })
+    }
+}
+
+/// How long `Wait(data)` waits (`None` for other applications, or data that is not a
+/// number).
+fn wait_time(app: &str, data: &str) -> Option<Duration> {
+    if !app.eq_ignore_ascii_case("wait") {
+        return None;
+    }
+    data.trim().parse::<f64>().ok().map(seconds)
+}
+
+/// A Wait's argument as a duration: 0 if it is not a number, at most a day.
+fn wait_arg(arg: Option<&String>) -> Duration {
+    seconds(arg.and_then(|a| a.trim().parse().ok()).unwrap_or(0.0))
+}
+
+fn seconds(secs: f64) -> Duration {
+    if secs.is_nan() {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(secs.clamp(0.0, 86_400.0))
 }
 
 /// The hang-up sequence of a Local pair: `first` hung up (by the Hangup application if
@@ -1558,8 +1568,9 @@ fn hangup_pair(
         ev.hangup(first, 16);
         ev.cel_gone(first, 16, builtin);
         cdrs(ev, first, second);
-        if second.runs_dialplan {
-            // Its PBX is told to stop (recording 07's Originate to Context/Exten).
+        if second.runs_dialplan || second.is_two() {
+            // Its PBX is told to stop (recording 07's Originate to Context/Exten; a ;2 side
+            // always runs one).
             ev.hangup_request("SoftHangupRequest", second, 16);
         }
         ev.hangup(second, 16);

@@ -36,7 +36,7 @@ pub(crate) fn getconfig(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -
         return Reply::new(error(id, "Filename not specified"));
     };
     let text = match file {
-        "queues.conf" => shared.queues_conf.as_str(),
+        "queues.conf" => shared.queues.conf(),
         _ => return Reply::new(error(id, "Config file not found")),
     };
     let Ok(conf) = ConfFile::parse(text) else {

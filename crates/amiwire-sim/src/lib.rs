@@ -33,5 +33,6 @@ pub mod dialplan;
 mod http;
 mod info;
 mod lists;
+pub mod queues;
 pub mod server;
 pub mod session;

@@ -12,66 +12,8 @@ use std::fmt::Write as _;
 
 use amiwire::MessageRef;
 
-use crate::accounts::conf::ConfFile;
+use crate::queues::Queue;
 use crate::session::{error, Reply, Shared};
-
-/// The queues of the recorded server (`etc/queues.conf`, a copy of the corpus's
-/// `asterisk-etc/queues.conf`).
-pub(crate) const DEFAULT_QUEUES_CONF: &str = include_str!("../etc/queues.conf");
-
-/// A queue member from a `member =>` line (`interface,penalty,membername,state_interface`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Member {
-    name: String,
-    interface: String,
-    state_interface: String,
-    penalty: i32,
-}
-
-/// A queue of queues.conf.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Queue {
-    name: String,
-    strategy: String,
-    maxlen: i32,
-    weight: i32,
-    servicelevel: i32,
-    members: Vec<Member>,
-}
-
-/// The queues of a queues.conf text (every section but `general`); unreadable text gives none.
-pub(crate) fn parse_queues(text: &str) -> Vec<Queue> {
-    let Ok(file) = ConfFile::parse(text) else {
-        return Vec::new();
-    };
-    let num = |v: Option<&str>| v.and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-    file.sections()
-        .filter(|s| !s.name.eq_ignore_ascii_case("general"))
-        .map(|s| Queue {
-            name: s.name.clone(),
-            strategy: s.get("strategy").unwrap_or("ringall").to_ascii_lowercase(),
-            maxlen: num(s.get("maxlen")),
-            weight: num(s.get("weight")),
-            servicelevel: num(s.get("servicelevel")),
-            members: s
-                .entries
-                .iter()
-                .filter(|e| e.name.eq_ignore_ascii_case("member"))
-                .filter_map(|e| {
-                    let f: Vec<&str> = e.value.split(',').map(str::trim).collect();
-                    let interface = f.first().filter(|i| !i.is_empty())?.to_string();
-                    let get = |i: usize| f.get(i).copied().filter(|v| !v.is_empty());
-                    Some(Member {
-                        name: get(2).unwrap_or(&interface).to_owned(),
-                        state_interface: get(3).unwrap_or(&interface).to_owned(),
-                        penalty: get(1).and_then(|p| p.parse().ok()).unwrap_or(0),
-                        interface,
-                    })
-                })
-                .collect(),
-        })
-        .collect()
-}
 
 /// An agent of agents.conf: the recorded server had agent 1001, "Test Agent" (recording 06;
 /// its agents.conf is not in the corpus).
@@ -106,37 +48,37 @@ fn listack(id: Option<&str>, message: &str) -> String {
 /// `astman_send_list_complete_start` + `_end`: the event, ActionID, `EventList: Complete`,
 /// `ListItems`, then `extra` headers.
 fn complete(t: &mut String, event: &str, id: Option<&str>, items: usize, extra: &[(&str, String)]) {
-    let _ = write!(t, "Event: {event}\r\n");
-    if let Some(id) = id {
-        let _ = write!(t, "ActionID: {id}\r\n");
-    }
-    let _ = write!(t, "EventList: Complete\r\nListItems: {items}\r\n");
-    for (k, v) in extra {
-        let _ = write!(t, "{k}: {v}\r\n");
-    }
-    t.push_str("\r\n");
+    let mut h = vec![
+        ("EventList", "Complete".to_owned()),
+        ("ListItems", items.to_string()),
+    ];
+    h.extend_from_slice(extra);
+    item_id_first(t, event, id, &h);
 }
 
 /// An event with the ActionID right after `Event:` (most list items).
 fn item_id_first(t: &mut String, event: &str, id: Option<&str>, headers: &[(&str, String)]) {
-    let _ = write!(t, "Event: {event}\r\n");
-    if let Some(id) = id {
-        let _ = write!(t, "ActionID: {id}\r\n");
-    }
-    for (k, v) in headers {
-        let _ = write!(t, "{k}: {v}\r\n");
-    }
-    t.push_str("\r\n");
+    list_event(t, event, id, headers, true);
 }
 
 /// An event with the ActionID last (app_queue's and app_agent_pool's items).
 fn item_id_last(t: &mut String, event: &str, id: Option<&str>, headers: &[(&str, String)]) {
+    list_event(t, event, id, headers, false);
+}
+
+/// `Event:`, the ActionID (if any) before the headers or after them, the headers.
+fn list_event(
+    t: &mut String,
+    event: &str,
+    id: Option<&str>,
+    headers: &[(&str, String)],
+    id_first: bool,
+) {
     let _ = write!(t, "Event: {event}\r\n");
-    for (k, v) in headers {
+    let id = id.map(|id| ("ActionID", id.to_owned()));
+    let (before, after) = if id_first { (id, None) } else { (None, id) };
+    for (k, v) in before.iter().chain(headers).chain(after.iter()) {
         let _ = write!(t, "{k}: {v}\r\n");
-    }
-    if let Some(id) = id {
-        let _ = write!(t, "ActionID: {id}\r\n");
     }
     t.push_str("\r\n");
 }
@@ -354,43 +296,42 @@ pub(crate) fn show_dialplan(shared: &Shared, m: &MessageRef<'_>, id: Option<&str
     Reply::new(t.into_bytes())
 }
 
-/// A member's device state, as chan_local reports `Local/<exten>@<context>`: in use (2) while
-/// a Local channel of that name is up, else not in use (1).
-fn member_status(shared: &Shared, member: &Member) -> u8 {
-    let prefix = format!("{}-", member.state_interface);
-    if shared
-        .channels
-        .list()
-        .iter()
-        .any(|(n, _)| n.starts_with(&prefix))
-    {
-        2
-    } else {
-        1
-    }
-}
-
-fn queue_filter<'a>(shared: &'a Shared, m: &MessageRef<'_>) -> impl Iterator<Item = &'a Queue> {
+/// The queues a QueueStatus or QueueSummary asks for (`Queue`, or all), each with its index.
+fn queue_filter<'a>(
+    shared: &'a Shared,
+    m: &MessageRef<'_>,
+) -> impl Iterator<Item = (usize, &'a Queue)> {
     let wanted = m
         .get_str("Queue")
         .filter(|q| !q.is_empty())
         .map(str::to_owned);
-    shared.queues.iter().filter(move |q| {
-        wanted
-            .as_deref()
-            .is_none_or(|w| q.name.eq_ignore_ascii_case(w))
-    })
+    shared
+        .queues
+        .queues()
+        .iter()
+        .enumerate()
+        .filter(move |(_, q)| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| q.name.eq_ignore_ascii_case(w))
+        })
+}
+
+fn flag(b: bool) -> String {
+    if b { "1" } else { "0" }.into()
 }
 
 /// apps/app_queue.c `manager_queues_status`, in recording 06's layout: `QueueParams` and a
 /// `QueueMember` per member (no `QueueEntry`: the simulator places no queue calls, so every
-/// count and time is 0 and no member is paused). `Queue` and `Member` narrow the list.
+/// count and time is 0). Each member's `Status`, `InCall` and `Paused` are app_queue's, as
+/// its QueueMemberStatus events report them (`crate::queues`). `Queue` and `Member` narrow
+/// the list.
 pub(crate) fn queue_status(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
     let member_filter = m.get_str("Member").filter(|v| !v.is_empty());
-    let login = shared.epoch().to_string();
+    let login = shared.queues.login_time().to_string();
     let mut t = listack(id, "Queue status will follow");
     let mut n = 0;
-    for q in queue_filter(shared, m) {
+    for (qi, q) in queue_filter(shared, m) {
         item_id_last(
             &mut t,
             "QueueParams",
@@ -411,10 +352,11 @@ pub(crate) fn queue_status(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>
             ],
         );
         n += 1;
-        for mem in &q.members {
+        for (mi, mem) in q.members.iter().enumerate() {
             if member_filter.is_some_and(|f| f != mem.name && f != mem.interface) {
                 continue;
             }
+            let state = shared.queues.state(qi, mi);
             item_id_last(
                 &mut t,
                 "QueueMember",
@@ -430,9 +372,9 @@ pub(crate) fn queue_status(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>
                     ("LastCall", "0".into()),
                     ("LastPause", "0".into()),
                     ("LoginTime", login.clone()),
-                    ("InCall", "0".into()),
-                    ("Status", member_status(shared, mem).to_string()),
-                    ("Paused", "0".into()),
+                    ("InCall", flag(state.in_call)),
+                    ("Status", state.status.to_string()),
+                    ("Paused", flag(state.paused)),
                     ("PausedReason", String::new()),
                     ("Wrapuptime", "0".into()),
                 ],
@@ -445,15 +387,15 @@ pub(crate) fn queue_status(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>
 }
 
 /// apps/app_queue.c `manager_queues_summary`, in recording 06's layout: members logged in (all
-/// static members) and available (not in use, none paused); no callers.
+/// static members) and available (not in use and not paused, by the same member states as
+/// QueueStatus); no callers.
 pub(crate) fn queue_summary(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
     let mut t = listack(id, "Queue summary will follow");
     let mut n = 0;
-    for q in queue_filter(shared, m) {
-        let available = q
-            .members
-            .iter()
-            .filter(|mem| member_status(shared, mem) == 1)
+    for (qi, q) in queue_filter(shared, m) {
+        let available = (0..q.members.len())
+            .map(|mi| shared.queues.state(qi, mi))
+            .filter(|s| s.status == 1 && !s.paused)
             .count();
         item_id_last(
             &mut t,
@@ -507,30 +449,4 @@ pub(crate) fn confbridge_list(m: &MessageRef<'_>, id: Option<&str>) -> Reply {
         return Reply::new(error(id, "No Conference name provided."));
     }
     Reply::new(error(id, "No active conferences."))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queues_conf() {
-        let q = parse_queues(DEFAULT_QUEUES_CONF);
-        assert_eq!(q.len(), 1);
-        assert_eq!(q[0].name, "support");
-        assert_eq!(q[0].strategy, "ringall");
-        assert_eq!(
-            q[0].members,
-            [Member {
-                name: "LocalHundred".into(),
-                interface: "Local/100@test".into(),
-                state_interface: "Local/100@test".into(),
-                penalty: 0,
-            }]
-        );
-        assert!(parse_queues("[x\n").is_empty());
-        let q = parse_queues("[q]\nmember => SIP/1\nmember => ,1\n");
-        assert_eq!(q[0].members.len(), 1);
-        assert_eq!(q[0].members[0].name, "SIP/1");
-    }
 }

@@ -63,10 +63,12 @@ pub struct SimConfig {
     /// The first nonces of HTTP Digest 401 answers (for replaying recorded sessions); random
     /// ones after them.
     pub digest_nonces: Vec<String>,
-    /// Queue members whose device states raise QueueMemberStatus (app_queue watches them);
-    /// the recorded server's queues.conf by default (queue `support`, member
-    /// `Local/100@test`). Queues do not take calls.
-    pub queue_members: Vec<crate::call::QueueMember>,
+    /// The queues.conf text (the format of the corpus's `asterisk-etc/queues.conf`): its
+    /// queues are listed by QueueStatus and QueueSummary, its members' device states raise
+    /// QueueMemberStatus, and GetConfig returns it. The recorded server's by default
+    /// ([`crate::queues::DEFAULT_QUEUES_CONF`]: queue `support`, member `Local/100@test`).
+    /// Queues do not take calls.
+    pub queues_conf: String,
 }
 
 impl Default for SimConfig {
@@ -84,7 +86,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             http_listen: None,
             digest_nonces: Vec::new(),
-            queue_members: crate::call::QueueMember::builtin(),
+            queues_conf: crate::queues::DEFAULT_QUEUES_CONF.to_owned(),
         }
     }
 }
@@ -117,8 +119,8 @@ impl Simulator {
         shared.failed_login_delay = config.failed_login_delay;
         shared.fixed_challenge = config.challenge.clone();
         shared.dialplan = Arc::new(config.dialplan.clone());
-        shared.queue_members = Arc::new(crate::call::Queues::new(
-            config.queue_members.clone(),
+        shared.queues = Arc::new(crate::queues::Queues::new(
+            &config.queues_conf,
             shared.epoch(),
         ));
         shared

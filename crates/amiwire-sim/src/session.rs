@@ -74,18 +74,15 @@ pub struct Shared {
     pub counters: Arc<crate::call::Counters>,
     /// Live channels.
     pub channels: Arc<crate::call::Channels>,
-    /// The text of queues.conf (GetConfig).
-    pub(crate) queues_conf: String,
-    /// Queues (queues.conf), for QueueStatus and QueueSummary.
-    pub(crate) queues: Vec<crate::lists::Queue>,
+    /// The queues of queues.conf and their members' states: QueueStatus, QueueSummary and
+    /// GetConfig show them, calls raise their QueueMemberStatus events.
+    pub queues: Arc<crate::queues::Queues>,
     /// Agents (agents.conf), for Agents and DeviceStateList.
     pub(crate) agents: Vec<crate::lists::Agent>,
     /// Connected sessions, for `manager show connected`.
     connected: Mutex<Vec<crate::cli::Connected>>,
     /// The id of the next session.
     next_session: std::sync::atomic::AtomicU64,
-    /// Queue members whose device states raise QueueMemberStatus.
-    pub queue_members: Arc<crate::call::Queues>,
 }
 
 impl Shared {
@@ -99,30 +96,29 @@ impl Shared {
 
     /// Shared state with these accounts and globals.
     pub fn new(accounts: Accounts, globals: HashMap<String, String>) -> Shared {
+        let started_wall = SystemTime::now();
         Shared {
             accounts,
             identity: Identity::default(),
             globals: Mutex::new(globals),
             started: Instant::now(),
-            started_wall: SystemTime::now(),
+            started_wall,
             failed_login_delay: Duration::from_secs(1),
             fixed_challenge: None,
             categories: HashMap::new(),
             dialplan: Arc::new(crate::dialplan::Dialplan::default()),
             counters: Arc::new(crate::call::Counters::default()),
             channels: Arc::new(crate::call::Channels::default()),
-            queues_conf: crate::lists::DEFAULT_QUEUES_CONF.to_owned(),
-            queues: crate::lists::parse_queues(crate::lists::DEFAULT_QUEUES_CONF),
-            agents: crate::lists::default_agents(),
-            connected: Mutex::new(Vec::new()),
-            next_session: std::sync::atomic::AtomicU64::new(0),
-            queue_members: Arc::new(crate::call::Queues::new(
-                crate::call::QueueMember::builtin(),
-                SystemTime::now()
+            queues: Arc::new(crate::queues::Queues::new(
+                crate::queues::DEFAULT_QUEUES_CONF,
+                started_wall
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_secs(),
             )),
+            agents: crate::lists::default_agents(),
+            connected: Mutex::new(Vec::new()),
+            next_session: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

@@ -6,11 +6,14 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use amiwire::{Decoder, DecoderConfig, Frame, Message};
+use amiwire::Message;
 use amiwire_sim::accounts::conf::{ConfError, ConfFile};
 use amiwire_sim::accounts::{
     Accounts, AccountsError, AclRule, AclSense, Privileges, DEFAULT_MANAGER_CONF,
 };
+use support::{arbitrary_texts, messages, XorShift};
+
+mod support;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -18,13 +21,7 @@ fn ip(s: &str) -> IpAddr {
 
 /// Decodes one message (an event built by hand).
 fn event(text: &str) -> Message {
-    let mut dec = Decoder::with_config(DecoderConfig::without_banner());
-    let n = dec.feed(text.as_bytes());
-    assert_eq!(n, text.len());
-    match dec.decode() {
-        Ok(Some(Frame::Message(m))) => m.to_owned(),
-        other => panic!("not one message: {other:?}"),
-    }
+    messages(text.as_bytes()).remove(0)
 }
 
 fn recordings_dir() -> PathBuf {
@@ -799,22 +796,6 @@ fn value_errors_have_line_numbers() {
 // Robustness
 // ---------------------------------------------------------------------------------------------
 
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn exercise(text: &str) {
     if let Ok(acc) = Accounts::parse(text) {
         for a in acc.iter() {
@@ -833,13 +814,7 @@ fn exercise(text: &str) {
 #[test]
 fn arbitrary_input_never_panics() {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    // Raw bytes.
-    for _ in 0..3000 {
-        let len = rng.below(200);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        exercise(&String::from_utf8_lossy(&bytes));
-    }
-    // Config-shaped text, to get past the syntax checks.
+    // Raw bytes, then config-shaped text.
     let pieces = [
         "[",
         "]",
@@ -895,12 +870,5 @@ fn arbitrary_input_never_panics() {
         "é",
         "\0",
     ];
-    for _ in 0..20000 {
-        let n = rng.below(40);
-        let mut text = String::new();
-        for _ in 0..n {
-            text.push_str(pieces[rng.below(pieces.len())]);
-        }
-        exercise(&text);
-    }
+    arbitrary_texts(&mut rng, &pieces, exercise);
 }

@@ -2,32 +2,12 @@
 //! help` topics.
 use std::time::Duration;
 
-use amiwire::{Decoder, Frame, Message};
+use amiwire::Message;
 use amiwire_sim::server::{SimConfig, Simulator};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::Client;
 use tokio::net::TcpStream;
 
-/// Sends `action` on `s` and returns the message answering ActionID `id`.
-async fn ask(s: &mut TcpStream, dec: &mut Decoder, action: &str, id: &str) -> Message {
-    s.write_all(action.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 65536];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        while let Some(f) = dec.decode().unwrap() {
-            if let Frame::Message(m) = f {
-                if m.get_str("ActionID") == Some(id) && m.get_str("Event").is_none() {
-                    return m.to_owned();
-                }
-            }
-        }
-        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
-            .await
-            .expect("timed out")
-            .unwrap();
-        assert!(n > 0, "closed");
-        let _ = dec.feed(&buf[..n]);
-    }
-}
+mod support;
 
 fn outputs(m: &Message) -> Vec<String> {
     m.iter()
@@ -36,28 +16,17 @@ fn outputs(m: &Message) -> Vec<String> {
         .collect()
 }
 
-async fn login(addr: std::net::SocketAddr, user: &str, secret: &str) -> (TcpStream, Decoder) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut dec = Decoder::new();
-    let a = format!(
-        "Action: Login\r\nActionID: l\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: off\r\n\r\n"
-    );
-    let m = ask(&mut s, &mut dec, &a, "l").await;
-    assert_eq!(m.get_str("Message"), Some("Authentication accepted"));
-    (s, dec)
-}
-
 const SHOW: &str = "Action: Command\r\nActionID: c\r\nCommand: manager show connected\r\n\r\n";
 
 #[tokio::test]
 async fn manager_show_connected_follows_the_sessions() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let (mut admin, mut adec) = login(sim.addr(), "admin", "amp111").await;
-    let (c2, _) = login(sim.addr(), "c2call", "FrUyHn6FSaX").await;
+    let mut admin = Client::login(sim.addr(), "admin", "amp111").await;
+    let c2 = Client::login(sim.addr(), "c2call", "FrUyHn6FSaX").await;
     // A connection that has not logged in is listed with an empty name.
     let anon = TcpStream::connect(sim.addr()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let out = outputs(&ask(&mut admin, &mut adec, SHOW, "c").await);
+    let out = outputs(&admin.ask(SHOW, "c").await);
     assert_eq!(out.len(), 5, "{out:#?}");
     assert!(out[0].starts_with("  Username         IP Address"));
     let row = |i: usize| -> Vec<String> { out[i].split_whitespace().map(str::to_owned).collect() };
@@ -81,7 +50,7 @@ async fn manager_show_connected_follows_the_sessions() {
     drop(c2);
     drop(anon);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let out = outputs(&ask(&mut admin, &mut adec, SHOW, "c").await);
+    let out = outputs(&admin.ask(SHOW, "c").await);
     assert_eq!(out.len(), 3, "{out:#?}");
     assert_eq!(out[2], "1 users connected.");
     sim.stop().await;
@@ -90,11 +59,11 @@ async fn manager_show_connected_follows_the_sessions() {
 #[tokio::test]
 async fn core_show_help_topics() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let (mut s, mut dec) = login(sim.addr(), "admin", "amp111").await;
+    let mut s = Client::login(sim.addr(), "admin", "amp111").await;
     let help = |topic: &str| {
         format!("Action: Command\r\nActionID: h\r\nCommand: core show help {topic}\r\n\r\n")
     };
-    let m = ask(&mut s, &mut dec, &help("manager   SHOW"), "h").await;
+    let m = s.ask(&help("manager   SHOW"), "h").await;
     assert_eq!(m.get_str("Response"), Some("Success"));
     assert_eq!(
         outputs(&m),
@@ -103,7 +72,7 @@ async fn core_show_help_topics() {
             "manager show connected         -- List connected manager interface users"
         ]
     );
-    let m = ask(&mut s, &mut dec, &help("core show uptime"), "h").await;
+    let m = s.ask(&help("core show uptime"), "h").await;
     assert_eq!(
         outputs(&m),
         [
@@ -112,7 +81,7 @@ async fn core_show_help_topics() {
             "       The seconds word returns the uptime in seconds only."
         ]
     );
-    let m = ask(&mut s, &mut dec, &help("no such"), "h").await;
+    let m = s.ask(&help("no such"), "h").await;
     assert_eq!(outputs(&m), ["No such command 'no such'."]);
     sim.stop().await;
 }
@@ -121,16 +90,16 @@ async fn core_show_help_topics() {
 #[tokio::test]
 async fn core_show_channels_lists_live_channels() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let (mut admin, mut dec) = login(sim.addr(), "admin", "amp111").await;
+    let mut admin = Client::login(sim.addr(), "admin", "amp111").await;
     const CHANNELS: &str = "Action: Command\r\nActionID: c\r\nCommand: core show channels\r\n\r\n";
-    let out = outputs(&ask(&mut admin, &mut dec, CHANNELS, "c").await);
+    let out = outputs(&admin.ask(CHANNELS, "c").await);
     assert_eq!(out.len(), 4, "{out:?}");
     assert_eq!(&out[1..3], ["0 active channels", "0 active calls"]);
     // A 30 s call on extension 600: its Local pair runs Answer/Wait.
     let o = "Action: Originate\r\nActionID: o\r\nChannel: Local/600@test\r\nApplication: Wait\r\nData: 30\r\n\r\n";
-    let r = ask(&mut admin, &mut dec, o, "o").await;
+    let r = admin.ask(o, "o").await;
     assert_eq!(r.get_str("Response"), Some("Success"), "{r:?}");
-    let out = outputs(&ask(&mut admin, &mut dec, CHANNELS, "c").await);
+    let out = outputs(&admin.ask(CHANNELS, "c").await);
     assert_eq!(out.len(), 6, "{out:?}");
     for row in &out[..3] {
         assert_eq!(row.len(), 64 + 1 + 32 + 1 + 7 + 1 + 30, "{row:?}");

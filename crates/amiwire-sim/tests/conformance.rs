@@ -3,20 +3,14 @@
 //! recorded client did; the simulator's answers compared with the recorded server side, header
 //! by header, after normalising only what must differ (timestamps, uptimes, the challenge,
 //! session IDs and ports).
-use std::path::PathBuf;
 use std::time::Duration;
 
-use amiwire::{Decoder, DecoderConfig, Frame, Message};
+use amiwire::Message;
 use amiwire_sim::server::{SimConfig, Simulator};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{actions, data, decode_all, pairs, replay_actions, Client};
 use tokio::net::TcpStream;
 
-fn data(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../amiwire/tests/data")
-        .join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
+mod support;
 
 /// Headers whose values differ from run to run (or between Asterisk and the simulator for
 /// reasons that do not matter to clients).
@@ -52,15 +46,15 @@ fn channel_suffix(v: &str) -> String {
 }
 
 fn normalise(m: &Message) -> Vec<(String, String)> {
-    m.iter()
-        .map(|h| {
-            let k = String::from_utf8_lossy(h.name()).into_owned();
-            let v = String::from_utf8_lossy(h.value()).into_owned();
-            let v = if VOLATILE.iter().any(|x| h.is(x)) {
+    pairs(m)
+        .into_iter()
+        .map(|(k, v)| {
+            let is = |x: &str| k.eq_ignore_ascii_case(x);
+            let v = if VOLATILE.iter().any(|x| is(x)) {
                 "<volatile>".to_owned()
-            } else if h.is("Uniqueid") && v.contains('.') {
+            } else if is("Uniqueid") && v.contains('.') {
                 "<uniqueid>".to_owned()
-            } else if h.is("Channel") {
+            } else if is("Channel") {
                 channel_suffix(&v)
             } else {
                 v
@@ -68,31 +62,6 @@ fn normalise(m: &Message) -> Vec<(String, String)> {
             (k, v)
         })
         .collect()
-}
-
-fn decode_all(bytes: &[u8]) -> (Option<String>, Vec<Message>) {
-    let mut d = Decoder::new();
-    assert_eq!(d.feed(bytes), bytes.len());
-    let mut banner = None;
-    let mut out = Vec::new();
-    while let Some(f) = d.decode().unwrap() {
-        match f {
-            Frame::Banner(b) => banner = Some(String::from_utf8_lossy(b).into_owned()),
-            Frame::Message(m) => out.push(m.to_owned()),
-        }
-    }
-    (banner, out)
-}
-
-/// The recorded client's actions, each with its bytes.
-fn actions(client: &[u8]) -> Vec<Vec<u8>> {
-    let mut d = Decoder::with_config(DecoderConfig::without_banner());
-    assert_eq!(d.feed(client), client.len());
-    let mut out = Vec::new();
-    while let Some(Frame::Message(m)) = d.decode().unwrap() {
-        out.push(m.as_bytes().to_vec());
-    }
-    out
 }
 
 /// Replays `name`'s client side and returns everything the simulator sent, until it closed.
@@ -111,26 +80,8 @@ async fn replay_with(name: &str, mut cfg: SimConfig) -> Vec<u8> {
     cfg.failed_login_delay = Duration::from_millis(20);
     let sim = Simulator::start(cfg).await.unwrap();
     let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    let mut closed = false;
-    for action in actions(&data(&format!("{name}.client.bin"))) {
-        if closed {
-            break;
-        }
-        let _ = s.write_all(&action).await;
-        // As the recorded client did: wait for the answer and what follows it.
-        loop {
-            match tokio::time::timeout(Duration::from_millis(150), s.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => {
-                    closed = true;
-                    break;
-                }
-                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-                Err(_) => break,
-            }
-        }
-    }
+    // As the recorded client did: each action after the answer to the one before.
+    let got = replay_actions(&mut s, &actions(&data(&format!("{name}.client.bin")))).await;
     sim.stop().await;
     got
 }
@@ -189,44 +140,24 @@ async fn challenge_md5_bad_authtype() {
 async fn md5_login_with_the_simulators_challenge() {
     use md5::{Digest, Md5};
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-    let mut dec = Decoder::new();
-    let mut buf = vec![0u8; 8192];
-    s.write_all(b"Action: Challenge\r\nActionID: c\r\nAuthType: md5\r\n\r\n")
-        .await
-        .unwrap();
-    let challenge = loop {
-        let n = s.read(&mut buf).await.unwrap();
-        assert!(n > 0);
-        let _ = dec.feed(&buf[..n]);
-        let mut found = None;
-        while let Some(f) = dec.decode().unwrap() {
-            if let Frame::Message(m) = f {
-                found = m.get_str("Challenge").map(str::to_owned);
-            }
-        }
-        if let Some(c) = found {
-            break c;
-        }
-    };
+    let mut c = Client::connect(sim.addr()).await;
+    let answer = c
+        .ask(
+            "Action: Challenge\r\nActionID: c\r\nAuthType: md5\r\n\r\n",
+            "c",
+        )
+        .await;
+    let challenge = answer.get_str("Challenge").unwrap();
     let mut h = Md5::new();
     h.update(challenge.as_bytes());
     h.update(b"amp111");
     let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    s.write_all(
-        format!("Action: Login\r\nActionID: l\r\nAuthType: md5\r\nUsername: admin\r\nKey: {key}\r\nEvents: off\r\n\r\n")
-            .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let msg = loop {
-        let n = s.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed");
-        let _ = dec.feed(&buf[..n]);
-        if let Some(Frame::Message(m)) = dec.decode().unwrap() {
-            break m.to_owned();
-        }
-    };
+    let msg = c
+        .ask(
+            &format!("Action: Login\r\nActionID: l\r\nAuthType: md5\r\nUsername: admin\r\nKey: {key}\r\nEvents: off\r\n\r\n"),
+            "l",
+        )
+        .await;
     assert_eq!(msg.get_str("Message"), Some("Authentication accepted"));
     sim.stop().await;
 }

@@ -21,76 +21,15 @@
 //! - BridgeList (74): the recording's agent-hold and ConfBridge bridges; the simulator keeps
 //!   no bridges, so only the framing is compared;
 //! - CoreShowChannelMap (63) needs the recorded channel up: `channel_map_of_an_unbridged_channel`.
-use std::path::PathBuf;
-use std::time::Duration;
-
-use amiwire::{Decoder, DecoderConfig, Frame, Message};
+use amiwire::Message;
 use amiwire_sim::dialplan::Dialplan;
 use amiwire_sim::server::{SimConfig, Simulator};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{actions, by_id, data, has_id, pairs, replay_actions, Client};
 use tokio::net::TcpStream;
 
+mod support;
+
 const NAME: &str = "06-event-lists";
-
-fn data(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../amiwire/tests/data")
-        .join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn decode_all(bytes: &[u8]) -> Vec<Message> {
-    let mut d = Decoder::new();
-    assert_eq!(d.feed(bytes), bytes.len());
-    let mut out = Vec::new();
-    while let Some(f) = d.decode().unwrap() {
-        if let Frame::Message(m) = f {
-            out.push(m.to_owned());
-        }
-    }
-    out
-}
-
-/// The recorded client's actions, each with its bytes.
-fn actions() -> Vec<Vec<u8>> {
-    let client = data(&format!("{NAME}.client.bin"));
-    let mut d = Decoder::with_config(DecoderConfig::without_banner());
-    assert_eq!(d.feed(&client), client.len());
-    let mut out = Vec::new();
-    while let Some(Frame::Message(m)) = d.decode().unwrap() {
-        out.push(m.as_bytes().to_vec());
-    }
-    out
-}
-
-/// Sends `actions` one at a time, as the recorded client did, and returns what came back.
-async fn replay(addr: std::net::SocketAddr, actions: &[Vec<u8>]) -> Vec<u8> {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    for action in actions {
-        s.write_all(action).await.unwrap();
-        loop {
-            match tokio::time::timeout(Duration::from_millis(150), s.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return got,
-                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-                Err(_) => break,
-            }
-        }
-    }
-    got
-}
-
-fn pairs(m: &Message) -> Vec<(String, String)> {
-    m.iter()
-        .map(|h| {
-            (
-                String::from_utf8_lossy(h.name()).into_owned(),
-                String::from_utf8_lossy(h.value()).into_owned(),
-            )
-        })
-        .collect()
-}
 
 fn names(m: &Message) -> Vec<String> {
     m.iter()
@@ -104,10 +43,25 @@ fn pick<'a>(ms: &'a [Message], id: &str) -> Vec<&'a Message> {
         .collect()
 }
 
+/// The recorded client's actions, each with its bytes.
+fn recorded_actions() -> Vec<Vec<u8>> {
+    actions(&data(&format!("{NAME}.client.bin")))
+}
+
+fn decode_all(bytes: &[u8]) -> Vec<Message> {
+    support::decode_all(bytes).1
+}
+
+/// Sends `actions` one at a time, as the recorded client did, and returns what came back.
+async fn replay(addr: std::net::SocketAddr, actions: &[Vec<u8>]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    replay_actions(&mut s, actions).await
+}
+
 /// The whole session replayed once (default simulator: no calls up).
 async fn session() -> (Vec<Message>, Vec<Message>) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let got = replay(sim.addr(), &actions()).await;
+    let got = replay(sim.addr(), &recorded_actions()).await;
     sim.stop().await;
     let want = decode_all(&data(&format!("{NAME}.server.bin")));
     (decode_all(&got), want)
@@ -262,33 +216,16 @@ async fn channel_map_of_an_unbridged_channel() {
         Dialplan::parse("[test]\nexten => 400,1,Answer()\n same => n,Wait(30)\n").unwrap();
     cfg.first_channel = 0xb;
     let sim = Simulator::start(cfg).await.unwrap();
-    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-    s.write_all(
+    let mut c = Client::connect(sim.addr()).await;
+    c.send(
         b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n\
 Action: Originate\r\nActionID: o\r\nChannel: Local/400@test\r\nApplication: Wait\r\nData: 30\r\n\r\n",
     )
-    .await
-    .unwrap();
+    .await;
     // The synchronous Originate answers once the call is answered.
-    let mut dec = Decoder::new();
-    let mut buf = vec![0u8; 8192];
-    'wait: loop {
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        let _ = dec.feed(&buf[..n]);
-        while let Some(f) = dec.decode().unwrap() {
-            if let Frame::Message(m) = f {
-                if m.get_str("ActionID") == Some("o") {
-                    assert_eq!(m.get_str("Response"), Some("Success"));
-                    break 'wait;
-                }
-            }
-        }
-    }
-    let action: Vec<Vec<u8>> = actions()
+    c.read_until(|m| has_id(m, "o")).await;
+    assert_eq!(by_id(&c.got, "o").get_str("Response"), Some("Success"));
+    let action: Vec<Vec<u8>> = recorded_actions()
         .into_iter()
         .filter(|a| {
             let a = String::from_utf8_lossy(a);

@@ -25,22 +25,17 @@
 //! of events and in order per source (channel events, CEL, Cdr, device and queue events) and
 //! channel, with their answers in order.
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use amiwire::{Decoder, DecoderConfig, Frame, Message};
+use amiwire::{Decoder, Frame, Message};
 use amiwire_sim::server::{SimConfig, Simulator};
+use support::{data, decode_all, messages, read_all, Client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const NAME: &str = "08-full-call-events";
+mod support;
 
-fn data(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../amiwire/tests/data")
-        .join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
+const NAME: &str = "08-full-call-events";
 
 /// Headers whose values differ from run to run.
 const VOLATILE: &[&str] = &[
@@ -210,31 +205,6 @@ fn normalise_with(ms: &[Message], mut ids: Ids) -> Vec<Vec<(String, String)>> {
         .collect()
 }
 
-fn decode_all(bytes: &[u8]) -> (Option<String>, Vec<Message>) {
-    let mut d = Decoder::new();
-    assert_eq!(d.feed(bytes), bytes.len());
-    let mut banner = None;
-    let mut out = Vec::new();
-    while let Some(f) = d.decode().unwrap() {
-        match f {
-            Frame::Banner(b) => banner = Some(String::from_utf8_lossy(b).into_owned()),
-            Frame::Message(m) => out.push(m.to_owned()),
-        }
-    }
-    (banner, out)
-}
-
-/// The recorded client's actions.
-fn actions(client: &[u8]) -> Vec<Message> {
-    let mut d = Decoder::with_config(DecoderConfig::without_banner());
-    assert_eq!(d.feed(client), client.len());
-    let mut out = Vec::new();
-    while let Some(Frame::Message(m)) = d.decode().unwrap() {
-        out.push(m.to_owned());
-    }
-    out
-}
-
 /// Replays the client side: each action is sent once the simulator has sent as many
 /// messages as the recorded server had before answering it (the recorded client waited 10 s
 /// before logging off, long after the call had ended), then a moment more, so that anything
@@ -246,7 +216,7 @@ async fn replay(want: &[Message]) -> Vec<u8> {
     let mut dec = Decoder::new();
     let mut count = 0;
     let mut buf = vec![0u8; 65536];
-    for action in actions(&data(&format!("{NAME}.client.bin"))) {
+    for action in messages(&data(&format!("{NAME}.client.bin"))) {
         let id = action.get_str("ActionID").unwrap();
         let before = want
             .iter()
@@ -277,12 +247,7 @@ async fn replay(want: &[Message]) -> Vec<u8> {
         }
         s.write_all(action.as_bytes()).await.unwrap();
     }
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-        }
-    }
+    got.extend(read_all(&mut s, Duration::from_secs(5)).await.0);
     sim.stop().await;
     got
 }
@@ -478,7 +443,7 @@ fn recorded_bulk_call(recorded: &[Message], k: u64) -> Vec<Message> {
 /// it (on a simulator of its own).
 async fn simulated_bulk_call(k: u64) -> Vec<Message> {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+    let mut c = Client::connect(sim.addr()).await;
     let originate = format!(
         "Action: Login\r\nActionID: login-130\r\nUsername: admin\r\nSecret: amp111\r\n\r\n\
 Action: Originate\r\nActionID: originate-{}\r\nChannel: Local/210@test\r\n\
@@ -486,40 +451,18 @@ Application: Wait\r\nData: 1.5\r\nCallerID: \"Bulk {k}\" <{}>\r\nAsync: true\r\n
         132 + k,
         5000 + k
     );
-    s.write_all(originate.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut dec = Decoder::new();
-    let mut buf = vec![0u8; 65536];
-    let mut hangups = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while hangups < 4 {
-        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
-            .await
-            .expect("the call did not end")
-            .unwrap();
-        assert!(n > 0, "closed");
-        let _ = dec.feed(&buf[..n]);
-        while let Some(f) = dec.decode().unwrap() {
-            if let Frame::Message(m) = f {
-                hangups += usize::from(m.get_str("Event") == Some("Hangup"));
-                got.push(m.to_owned());
-            }
-        }
-    }
+    c.send(originate).await;
+    c.read_until(|m| {
+        m.iter()
+            .filter(|m| m.get_str("Event") == Some("Hangup"))
+            .count()
+            >= 4
+    })
+    .await;
     // Anything raised after the last Hangup.
-    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await {
-        if n == 0 {
-            break;
-        }
-        let _ = dec.feed(&buf[..n]);
-        while let Some(f) = dec.decode().unwrap() {
-            if let Frame::Message(m) = f {
-                got.push(m.to_owned());
-            }
-        }
-    }
+    c.read_while_busy(Duration::from_millis(300)).await;
     sim.stop().await;
-    events_only(&got)
+    events_only(&c.got)
 }
 
 /// What races decide in Asterisk, left out of the comparison of 12a's calls:
@@ -559,13 +502,9 @@ fn races(mut ms: Vec<Vec<(String, String)>>) -> Vec<Vec<(String, String)>> {
 async fn first_bulk_calls_of_12a() {
     use std::io::Read;
     const CALLS: u64 = 20;
-    let f = std::fs::File::open(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../amiwire/tests/data/12a-bulk-events.server.bin.gz"),
-    )
-    .unwrap();
+    let gz = data("12a-bulk-events.server.bin.gz");
     let mut head = Vec::new();
-    flate2::read::GzDecoder::new(f)
+    flate2::read::GzDecoder::new(&gz[..])
         .take(3_000_000)
         .read_to_end(&mut head)
         .unwrap();
@@ -610,24 +549,15 @@ fn sent_offsets(meta: &str) -> Vec<f64> {
 async fn replay_timed(name: &str, first_channel: u64) -> (Vec<Message>, Vec<Message>) {
     let meta = String::from_utf8(data(&format!("{name}.meta.json"))).unwrap();
     let offsets = sent_offsets(&meta);
-    let actions = actions(&data(&format!("{name}.client.bin")));
+    let actions = messages(&data(&format!("{name}.client.bin")));
     assert_eq!(offsets.len(), actions.len(), "{name}: meta.json");
     let mut cfg = SimConfig::default();
     cfg.first_channel = first_channel;
     let sim = Simulator::start(cfg).await.unwrap();
     let s = TcpStream::connect(sim.addr()).await.unwrap();
     let (mut r, mut w) = s.into_split();
-    let reader = tokio::spawn(async move {
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 65536];
-        loop {
-            match tokio::time::timeout(Duration::from_secs(15), r.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-        got
-    });
+    // Until the server closes after the Logoff.
+    let reader = tokio::spawn(async move { read_all(&mut r, Duration::from_secs(120)).await.0 });
     let start = tokio::time::Instant::now();
     for (action, at) in actions.iter().zip(&offsets) {
         tokio::time::sleep_until(start + Duration::from_secs_f64(*at)).await;
@@ -659,6 +589,24 @@ fn call_events(ms: &[Message]) -> Vec<Message> {
         .collect()
 }
 
+/// Replays `name` at its recorded times (see [`replay_timed`]) and compares: every answer in
+/// order, every call event as a set and in order per source and channel (`events`: how many
+/// call events the recording has, where a test states it). Returns what the simulator sent.
+async fn timed_as_recorded(name: &str, first_channel: u64, events: Option<usize>) -> Vec<Message> {
+    let (got, want) = replay_timed(name, first_channel).await;
+    assert_eq!(
+        normalise(&answers(&got)),
+        normalise(&answers(&want)),
+        "{name}: answers"
+    );
+    let (g, w) = (call_events(&got), call_events(&want));
+    if let Some(n) = events {
+        assert_eq!(w.len(), n, "{name}: recorded call events");
+    }
+    same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
+    got
+}
+
 /// Recording 09b: the Events action turns a session's events off (an Originate then raises
 /// nothing for it, not even OriginateResponse) and on again (the next call's whole stream),
 /// then sets masks. The client's actions are sent at their recorded times. The answers must
@@ -667,16 +615,7 @@ fn call_events(ms: &[Message]) -> Vec<Message> {
 /// differently from recording 08.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_toggle_of_09b() {
-    let name = "09b-events-toggle";
-    let (got, want) = replay_timed(name, 0).await;
-    assert_eq!(
-        normalise(&answers(&got)),
-        normalise(&answers(&want)),
-        "{name}: answers"
-    );
-    let (g, w) = (call_events(&got), call_events(&want));
-    assert_eq!(w.len(), 32);
-    same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
+    let got = timed_as_recorded("09b-events-toggle", 0, Some(32)).await;
     // The answer to `events-94` (events on) comes before every call event, that to
     // `events-95` after them all.
     let pos = |ms: &[Message], id: &str| {
@@ -704,15 +643,7 @@ async fn events_toggle_of_09b() {
 /// every event as a set and in order per source and channel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_event_call_of_09a() {
-    let name = "09a-userevent";
-    let (got, want) = replay_timed(name, 0).await;
-    assert_eq!(
-        normalise(&answers(&got)),
-        normalise(&answers(&want)),
-        "{name}: answers"
-    );
-    let (g, w) = (call_events(&got), call_events(&want));
-    same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
+    timed_as_recorded("09a-userevent", 0, None).await;
 }
 
 /// Recording 09c: a call of Local/600@test redirected on its ;2 side to test,700 (UserEvent
@@ -722,16 +653,7 @@ async fn user_event_call_of_09a() {
 /// 0x1a and 0x1b, which the client names.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_and_hangup_of_09c() {
-    let name = "09c-redirect-hangup";
-    let (got, want) = replay_timed(name, 0x1a).await;
-    assert_eq!(
-        normalise(&answers(&got)),
-        normalise(&answers(&want)),
-        "{name}: answers"
-    );
-    let (g, w) = (call_events(&got), call_events(&want));
-    assert_eq!(w.len(), 65);
-    same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
+    timed_as_recorded("09c-redirect-hangup", 0x1a, Some(65)).await;
 }
 
 /// Recording 07: Originates of every kind (async to Local/100 with a CallerID, to a context
@@ -741,13 +663,5 @@ async fn redirect_and_hangup_of_09c() {
 /// are placed, so the device-state events of its device follow both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn originates_of_07() {
-    let name = "07-originate";
-    let (got, want) = replay_timed(name, 0x10).await;
-    assert_eq!(
-        normalise(&answers(&got)),
-        normalise(&answers(&want)),
-        "{name}: answers"
-    );
-    let (g, w) = (call_events(&got), call_events(&want));
-    same_events_per_source(name, &normalise_ranked(&g), &normalise_ranked(&w));
+    timed_as_recorded("07-originate", 0x10, None).await;
 }

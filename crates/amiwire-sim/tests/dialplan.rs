@@ -5,6 +5,9 @@ use amiwire_sim::accounts::conf::ConfError;
 use amiwire_sim::dialplan::{
     split_args, split_args_limited, Dialplan, DialplanError, DEFAULT_EXTENSIONS_CONF,
 };
+use support::{arbitrary_texts, XorShift};
+
+mod support;
 
 fn parse_err(text: &str) -> DialplanError {
     match Dialplan::parse(text) {
@@ -550,22 +553,6 @@ fn empty_and_minimal_files() {
 // Robustness
 // ---------------------------------------------------------------------------------------------
 
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn exercise(text: &str) {
     if let Ok(dp) = Dialplan::parse(text) {
         let names: Vec<String> = dp.contexts().iter().map(|c| c.name.clone()).collect();
@@ -586,11 +573,7 @@ fn exercise(text: &str) {
 #[test]
 fn arbitrary_input_never_panics() {
     let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
-    for _ in 0..3000 {
-        let len = rng.below(200);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        exercise(&String::from_utf8_lossy(&bytes));
-    }
+    // Raw bytes, then config-shaped text.
     let pieces = [
         "[",
         "]",
@@ -638,14 +621,7 @@ fn arbitrary_input_never_panics() {
         "é",
         "\0",
     ];
-    for _ in 0..20000 {
-        let n = rng.below(40);
-        let mut text = String::new();
-        for _ in 0..n {
-            text.push_str(pieces[rng.below(pieces.len())]);
-        }
-        exercise(&text);
-    }
+    arbitrary_texts(&mut rng, &pieces, exercise);
     // Patterns against dialled numbers.
     let pat = [
         "_", "X", "Z", "N", "[", "]", "-", "0", "5", "9", ".", "!", "a", "/",

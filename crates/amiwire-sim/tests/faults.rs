@@ -2,40 +2,23 @@
 use std::time::{Duration, Instant};
 
 use amiwire_sim::server::{Faults, SimConfig, Simulator};
+use support::{event_names, read_all, Client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+mod support;
 
 const LOGIN: &[u8] =
     b"Action: Login\r\nActionID: l\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n";
 
-/// Reads until the peer closes (or `limit` passes); returns the bytes and whether it closed.
-async fn read_all(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return (got, true),
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Err(_) => return (got, false),
-        }
-    }
-}
-
 /// A connection logged in as admin with events on, once its login's FullyBooted has arrived.
 async fn logged_in_with_events(addr: std::net::SocketAddr) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = vec![0u8; 65536];
-    let mut got = Vec::new();
-    while memchr::memmem::find(&got, b"Fully Booted").is_none() {
-        let n = s.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed during login");
-        got.extend_from_slice(&buf[..n]);
-    }
-    s
+    let mut c = Client::connect(addr).await;
+    c.send(b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\n\r\n")
+        .await;
+    c.read_until(|m| event_names(m).iter().any(|n| n == "FullyBooted"))
+        .await;
+    c.s
 }
 
 fn with(faults: Faults) -> SimConfig {

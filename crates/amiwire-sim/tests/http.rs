@@ -1,21 +1,14 @@
 //! AMI over HTTP (`/rawman`): the requests of recording 11a replayed against the simulator,
 //! with the cookie the simulator hands out; every answer compared with the recorded one.
-use std::path::PathBuf;
 use std::time::Duration;
 
-use amiwire::{Decoder, DecoderConfig, Frame, Message};
+use amiwire::Message;
 use amiwire_sim::server::{SimConfig, Simulator};
+use support::{data, messages};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn data(name: &str) -> Vec<u8> {
-    std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../amiwire/tests/data")
-            .join(name),
-    )
-    .unwrap()
-}
+mod support;
 
 /// Splits a recorded HTTP stream into (head, body) pairs, bodies by Content-Length.
 fn split_http(data: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -38,24 +31,15 @@ fn split_http(data: &[u8]) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn messages(body: &[u8]) -> Vec<Message> {
-    let mut d = Decoder::with_config(DecoderConfig::without_banner());
-    assert_eq!(d.feed(body), body.len());
-    let mut out = Vec::new();
-    while let Some(Frame::Message(m)) = d.decode().unwrap() {
-        out.push(m.to_owned());
-    }
-    out
-}
-
+/// A message's headers, its `Timestamp` as `<t>`.
 fn pairs(m: &Message) -> Vec<(String, String)> {
-    m.iter()
-        .map(|h| {
-            let k = h.name_str().unwrap().to_owned();
-            let v = if h.is("Timestamp") {
+    support::pairs(m)
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if k.eq_ignore_ascii_case("Timestamp") {
                 "<t>".to_owned()
             } else {
-                h.value_str().unwrap().to_owned()
+                v
             };
             (k, v)
         })

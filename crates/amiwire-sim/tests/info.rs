@@ -1,49 +1,22 @@
 //! GetConfig, ModuleCheck and Reload beyond what recording 05 shows.
-use std::time::Duration;
-
-use amiwire::{Decoder, Frame, Message};
+use amiwire::Message;
 use amiwire_sim::server::{SimConfig, Simulator};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use support::{by_id, has_id, Client};
+
+mod support;
 
 /// Logs in, sends `actions`, and returns the answers to the ActionIDs `ids`, in order.
 async fn ask(actions: &str, ids: &[&str]) -> Vec<Message> {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-    s.write_all(
-        format!(
-            "Action: Login\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n{actions}"
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut dec = Decoder::new();
-    let mut got: Vec<Message> = Vec::new();
-    let mut buf = vec![0u8; 65536];
+    let mut c = Client::connect(sim.addr()).await;
+    c.send(format!(
+        "Action: Login\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n{actions}"
+    ))
+    .await;
     let last = ids[ids.len() - 1];
-    while !got.iter().any(|m| m.get_str("ActionID") == Some(last)) {
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        let _ = dec.feed(&buf[..n]);
-        while let Some(f) = dec.decode().unwrap() {
-            if let Frame::Message(m) = f {
-                got.push(m.to_owned());
-            }
-        }
-    }
+    c.read_until(|m| has_id(m, last)).await;
     sim.stop().await;
-    ids.iter()
-        .map(|id| {
-            got.iter()
-                .find(|m| m.get_str("ActionID") == Some(*id))
-                .unwrap()
-                .clone()
-        })
-        .collect()
+    ids.iter().map(|id| by_id(&c.got, id).clone()).collect()
 }
 
 #[tokio::test]

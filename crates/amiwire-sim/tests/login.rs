@@ -3,34 +3,11 @@
 //! SuccessfulAuth once for every other session reading `security`.
 use std::time::Duration;
 
-use amiwire::{Decoder, Frame, Message};
+use amiwire::Message;
 use amiwire_sim::server::{SimConfig, Simulator};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use support::{has_id, messages, Client};
 
-/// Reads messages until `until` holds (or 5 s pass).
-async fn read_until(
-    s: &mut TcpStream,
-    dec: &mut Decoder,
-    got: &mut Vec<Message>,
-    until: impl Fn(&[Message]) -> bool,
-) {
-    let mut buf = vec![0u8; 65536];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !until(got) {
-        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
-            .await
-            .expect("timed out")
-            .unwrap();
-        assert!(n > 0, "closed early");
-        let _ = dec.feed(&buf[..n]);
-        while let Some(f) = dec.decode().unwrap() {
-            if let Frame::Message(m) = f {
-                got.push(m.to_owned());
-            }
-        }
-    }
-}
+mod support;
 
 /// What each message is: the event name, or `Response:<ActionID>`.
 fn kinds(ms: &[Message]) -> Vec<String> {
@@ -42,8 +19,12 @@ fn kinds(ms: &[Message]) -> Vec<String> {
         .collect()
 }
 
-fn has_id(ms: &[Message], id: &str) -> bool {
-    ms.iter().any(|m| m.get_str("ActionID") == Some(id))
+/// Pings (ActionID q) a moment later and reads until its answer: whatever else the simulator
+/// sent meanwhile is read too.
+async fn ping_a_moment_later(c: &mut Client) {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    c.send(b"Action: Ping\r\nActionID: q\r\n\r\n").await;
+    c.read_until(|m| has_id(m, "q")).await;
 }
 
 #[tokio::test]
@@ -51,24 +32,17 @@ async fn successful_auth_comes_before_the_answer_to_a_pipelined_events_off() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     // Many times, as a race would show only sometimes.
     for _ in 0..20 {
-        let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-        s.write_all(
+        let mut s = Client::connect(sim.addr()).await;
+        s.send(
             b"Action: Login\r\nActionID: l\r\nUsername: admin\r\nSecret: amp111\r\n\r\n\
 Action: Events\r\nActionID: e\r\nEventMask: off\r\n\r\nAction: Ping\r\nActionID: p\r\n\r\n",
         )
-        .await
-        .unwrap();
-        let mut dec = Decoder::new();
-        let mut got = Vec::new();
-        read_until(&mut s, &mut dec, &mut got, |m| has_id(m, "p")).await;
+        .await;
+        s.read_until(|m| has_id(m, "p")).await;
         // Nothing else comes (the session's own SuccessfulAuth is not delivered twice).
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        s.write_all(b"Action: Ping\r\nActionID: q\r\n\r\n")
-            .await
-            .unwrap();
-        read_until(&mut s, &mut dec, &mut got, |m| has_id(m, "q")).await;
+        ping_a_moment_later(&mut s).await;
         assert_eq!(
-            kinds(&got),
+            kinds(&s.got),
             [
                 "Response:l",
                 "FullyBooted",
@@ -78,7 +52,7 @@ Action: Events\r\nActionID: e\r\nEventMask: off\r\n\r\nAction: Ping\r\nActionID:
                 "Response:q"
             ]
         );
-        let auth = &got[2];
+        let auth = &s.got[2];
         assert_eq!(auth.get_str("AccountID"), Some("admin"));
         assert_eq!(auth.get_str("Privilege"), Some("security,all"));
     }
@@ -88,44 +62,31 @@ Action: Events\r\nActionID: e\r\nEventMask: off\r\n\r\nAction: Ping\r\nActionID:
 #[tokio::test]
 async fn successful_auth_once_with_events_on_and_for_other_sessions() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let mut watcher = TcpStream::connect(sim.addr()).await.unwrap();
+    let mut watcher = Client::connect(sim.addr()).await;
     watcher
-        .write_all(b"Action: Login\r\nActionID: w\r\nUsername: admin\r\nSecret: amp111\r\n\r\n")
-        .await
-        .unwrap();
-    let mut wdec = Decoder::new();
-    let mut wgot = Vec::new();
-    read_until(&mut watcher, &mut wdec, &mut wgot, |m| {
-        kinds(m).contains(&"SuccessfulAuth".to_owned())
-    })
-    .await;
+        .send(b"Action: Login\r\nActionID: w\r\nUsername: admin\r\nSecret: amp111\r\n\r\n")
+        .await;
+    watcher
+        .read_until(|m| kinds(m).contains(&"SuccessfulAuth".to_owned()))
+        .await;
 
-    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-    s.write_all(
+    let mut s = Client::connect(sim.addr()).await;
+    s.send(
         b"Action: Login\r\nActionID: l\r\nUsername: c2call\r\nSecret: FrUyHn6FSaX\r\n\r\n\
 Action: Ping\r\nActionID: p\r\n\r\n",
     )
-    .await
-    .unwrap();
-    let mut dec = Decoder::new();
-    let mut got = Vec::new();
-    read_until(&mut s, &mut dec, &mut got, |m| has_id(m, "p")).await;
+    .await;
+    s.read_until(|m| has_id(m, "p")).await;
     // c2call does not read `security`: no SuccessfulAuth for it.
-    assert_eq!(kinds(&got), ["Response:l", "FullyBooted", "Response:p"]);
+    assert_eq!(kinds(&s.got), ["Response:l", "FullyBooted", "Response:p"]);
 
     // The watcher sees c2call's SuccessfulAuth through the event bus; its own came once.
-    read_until(&mut watcher, &mut wdec, &mut wgot, |m| {
-        m.iter().any(|m| m.get_str("AccountID") == Some("c2call"))
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(30)).await;
     watcher
-        .write_all(b"Action: Ping\r\nActionID: q\r\n\r\n")
-        .await
-        .unwrap();
-    read_until(&mut watcher, &mut wdec, &mut wgot, |m| has_id(m, "q")).await;
+        .read_until(|m| m.iter().any(|m| m.get_str("AccountID") == Some("c2call")))
+        .await;
+    ping_a_moment_later(&mut watcher).await;
     assert_eq!(
-        kinds(&wgot),
+        kinds(&watcher.got),
         [
             "Response:w",
             "FullyBooted",
@@ -134,8 +95,8 @@ Action: Ping\r\nActionID: p\r\n\r\n",
             "Response:q"
         ]
     );
-    assert_eq!(wgot[2].get_str("AccountID"), Some("admin"));
-    assert_eq!(wgot[3].get_str("AccountID"), Some("c2call"));
+    assert_eq!(watcher.got[2].get_str("AccountID"), Some("admin"));
+    assert_eq!(watcher.got[3].get_str("AccountID"), Some("c2call"));
     sim.stop().await;
 }
 
@@ -145,28 +106,23 @@ async fn successful_auth_goes_through_the_users_eventfilters() {
     // SuccessfulAuth as about any event.
     let accounts = amiwire_sim::accounts::Accounts::default();
     let filtered = accounts.get("filtered").unwrap();
-    let mut d = Decoder::new();
-    let text = b"Event: SuccessfulAuth\r\nPrivilege: security,all\r\nAccountID: filtered\r\n\r\n";
-    let _ = d.feed(text);
-    let Some(Frame::Message(m)) = d.decode().unwrap() else {
-        panic!()
-    };
-    let passes = filtered.filters.matches(&m);
+    let m = messages(
+        b"Event: SuccessfulAuth\r\nPrivilege: security,all\r\nAccountID: filtered\r\n\r\n",
+    )
+    .remove(0);
+    let passes = filtered.filters.matches(&m.as_ref());
     // Its includes are Hangup and UserEvent only.
     assert!(!passes);
 
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
-    s.write_all(
+    let mut s = Client::connect(sim.addr()).await;
+    s.send(
         b"Action: Login\r\nActionID: l\r\nUsername: filtered\r\nSecret: filtered\r\n\r\n\
 Action: Ping\r\nActionID: p\r\n\r\n",
     )
-    .await
-    .unwrap();
-    let mut dec = Decoder::new();
-    let mut got = Vec::new();
-    read_until(&mut s, &mut dec, &mut got, |m| has_id(m, "p")).await;
-    let k = kinds(&got);
+    .await;
+    s.read_until(|m| has_id(m, "p")).await;
+    let k = kinds(&s.got);
     assert_eq!(k.contains(&"SuccessfulAuth".to_owned()), passes, "{k:?}");
     sim.stop().await;
 }
