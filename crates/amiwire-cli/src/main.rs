@@ -312,6 +312,9 @@ struct SimArgs {
     /// Dialplan in extensions.conf format [default: the built-in [test] context]
     #[arg(long, value_name = "FILE")]
     dialplan: Option<PathBuf>,
+    /// Queues in queues.conf format [default: the built-in queue 'support']
+    #[arg(long, value_name = "FILE")]
+    queues: Option<PathBuf>,
     /// Also serve AMI over HTTP (/rawman, /mxml, /arawman) here
     #[arg(long, value_name = "ADDR")]
     http: Option<std::net::SocketAddr>,
@@ -701,6 +704,10 @@ async fn sim(a: SimArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::io(format!("cannot read {}: {e}", p.display())))?;
         cfg.dialplan = amiwire_sim::dialplan::Dialplan::parse(&text)
             .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
+    }
+    if let Some(p) = &a.queues {
+        cfg.queues_conf = std::fs::read_to_string(p)
+            .map_err(|e| Failure::io(format!("cannot read {}: {e}", p.display())))?;
     }
     let sim = Simulator::start(cfg)
         .await

@@ -61,3 +61,51 @@ fn runs_with_the_config_files_of_the_recorded_asterisk() {
     assert!(text.contains("Message: Authentication accepted"), "{text}");
     assert!(text.contains("Response: Goodbye"), "{text}");
 }
+
+#[test]
+fn queues_file_and_http_listener() {
+    let dir = std::env::temp_dir().join(format!("amiwire-sim-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let queues = dir.join("queues.conf");
+    std::fs::write(
+        &queues,
+        "[general]\n\n[sales]\nstrategy = ringall\nmember => Local/300@test\n",
+    )
+    .unwrap();
+    let mut child = bin()
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--queues",
+        ])
+        .arg(&queues)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut tcp, mut http) = (String::new(), String::new());
+    out.read_line(&mut tcp).unwrap();
+    out.read_line(&mut http).unwrap();
+    let addr = tcp.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        http.starts_with("amiwire-sim serving AMI over HTTP on http://127.0.0.1:"),
+        "{http}"
+    );
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\nAction: QueueSummary\r\nActionID: q\r\n\r\nAction: Logoff\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("Event: QueueSummary\r\nQueue: sales\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("Queue: support"), "{text}");
+}

@@ -11,12 +11,15 @@ amiwire-sim: an AMI server that behaves like a real Asterisk 22 (for tests)
 
 USAGE:
     amiwire-sim [--listen ADDR] [--accounts manager.conf] [--dialplan extensions.conf]
+                [--queues queues.conf] [--http ADDR]
 
 OPTIONS:
     --listen ADDR        where to listen (default 127.0.0.1:5038; port 0 picks a free one)
     --accounts FILE      accounts in manager.conf format (default: built-in admin/amp111,
                          c2call, limited, filtered, as in the recorded Asterisk)
     --dialplan FILE      dialplan in extensions.conf format (default: built-in [test] context)
+    --queues FILE        queues in queues.conf format (default: built-in queue 'support')
+    --http ADDR          also serve AMI over HTTP (/rawman, /mxml, /arawman, /manager) here
     --auth-timeout SECS  close unauthenticated connections after this (default 30)
     -h, --help           this help
 
@@ -74,6 +77,23 @@ fn main() -> ExitCode {
                     Err(e) => return fail(&format!("{path}: {e}")),
                 }
             }
+            "--queues" => {
+                let path = match value("--queues") {
+                    Ok(p) => p,
+                    Err(e) => return fail(&e),
+                };
+                match std::fs::read_to_string(&path) {
+                    Ok(t) => cfg.queues_conf = t,
+                    Err(e) => return fail(&format!("{path}: {e}")),
+                }
+            }
+            "--http" => match value("--http").and_then(|v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|e| format!("--http {v}: {e}"))
+            }) {
+                Ok(addr) => cfg.http_listen = Some(addr),
+                Err(e) => return fail(&e),
+            },
             "--auth-timeout" => match value("--auth-timeout").and_then(|v| {
                 v.parse::<u64>()
                     .map_err(|e| format!("--auth-timeout {v}: {e}"))
@@ -97,6 +117,9 @@ fn main() -> ExitCode {
             Err(e) => return fail(&format!("cannot listen: {e}")),
         };
         println!("amiwire-sim listening on {}", sim.addr());
+        if let Some(h) = sim.http_addr() {
+            println!("amiwire-sim serving AMI over HTTP on http://{h}/rawman");
+        }
         let _ = tokio::signal::ctrl_c().await;
         sim.stop().await;
         ExitCode::SUCCESS
