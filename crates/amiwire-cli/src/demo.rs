@@ -51,7 +51,12 @@ impl Printer {
             return self.json("event", &render::json(&m.as_ref()));
         }
         let name = m.get_str("Event").unwrap_or("?");
-        let channel = m.get_str("Channel").unwrap_or("");
+        // The Originate's own dial has no calling channel.
+        let channel = match (m.get_str("Channel"), name) {
+            (Some(c), _) => c,
+            (None, "DialBegin" | "DialEnd") => "(Originate)",
+            (None, _) => "",
+        };
         let detail = match name {
             "Newchannel" => format!(
                 "{},{}",
