@@ -1,7 +1,7 @@
 //! Calls on Local channels: what an Originate starts. A small model of Asterisk's channels
-//! that runs the dialplan of the called extension (Answer, Wait, Set, UserEvent, Hangup, and
-//! Dial to another Local channel; other applications are stepped over) and raises the events
-//! a real Asterisk 22 raises for it, with the header blocks and in the order of the
+//! that runs the dialplan of the called extension (Answer, Wait, Set, UserEvent, Hangup,
+//! Dial to another Local channel, and ConfBridge; other applications are stepped over) and
+//! raises the events a real Asterisk 22 raises for it, with the header blocks and in the order of the
 //! recordings (08 for a Dial): Newchannel, Newexten, NewCallerid, NewConnectedLine,
 //! LocalBridge, VarSet (with Dial's DIALSTATUS, DIALEDPEERNAME, … and BRIDGEPEER), Newstate,
 //! DialBegin/DialEnd, Bridge{Create,Enter,Leave,Destroy}, UserEvent, SoftHangupRequest,
@@ -92,6 +92,8 @@ pub struct Live {
     side: u8,
     /// Channel variables set by Setvar.
     pub vars: std::collections::BTreeMap<String, String>,
+    /// The `BridgeUniqueid` of the bridge it is in (a conference's), empty if none.
+    pub bridge: String,
 }
 
 /// `killed` value asking the call to continue at its redirect target.
@@ -163,10 +165,10 @@ impl Channels {
         let (kill, killed, redirect) = (&call.kill, &call.killed, &call.redirect);
         let side = if chan.name.ends_with(";2") { 2 } else { 1 };
         let mut map = self.lock();
-        let (started, vars) = map
+        let (started, vars, bridge) = map
             .get(&chan.name)
-            .map(|l| (l.started, l.vars.clone()))
-            .unwrap_or_else(|| (std::time::Instant::now(), Default::default()));
+            .map(|l| (l.started, l.vars.clone(), l.bridge.clone()))
+            .unwrap_or_else(|| (std::time::Instant::now(), Default::default(), String::new()));
         map.insert(
             chan.name.clone(),
             Live {
@@ -179,8 +181,16 @@ impl Channels {
                 redirect: redirect.clone(),
                 side,
                 vars,
+                bridge,
             },
         );
+    }
+
+    /// Notes the bridge a channel is in (empty: none), for CoreShowChannels and Status.
+    fn set_bridge(&self, name: &str, bridge: &str) {
+        if let Some(live) = self.lock().get_mut(name) {
+            live.bridge = bridge.to_owned();
+        }
     }
 
     fn remove(&self, name: &str) {
@@ -489,17 +499,113 @@ impl Raise<'_> {
     }
 }
 
-/// A bridge's header block.
+/// A basic bridge's header block (a Dial's).
 fn bridge_block(id: &str, n: usize) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = vec![("BridgeUniqueid".into(), id.to_owned())];
+    h.extend(
+        [
+            ("BridgeType", "basic"),
+            ("BridgeTechnology", "simple_bridge"),
+            ("BridgeCreator", "<unknown>"),
+            ("BridgeName", "<unknown>"),
+            ("BridgeNumChannels", &n.to_string()),
+            ("BridgeVideoSourceMode", "none"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    h
+}
+
+/// A conference's bridge block (`ast_manager_build_bridge_state_string`), as recording 06's
+/// BridgeList shows it: type `base`, technology `softmix`, creator `ConfBridge`, named after
+/// the conference.
+pub(crate) fn conference_bridge_block(c: &crate::apps::Conference) -> Vec<(&'static str, String)> {
     vec![
-        ("BridgeUniqueid".into(), id.to_owned()),
-        ("BridgeType".into(), "basic".into()),
-        ("BridgeTechnology".into(), "simple_bridge".into()),
-        ("BridgeCreator".into(), "<unknown>".into()),
-        ("BridgeName".into(), "<unknown>".into()),
-        ("BridgeNumChannels".into(), n.to_string()),
-        ("BridgeVideoSourceMode".into(), "none".into()),
+        ("BridgeUniqueid", c.bridge_id.clone()),
+        ("BridgeType", "base".into()),
+        ("BridgeTechnology", "softmix".into()),
+        ("BridgeCreator", "ConfBridge".into()),
+        ("BridgeName", c.name.clone()),
+        ("BridgeNumChannels", c.bridge_channels().to_string()),
+        ("BridgeVideoSourceMode", "none".into()),
     ]
+}
+
+/// A new bridge's unique id, in the form of Asterisk's (a random UUID).
+fn new_bridge_id() -> String {
+    let (a, b) = (random(), random());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// How an application that keeps the caller (ConfBridge) stopped keeping it.
+enum Held {
+    /// Its time ran out: the dialplan goes on.
+    Done,
+    /// The ;1 side's application or dialplan ended: the pair hangs up so.
+    OneEnded(Ending),
+    /// A Hangup or Redirect action (`killed`'s value).
+    Killed(u8),
+}
+
+/// Keeps the ;2 side in an application until `until` (forever if `None`), a Hangup or
+/// Redirect action, or the end of the ;1 side's application or dialplan, which runs
+/// meanwhile.
+async fn hold(
+    ev: &Raise<'_>,
+    channels: &Channels,
+    ctl: &CallCtl,
+    one_side: &mut OneSide,
+    one: &mut Chan,
+    until: Option<tokio::time::Instant>,
+) -> Held {
+    loop {
+        let one_ends = one_side
+            .deadline()
+            .filter(|at| until.is_none_or(|u| *at < u));
+        let next = one_ends.or(until);
+        tokio::select! {
+            _ = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if one_ends.is_none() {
+                    return Held::Done;
+                }
+                if let Some(how) = one_side.expired(ev, one) {
+                    return Held::OneEnded(how);
+                }
+                channels.put(one, &one_side.shown.0, &one_side.shown.1, ctl);
+            }
+            _ = ctl.kill.notified() => {
+                return Held::Killed(ctl.killed.swap(0, Ordering::SeqCst));
+            }
+        }
+    }
+}
+
+/// Where a Redirect sends the call: the context, extension and the steps from the priority
+/// asked for (`None` if there is no such place).
+fn redirect_target(
+    ctl: &CallCtl,
+    dialplan: &Dialplan,
+) -> Option<(String, String, Vec<crate::dialplan::Step>)> {
+    let (c, e, p) = ctl
+        .redirect
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()?;
+    let ext = dialplan.lookup(&c, &e)?;
+    let at = ext.steps().iter().position(|s| s.priority >= p)?;
+    Some((c, e, ext.steps()[at..].to_vec()))
 }
 
 /// Starts an originated call on the simulator's state. For a synchronous Originate, waits
@@ -521,6 +627,7 @@ pub(crate) async fn originate(
             counters: shared.counters.clone(),
             channels: shared.channels.clone(),
             queues: shared.queues.clone(),
+            apps: shared.apps.clone(),
             epoch: shared.epoch(),
         },
         events.clone(),
@@ -544,6 +651,8 @@ pub struct CallEnv {
     pub channels: Arc<Channels>,
     /// Queue members whose device state it may change.
     pub queues: Arc<Queues>,
+    /// Conferences it may join.
+    pub apps: Arc<crate::apps::Apps>,
     /// The first part of its Uniqueids (the simulator's start, in Unix seconds).
     pub epoch: u64,
 }
@@ -578,6 +687,7 @@ pub async fn run(
         counters,
         channels,
         queues,
+        apps,
         epoch,
     } = env;
     let mut ev = Raise {
@@ -886,13 +996,7 @@ pub async fn run(
                     _ = kill.notified() => {
                         let why = killed.swap(0, Ordering::SeqCst);
                         if why == REDIRECTED {
-                            let target = ctl.redirect.lock().unwrap_or_else(|e| e.into_inner()).take();
-                            let found = target.and_then(|(c, e, p)| {
-                                let ext = dialplan.lookup(&c, &e)?;
-                                let at = ext.steps().iter().position(|s| s.priority >= p)?;
-                                Some((c, e, ext.steps()[at..].to_vec()))
-                            });
-                            match found {
+                            match redirect_target(&ctl, &dialplan) {
                                 Some((c, e, new_steps)) => {
                                     two.context = c;
                                     two.exten = e.clone();
@@ -907,6 +1011,41 @@ pub async fn run(
                         }
                         return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
                     }
+                    }
+                }
+            }
+            "confbridge" => {
+                let name = args.first().cloned().unwrap_or_default();
+                let held = confbridge(
+                    &mut ev,
+                    &apps,
+                    &channels,
+                    &ctl,
+                    &mut one_side,
+                    &mut one,
+                    &two,
+                    &name,
+                )
+                .await;
+                match held {
+                    Held::Done => {}
+                    Held::OneEnded(how) => {
+                        return end(&mut ev, &channels, &mut one, &mut two, how);
+                    }
+                    Held::Killed(REDIRECTED) => match redirect_target(&ctl, &dialplan) {
+                        Some((c, e, new_steps)) => {
+                            two.context = c;
+                            two.exten = e.clone();
+                            exten = e;
+                            steps = new_steps;
+                            i = 0;
+                            redirected = true;
+                            continue 'steps;
+                        }
+                        None => break 'steps,
+                    },
+                    Held::Killed(why) => {
+                        return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
                     }
                 }
             }
@@ -979,6 +1118,104 @@ pub async fn run(
         let _ = tx.send(false);
     }
     end(&mut ev, &channels, &mut one, &mut two, how);
+}
+
+/// `ConfBridge(<name>,…)` on the ;2 side `two`: it joins the conference (started if it is
+/// not up) and stays until it is hung up or redirected (the simulator's users never leave by
+/// themselves), then leaves it (the conference ends with its last user).
+///
+/// No recording shows ConfBridge's events; their layouts are apps/confbridge/
+/// confbridge_manager.c's (`Conference`, the bridge block, the channel's snapshot, `Admin`,
+/// and `Muted` on a join) and their order app_confbridge.c's: the bridge is created and the
+/// conference started (ConfbridgeStart) with its first user; each user enters the bridge
+/// (BridgeEnter) then joins (ConfbridgeJoin); on leaving, BridgeLeave then ConfbridgeLeave,
+/// and with the last user ConfbridgeEnd then BridgeDestroy. The conference's device
+/// `confbridge:<name>` is INUSE while it is up, NOT_INUSE after. Bridge counts include the
+/// announcer channel (`crate::apps::Conference::bridge_channels`), whose own events are not
+/// raised.
+#[allow(clippy::too_many_arguments)]
+async fn confbridge(
+    ev: &mut Raise<'_>,
+    apps: &crate::apps::Apps,
+    channels: &Channels,
+    ctl: &CallCtl,
+    one_side: &mut OneSide,
+    one: &mut Chan,
+    two: &Chan,
+    name: &str,
+) -> Held {
+    let user = crate::apps::ConfUser {
+        channel: two.name.clone(),
+        answered: two.answered.unwrap_or_else(std::time::SystemTime::now),
+    };
+    let (conf, started) = apps.join(name, user, &new_bridge_id());
+    let block = |c: &crate::apps::Conference, n: usize| -> Vec<(String, String)> {
+        conference_bridge_block(c)
+            .into_iter()
+            .map(|(k, v)| {
+                let v = if k == "BridgeNumChannels" {
+                    n.to_string()
+                } else {
+                    v
+                };
+                (k.to_owned(), v)
+            })
+            .collect()
+    };
+    let conf_event = |ev: &Raise<'_>,
+                      kind: &str,
+                      c: &crate::apps::Conference,
+                      n: usize,
+                      who: Option<&[(&str, &str)]>| {
+        let mut h = vec![("Conference".to_owned(), c.name.clone())];
+        h.extend(block(c, n));
+        if let Some(extra) = who {
+            h.extend(two.snapshot(""));
+            h.extend(
+                extra
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
+        }
+        ev.raise(event(kind, Privileges::CALL, h));
+    };
+    let device = format!("confbridge:{name}");
+    let n = conf.bridge_channels();
+    if started {
+        ev.raise(event("BridgeCreate", Privileges::CALL, block(&conf, n - 1)));
+        conf_event(ev, "ConfbridgeStart", &conf, n - 1, None);
+        apps.set_device(&device, "INUSE");
+        ev.devstate(&device, "INUSE");
+    }
+    let mut h = block(&conf, n);
+    h.extend(two.snapshot(""));
+    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+    conf_event(
+        ev,
+        "ConfbridgeJoin",
+        &conf,
+        n,
+        Some(&[("Admin", "No"), ("Muted", "No")]),
+    );
+    ev.flush();
+    channels.set_bridge(&two.name, &conf.bridge_id);
+    let held = hold(ev, channels, ctl, one_side, one, None).await;
+    channels.set_bridge(&two.name, "");
+    if let Some((conf, ended)) = apps.leave(name, &two.name) {
+        let n = if ended { 0 } else { conf.bridge_channels() };
+        let mut h = block(&conf, n);
+        h.extend(two.snapshot(""));
+        ev.raise(event("BridgeLeave", Privileges::CALL, h));
+        conf_event(ev, "ConfbridgeLeave", &conf, n, Some(&[("Admin", "No")]));
+        if ended {
+            conf_event(ev, "ConfbridgeEnd", &conf, 0, None);
+            apps.set_device(&device, "NOT_INUSE");
+            ev.devstate(&device, "NOT_INUSE");
+            ev.raise(event("BridgeDestroy", Privileges::CALL, block(&conf, 0)));
+        }
+        ev.flush();
+    }
+    held
 }
 
 /// How a Hangup action (`killed` = the side it named) ends the pair.

@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod accounts;
+pub mod apps;
 pub mod call;
 mod cli;
 pub mod dialplan;

@@ -4,9 +4,9 @@
 //! ConfbridgeListRooms and ConfbridgeList.
 //!
 //! Layouts: the recording where it shows them (Asterisk 22.10.1), else the source named at
-//! each function. The simulator places no queue, agent or conference calls and keeps no
-//! bridges, so queues have no callers, the agent is logged off, there are no conferences,
-//! bridges or parked calls.
+//! each function. Conferences are those of the ConfBridge calls up (`crate::apps`); the
+//! simulator places no queue or agent calls, so queues have no callers and the agent is
+//! logged off; there are no parked calls.
 
 use std::fmt::Write as _;
 
@@ -108,29 +108,29 @@ pub(crate) fn core_show_channel_map(
 }
 
 /// res/res_manager_devicestate.c `action_devicestatelist`: the cached device states as
-/// `DeviceStateChange` items. The simulator caches one: each configured agent's
-/// `Agent:<id>`, `UNAVAILABLE` (as recording 06 lists it). Queue and conference device
-/// states are not simulated.
+/// `DeviceStateChange` items: those the applications publish (`confbridge:<name>`, see
+/// `crate::apps`), then each configured agent's `Agent:<id>`, `UNAVAILABLE` (as recording 06
+/// lists it). Asterisk lists its cache in hash order; the simulator in the order the states
+/// were first published. Local channels' device states are not cached (core_local), so they
+/// are not listed, as in recording 06.
 pub(crate) fn device_state_list(shared: &Shared, id: Option<&str>) -> Reply {
     let mut t = listack(id, "Device State Changes will follow");
-    for a in &shared.agents {
+    let mut items: Vec<(String, String)> = shared.apps.devices();
+    items.extend(
+        shared
+            .agents
+            .iter()
+            .map(|a| (format!("Agent:{}", a.id), "UNAVAILABLE".to_owned())),
+    );
+    for (device, state) in &items {
         item_id_first(
             &mut t,
             "DeviceStateChange",
             id,
-            &[
-                ("Device", format!("Agent:{}", a.id)),
-                ("State", "UNAVAILABLE".into()),
-            ],
+            &[("Device", device.clone()), ("State", state.clone())],
         );
     }
-    complete(
-        &mut t,
-        "DeviceStateListComplete",
-        id,
-        shared.agents.len(),
-        &[],
-    );
+    complete(&mut t, "DeviceStateListComplete", id, items.len(), &[]);
     Reply::new(t.into_bytes())
 }
 
@@ -153,10 +153,22 @@ pub(crate) fn presence_state_list(id: Option<&str>) -> Reply {
     )
 }
 
-/// `BridgeList`: the simulator keeps no bridges, so the list is empty (recording 06's ack and
-/// complete event).
-pub(crate) fn bridge_list(id: Option<&str>) -> Reply {
-    empty_list(id, "Bridge listing will follow", "BridgeListComplete")
+/// main/manager_bridges.c `manager_bridges_list`: a `BridgeListItem` per bridge (ActionID
+/// first, then the bridge block), recording 06's layout. The simulator lists its conference
+/// bridges; the basic bridges of its Dials are not listed.
+pub(crate) fn bridge_list(shared: &Shared, id: Option<&str>) -> Reply {
+    let mut t = listack(id, "Bridge listing will follow");
+    let confs = shared.apps.conferences();
+    for c in &confs {
+        item_id_first(
+            &mut t,
+            "BridgeListItem",
+            id,
+            &crate::call::conference_bridge_block(c),
+        );
+    }
+    complete(&mut t, "BridgeListComplete", id, confs.len(), &[]);
+    Reply::new(t.into_bytes())
 }
 
 /// res/parking/parking_manager.c `manager_parking_lot_list`.
@@ -437,16 +449,81 @@ pub(crate) fn agents(shared: &Shared, id: Option<&str>) -> Reply {
     Reply::new(t.into_bytes())
 }
 
-/// apps/app_confbridge.c `action_confbridgelistrooms`: with no conference up, an error.
-pub(crate) fn confbridge_list_rooms(id: Option<&str>) -> Reply {
-    Reply::new(error(id, "No active conferences."))
+fn yes_no(b: bool) -> String {
+    if b { "Yes" } else { "No" }.into()
+}
+
+/// apps/app_confbridge.c `action_confbridgelistrooms`: a `ConfbridgeListRooms` item per
+/// conference (recording 06's layout); with no conference up, `No active conferences.`.
+/// No user is marked, and conferences are neither locked nor muted.
+pub(crate) fn confbridge_list_rooms(shared: &Shared, id: Option<&str>) -> Reply {
+    let confs = shared.apps.conferences();
+    if confs.is_empty() {
+        return Reply::new(error(id, "No active conferences."));
+    }
+    let mut t = listack(id, "Confbridge conferences will follow");
+    for c in &confs {
+        item_id_first(
+            &mut t,
+            "ConfbridgeListRooms",
+            id,
+            &[
+                ("Conference", c.name.clone()),
+                ("Parties", c.users.len().to_string()),
+                ("Marked", "0".into()),
+                ("Locked", yes_no(false)),
+                ("Muted", yes_no(false)),
+            ],
+        );
+    }
+    complete(&mut t, "ConfbridgeListRoomsComplete", id, confs.len(), &[]);
+    Reply::new(t.into_bytes())
 }
 
 /// apps/app_confbridge.c `action_confbridgelist`: a conference name is required; with no
-/// conference up, an error.
-pub(crate) fn confbridge_list(m: &MessageRef<'_>, id: Option<&str>) -> Reply {
-    if m.get_str("Conference").is_none_or(str::is_empty) {
+/// conference up, `No active conferences.`; an unknown one, `No Conference by that name
+/// found.`. Else a `ConfbridgeList` item per user (recording 06's layout: the flags, all
+/// `No` for the simulator's users, `AnsweredTime` in seconds, the channel's snapshot).
+pub(crate) fn confbridge_list(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+    let Some(name) = m.get_str("Conference").filter(|c| !c.is_empty()) else {
         return Reply::new(error(id, "No Conference name provided."));
+    };
+    let confs = shared.apps.conferences();
+    if confs.is_empty() {
+        return Reply::new(error(id, "No active conferences."));
     }
-    Reply::new(error(id, "No active conferences."))
+    let Some(conf) = confs.iter().find(|c| c.name == name) else {
+        return Reply::new(error(id, "No Conference by that name found."));
+    };
+    let channels = shared.channels.list();
+    let mut t = listack(id, "Confbridge user list will follow");
+    let mut n = 0;
+    for u in &conf.users {
+        let Some((_, live)) = channels.iter().find(|(c, _)| *c == u.channel) else {
+            continue;
+        };
+        let answered = std::time::SystemTime::now()
+            .duration_since(u.answered)
+            .unwrap_or_default()
+            .as_secs();
+        let mut h: Vec<(&str, String)> = vec![("Conference", conf.name.clone())];
+        for k in [
+            "Admin",
+            "MarkedUser",
+            "WaitMarked",
+            "EndMarked",
+            "EndMarkedAny",
+            "Waiting",
+            "Muted",
+            "Talking",
+        ] {
+            h.push((k, yes_no(false)));
+        }
+        h.push(("AnsweredTime", answered.to_string()));
+        h.extend(live.snapshot.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        item_id_first(&mut t, "ConfbridgeList", id, &h);
+        n += 1;
+    }
+    complete(&mut t, "ConfbridgeListComplete", id, n, &[]);
+    Reply::new(t.into_bytes())
 }

@@ -77,6 +77,8 @@ pub struct Shared {
     /// The queues of queues.conf and their members' states: QueueStatus, QueueSummary and
     /// GetConfig show them, calls raise their QueueMemberStatus events.
     pub queues: Arc<crate::queues::Queues>,
+    /// The conferences of ConfBridge calls.
+    pub apps: Arc<crate::apps::Apps>,
     /// Agents (agents.conf), for Agents and DeviceStateList.
     pub(crate) agents: Vec<crate::lists::Agent>,
     /// Connected sessions, for `manager show connected`.
@@ -116,6 +118,7 @@ impl Shared {
                     .unwrap_or_default()
                     .as_secs(),
             )),
+            apps: Arc::default(),
             agents: crate::lists::default_agents(),
             connected: Mutex::new(Vec::new()),
             next_session: std::sync::atomic::AtomicU64::new(0),
@@ -596,15 +599,15 @@ impl Session {
             "devicestatelist" => crate::lists::device_state_list(&self.shared, id),
             "extensionstatelist" => crate::lists::extension_state_list(id),
             "presencestatelist" => crate::lists::presence_state_list(id),
-            "bridgelist" => crate::lists::bridge_list(id),
+            "bridgelist" => crate::lists::bridge_list(&self.shared, id),
             "parkinglots" => crate::lists::parking_lots(id),
             "parkedcalls" => crate::lists::parked_calls(m, id),
             "showdialplan" => crate::lists::show_dialplan(&self.shared, m, id),
             "queuestatus" => crate::lists::queue_status(&self.shared, m, id),
             "queuesummary" => crate::lists::queue_summary(&self.shared, m, id),
             "agents" => crate::lists::agents(&self.shared, id),
-            "confbridgelistrooms" => crate::lists::confbridge_list_rooms(id),
-            "confbridgelist" => crate::lists::confbridge_list(m, id),
+            "confbridgelistrooms" => crate::lists::confbridge_list_rooms(&self.shared, id),
+            "confbridgelist" => crate::lists::confbridge_list(&self.shared, m, id),
             "loggerrotate" => Reply::new(
                 Out::response("Success", id)
                     .h("Message", "Reloaded the logger and rotated log files")
@@ -1007,12 +1010,13 @@ impl Session {
             let d = live.started.elapsed().as_secs();
             let _ = write!(
                 t,
-                "Application: {}\r\nApplicationData: {}\r\nDuration: {:02}:{:02}:{:02}\r\nBridgeId: \r\n\r\n",
+                "Application: {}\r\nApplicationData: {}\r\nDuration: {:02}:{:02}:{:02}\r\nBridgeId: {}\r\n\r\n",
                 live.app,
                 live.data,
                 d / 3600,
                 d % 3600 / 60,
-                d % 60
+                d % 60,
+                live.bridge
             );
             bytes.extend_from_slice(t.as_bytes());
         }
@@ -1086,9 +1090,10 @@ impl Session {
             let _ = write!(
                 t,
                 "Type: Local\r\nDNID: \r\nEffectiveConnectedLineNum: {num}\r\nEffectiveConnectedLineName: {name}\r\n\
-                 TimeToHangup: 0\r\nBridgeID: \r\nApplication: {}\r\nData: {}\r\n\
+                 TimeToHangup: 0\r\nBridgeID: {}\r\nApplication: {}\r\nData: {}\r\n\
                  Nativeformats: (slin)\r\nReadformat: slin\r\nReadtrans: \r\nWriteformat: slin\r\nWritetrans: \r\n\
                  Callgroup: 0\r\nPickupgroup: 0\r\nSeconds: {}\r\n",
+                live.bridge,
                 live.app,
                 live.data,
                 live.started.elapsed().as_secs()

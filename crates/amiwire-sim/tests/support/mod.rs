@@ -269,3 +269,61 @@ pub(crate) fn arbitrary_texts(rng: &mut XorShift, pieces: &[&str], exercise: imp
         exercise(&text);
     }
 }
+
+impl Client {
+    /// Sends an event-list action and returns its messages with ActionID `id`: the answer,
+    /// and (when it is a `Success`) the items up to the `…Complete` event.
+    pub(crate) async fn list(&mut self, action: &str, id: &str) -> Vec<Message> {
+        let from = self.got.len();
+        self.send(action).await;
+        let mine = |m: &Message| m.get_str("ActionID") == Some(id);
+        let done = |ms: &[Message]| {
+            ms.iter().filter(|m| mine(m)).any(|m| {
+                m.get_str("Response") == Some("Error") || m.get_str("EventList") == Some("Complete")
+            })
+        };
+        self.read_until(|ms| done(&ms[from..])).await;
+        self.got[from..]
+            .iter()
+            .filter(|m| mine(m))
+            .cloned()
+            .collect()
+    }
+
+    /// Originates `Local/<exten>@test` asynchronously with Application Wait(`wait`)
+    /// (ActionID `id`) and waits for its `OriginateResponse` (the session needs call events
+    /// on).
+    pub(crate) async fn originate_wait(&mut self, exten: &str, wait: u32, extra: &str, id: &str) {
+        let from = self.got.len();
+        self.send(format!(
+            "Action: Originate\r\nActionID: {id}\r\nChannel: Local/{exten}@test\r\n\
+             Application: Wait\r\nData: {wait}\r\nAsync: true\r\n{extra}\r\n"
+        ))
+        .await;
+        self.read_until(|ms| {
+            ms[from..].iter().any(|m| {
+                m.get_str("Event") == Some("OriginateResponse") && m.get_str("ActionID") == Some(id)
+            })
+        })
+        .await;
+        let r = self.got[from..]
+            .iter()
+            .find(|m| {
+                m.get_str("Event") == Some("OriginateResponse") && m.get_str("ActionID") == Some(id)
+            })
+            .unwrap();
+        assert_eq!(r.get_str("Response"), Some("Success"), "{id}");
+    }
+
+    /// Reads until `n` events named `event` have come since message `from`.
+    pub(crate) async fn wait_events(&mut self, from: usize, event: &str, n: usize) {
+        self.read_until(|ms| {
+            ms[from..]
+                .iter()
+                .filter(|m| m.get_str("Event") == Some(event))
+                .count()
+                >= n
+        })
+        .await;
+    }
+}
