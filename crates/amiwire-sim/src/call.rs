@@ -1,6 +1,6 @@
 //! Calls on Local channels: what an Originate starts. A small model of Asterisk's channels
 //! that runs the dialplan of the called extension (Answer, Wait, Set, UserEvent, Hangup,
-//! Dial to another Local channel, and ConfBridge; other applications are stepped over) and
+//! Dial to another Local channel, ConfBridge and Queue; other applications are stepped over) and
 //! raises the events a real Asterisk 22 raises for it, with the header blocks and in the order of the
 //! recordings (08 for a Dial): Newchannel, Newexten, NewCallerid, NewConnectedLine,
 //! LocalBridge, VarSet (with Dial's DIALSTATUS, DIALEDPEERNAME, … and BRIDGEPEER), Newstate,
@@ -1049,6 +1049,50 @@ pub async fn run(
                     }
                 }
             }
+            "queue" => {
+                let name = args.first().cloned().unwrap_or_default();
+                // Queue(queuename,options,URL,announceoverride,timeout,…).
+                let timeout = args
+                    .get(4)
+                    .and_then(|t| t.trim().parse::<f64>().ok())
+                    .filter(|t| *t > 0.0)
+                    .map(seconds);
+                let held = queue(
+                    &mut ev,
+                    QueueCall {
+                        apps: &apps,
+                        channels: &channels,
+                        ctl: &ctl,
+                        one_side: &mut one_side,
+                        one: &mut one,
+                        two: &two,
+                    },
+                    &name,
+                    timeout,
+                )
+                .await;
+                match held {
+                    Held::Done => {}
+                    Held::OneEnded(how) => {
+                        return end(&mut ev, &channels, &mut one, &mut two, how);
+                    }
+                    Held::Killed(REDIRECTED) => match redirect_target(&ctl, &dialplan) {
+                        Some((c, e, new_steps)) => {
+                            two.context = c;
+                            two.exten = e.clone();
+                            exten = e;
+                            steps = new_steps;
+                            i = 0;
+                            redirected = true;
+                            continue 'steps;
+                        }
+                        None => break 'steps,
+                    },
+                    Held::Killed(why) => {
+                        return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
+                    }
+                }
+            }
             "set" => {
                 if let Some((k, v)) = step.args.split_once('=') {
                     let _ = channels.set_var(&two.name, k, v);
@@ -1214,6 +1258,108 @@ async fn confbridge(
             ev.raise(event("BridgeDestroy", Privileges::CALL, block(&conf, 0)));
         }
         ev.flush();
+    }
+    held
+}
+
+/// What the Queue application needs of its call.
+struct QueueCall<'c> {
+    apps: &'c crate::apps::Apps,
+    channels: &'c Channels,
+    ctl: &'c CallCtl,
+    one_side: &'c mut OneSide,
+    one: &'c mut Chan,
+    two: &'c Chan,
+}
+
+/// `Queue(<name>,…,<timeout>)` on the ;2 side: it joins the queue (`crate::queues`) and waits
+/// there until its timeout (then the dialplan goes on, `QUEUESTATUS` set to `TIMEOUT`), or it
+/// is hung up (the call is abandoned) or redirected. The simulator rings no member, whether
+/// paused or not. An unknown queue is stepped over.
+///
+/// No recording shows the Queue application's events; their layouts and order are
+/// apps/app_queue.c's: QueueCallerJoin (the channel's snapshot, `Queue`, `Position`, `Count`)
+/// and the queue's device `Queue:<name>` RINGING; on leaving, QueueCallerAbandon (`Queue`,
+/// `Position`, `OriginalPosition`, `HoldTime`) if it hung up, then QueueCallerLeave (`Queue`,
+/// `Count`, `Position`), and `Queue:<name>` NOT_INUSE once no caller is left. Recording 06
+/// shows the device states (`Queue:support` RINGING with a caller waiting).
+async fn queue(
+    ev: &mut Raise<'_>,
+    call: QueueCall<'_>,
+    name: &str,
+    timeout: Option<Duration>,
+) -> Held {
+    let QueueCall {
+        apps,
+        channels,
+        ctl,
+        one_side,
+        one,
+        two,
+    } = call;
+    let queues = ev.queues;
+    let Some(qi) = queues.index(name) else {
+        return Held::Done;
+    };
+    let qname = queues.queues()[qi].name.clone();
+    let caller = crate::queues::Caller {
+        channel: two.name.clone(),
+        uniqueid: two.uniqueid.clone(),
+        cid: two.cid.clone(),
+        connected: two.connected.clone(),
+        joined: std::time::Instant::now(),
+        original_position: 0,
+    };
+    let Some(position) = queues.join(qi, caller) else {
+        return Held::Done;
+    };
+    let (pos, count) = (position.to_string(), position.to_string());
+    ev.chan(
+        "QueueCallerJoin",
+        Privileges::AGENT,
+        two,
+        &[("Queue", &qname), ("Position", &pos), ("Count", &count)],
+    );
+    let device = format!("Queue:{qname}");
+    apps.set_device(&device, "RINGING");
+    ev.devstate(&device, "RINGING");
+    ev.flush();
+    let until = timeout.map(|t| tokio::time::Instant::now() + t);
+    let held = hold(ev, channels, ctl, one_side, one, until).await;
+    let abandoned = match held {
+        Held::Done | Held::Killed(REDIRECTED) => false,
+        Held::OneEnded(_) | Held::Killed(_) => true,
+    };
+    if let Some(left) = queues.leave(qi, &two.name, abandoned) {
+        let (pos, count) = (left.position.to_string(), left.count.to_string());
+        if abandoned {
+            let (orig, waited) = (left.original_position.to_string(), left.waited.to_string());
+            ev.chan(
+                "QueueCallerAbandon",
+                Privileges::AGENT,
+                two,
+                &[
+                    ("Queue", &qname),
+                    ("Position", &pos),
+                    ("OriginalPosition", &orig),
+                    ("HoldTime", &waited),
+                ],
+            );
+        }
+        ev.chan(
+            "QueueCallerLeave",
+            Privileges::AGENT,
+            two,
+            &[("Queue", &qname), ("Count", &count), ("Position", &pos)],
+        );
+        if left.count == 0 {
+            apps.set_device(&device, "NOT_INUSE");
+            ev.devstate(&device, "NOT_INUSE");
+        }
+        ev.flush();
+    }
+    if matches!(held, Held::Done) {
+        ev.varset(two, "QUEUESTATUS", "TIMEOUT");
     }
     held
 }

@@ -333,17 +333,19 @@ fn flag(b: bool) -> String {
     if b { "1" } else { "0" }.into()
 }
 
-/// apps/app_queue.c `manager_queues_status`, in recording 06's layout: `QueueParams` and a
-/// `QueueMember` per member (no `QueueEntry`: the simulator places no queue calls, so every
-/// count and time is 0). Each member's `Status`, `InCall` and `Paused` are app_queue's, as
-/// its QueueMemberStatus events report them (`crate::queues`). `Queue` and `Member` narrow
-/// the list.
+/// apps/app_queue.c `manager_queues_status`, in recording 06's layout: `QueueParams`, a
+/// `QueueMember` per member and a `QueueEntry` per waiting caller. Each member's `Status`,
+/// `InCall`, `Paused` and pause are app_queue's, as its QueueMemberStatus and
+/// QueueMemberPause events report them (`crate::queues`). No call is ever completed (the
+/// simulator rings no member), so hold and talk times and the service levels stay 0.
+/// `Queue` and `Member` narrow the list.
 pub(crate) fn queue_status(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
     let member_filter = m.get_str("Member").filter(|v| !v.is_empty());
     let login = shared.queues.login_time().to_string();
     let mut t = listack(id, "Queue status will follow");
     let mut n = 0;
     for (qi, q) in queue_filter(shared, m) {
+        let (callers, abandoned) = shared.queues.callers(qi);
         item_id_last(
             &mut t,
             "QueueParams",
@@ -352,11 +354,11 @@ pub(crate) fn queue_status(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>
                 ("Queue", q.name.clone()),
                 ("Max", q.maxlen.to_string()),
                 ("Strategy", q.strategy.clone()),
-                ("Calls", "0".into()),
+                ("Calls", callers.len().to_string()),
                 ("Holdtime", "0".into()),
                 ("TalkTime", "0".into()),
                 ("Completed", "0".into()),
-                ("Abandoned", "0".into()),
+                ("Abandoned", abandoned.to_string()),
                 ("ServiceLevel", q.servicelevel.to_string()),
                 ("ServicelevelPerf", "0.0".into()),
                 ("ServicelevelPerf2", "0.0".into()),
@@ -382,13 +384,41 @@ pub(crate) fn queue_status(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>
                     ("Penalty", mem.penalty.to_string()),
                     ("CallsTaken", "0".into()),
                     ("LastCall", "0".into()),
-                    ("LastPause", "0".into()),
+                    ("LastPause", state.last_pause.to_string()),
                     ("LoginTime", login.clone()),
                     ("InCall", flag(state.in_call)),
                     ("Status", state.status.to_string()),
                     ("Paused", flag(state.paused)),
-                    ("PausedReason", String::new()),
+                    ("PausedReason", state.paused_reason.clone()),
                     ("Wrapuptime", "0".into()),
+                ],
+            );
+            n += 1;
+        }
+        // The caller ID parts of a QueueEntry: `unknown` when not set (S_COR in app_queue).
+        let known = |v: &str| {
+            if v == "<unknown>" {
+                "unknown".to_owned()
+            } else {
+                v.to_owned()
+            }
+        };
+        for (pos, c) in callers.iter().enumerate() {
+            item_id_last(
+                &mut t,
+                "QueueEntry",
+                id,
+                &[
+                    ("Queue", q.name.clone()),
+                    ("Position", (pos + 1).to_string()),
+                    ("Channel", c.channel.clone()),
+                    ("Uniqueid", c.uniqueid.clone()),
+                    ("CallerIDNum", known(&c.cid.0)),
+                    ("CallerIDName", known(&c.cid.1)),
+                    ("ConnectedLineNum", known(&c.connected.0)),
+                    ("ConnectedLineName", known(&c.connected.1)),
+                    ("Wait", c.joined.elapsed().as_secs().to_string()),
+                    ("Priority", "0".into()),
                 ],
             );
             n += 1;
@@ -398,35 +428,93 @@ pub(crate) fn queue_status(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>
     Reply::new(t.into_bytes())
 }
 
-/// apps/app_queue.c `manager_queues_summary`, in recording 06's layout: members logged in (all
-/// static members) and available (not in use and not paused, by the same member states as
-/// QueueStatus); no callers.
+/// apps/app_queue.c `manager_queues_summary`, in recording 06's layout: members logged in
+/// (their device neither unavailable nor invalid) and available (not in use and not paused),
+/// by the same member states as QueueStatus; the callers waiting and the longest wait.
 pub(crate) fn queue_summary(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
     let mut t = listack(id, "Queue summary will follow");
     let mut n = 0;
     for (qi, q) in queue_filter(shared, m) {
-        let available = (0..q.members.len())
+        let states: Vec<_> = (0..q.members.len())
             .map(|mi| shared.queues.state(qi, mi))
-            .filter(|s| s.status == 1 && !s.paused)
+            .collect();
+        let logged_in = states.iter().filter(|s| s.logged_in()).count();
+        let available = states
+            .iter()
+            .filter(|s| s.logged_in() && s.available())
             .count();
+        let (callers, _) = shared.queues.callers(qi);
+        let longest = callers
+            .iter()
+            .map(|c| c.joined.elapsed().as_secs())
+            .max()
+            .unwrap_or(0);
         item_id_last(
             &mut t,
             "QueueSummary",
             id,
             &[
                 ("Queue", q.name.clone()),
-                ("LoggedIn", q.members.len().to_string()),
+                ("LoggedIn", logged_in.to_string()),
                 ("Available", available.to_string()),
-                ("Callers", "0".into()),
+                ("Callers", callers.len().to_string()),
                 ("HoldTime", "0".into()),
                 ("TalkTime", "0".into()),
-                ("LongestHoldTime", "0".into()),
+                ("LongestHoldTime", longest.to_string()),
             ],
         );
         n += 1;
     }
     complete(&mut t, "QueueSummaryComplete", id, n, &[]);
     Reply::new(t.into_bytes())
+}
+
+/// apps/app_queue.c `manager_pause_queue_member`: `Interface` and `Paused` are required;
+/// `Queue` narrows it to one queue, `Reason` is kept as the member's `PausedReason`. Raises
+/// app_queue's QueueMemberPause events and its queue device states.
+pub(crate) fn queue_pause(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>) -> Reply {
+    let interface = m.get_str("Interface").unwrap_or("");
+    let paused = m.get_str("Paused").unwrap_or("");
+    if interface.is_empty() || paused.is_empty() {
+        return Reply::new(error(id, "Need 'Interface' and 'Paused' parameters."));
+    }
+    // ast_true.
+    let paused =
+        ["yes", "true", "y", "t", "1", "on"].contains(&paused.to_ascii_lowercase().as_str());
+    let queue = m.get_str("Queue").filter(|q| !q.is_empty());
+    let reason = m.get_str("Reason").unwrap_or("");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let Ok(changed) = shared.queues.pause(queue, interface, paused, reason, now) else {
+        return Reply::new(error(id, "Interface not found"));
+    };
+    let mut events = Vec::new();
+    for (event, devices) in changed {
+        events.push(event);
+        for (device, state) in devices {
+            shared.apps.set_device(&device, &state);
+            events.push(crate::session::SimEvent::new(
+                "DeviceStateChange",
+                crate::accounts::Privileges::CALL,
+                &[("Device", &device), ("State", &state)],
+            ));
+        }
+    }
+    let text = if paused {
+        "Interface paused successfully"
+    } else {
+        "Interface unpaused successfully"
+    };
+    Reply {
+        events,
+        ..Reply::new(
+            crate::session::Out::response("Success", id)
+                .h("Message", text)
+                .done(),
+        )
+    }
 }
 
 /// apps/app_agent_pool.c `action_agents`: every agent, logged off (`Agent`, `Name`,

@@ -67,7 +67,7 @@ pub struct SimConfig {
     /// queues are listed by QueueStatus and QueueSummary, its members' device states raise
     /// QueueMemberStatus, and GetConfig returns it. The recorded server's by default
     /// ([`crate::queues::DEFAULT_QUEUES_CONF`]: queue `support`, member `Local/100@test`).
-    /// Queues do not take calls.
+    /// Callers of the Queue application wait in them; their members are never rung.
     pub queues_conf: String,
 }
 

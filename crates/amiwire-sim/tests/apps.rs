@@ -199,3 +199,217 @@ async fn confbridge_callers_make_a_conference() {
             && m.get_str("State") == Some("NOT_INUSE")));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn queue_pause_action() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let mut ev = admin(&sim, "agent,call").await;
+    let mut c = admin(&sim, "off").await;
+    let e = c
+        .ask(
+            "Action: QueuePause\r\nActionID: p0\r\nInterface: Local/100@test\r\n\r\n",
+            "p0",
+        )
+        .await;
+    assert_eq!(
+        e.get_str("Message"),
+        Some("Need 'Interface' and 'Paused' parameters.")
+    );
+    let e = c
+        .ask(
+            "Action: QueuePause\r\nActionID: p1\r\nInterface: SIP/9\r\nPaused: true\r\n\r\n",
+            "p1",
+        )
+        .await;
+    assert_eq!(e.get_str("Message"), Some("Interface not found"));
+    let e = c
+        .ask(
+            "Action: QueuePause\r\nActionID: p2\r\nInterface: Local/100@test\r\nPaused: true\r\nQueue: nosuch\r\n\r\n",
+            "p2",
+        )
+        .await;
+    assert_eq!(e.get_str("Message"), Some("Interface not found"));
+    let from = ev.got.len();
+    let ok = c
+        .ask(
+            "Action: QueuePause\r\nActionID: p3\r\nInterface: Local/100@test\r\nPaused: true\r\nQueue: support\r\nReason: capture\r\n\r\n",
+            "p3",
+        )
+        .await;
+    assert_eq!(ok.get_str("Response"), Some("Success"));
+    assert_eq!(ok.get_str("Message"), Some("Interface paused successfully"));
+    ev.wait_events(from, "DeviceStateChange", 2).await;
+    let p = events(&ev.got[from..], "QueueMemberPause")[0];
+    assert_eq!(p.get_str("Paused"), Some("1"));
+    assert_eq!(p.get_str("PausedReason"), Some("capture"));
+    assert_ne!(p.get_str("LastPause"), Some("0"));
+    let devs: Vec<_> = events(&ev.got[from..], "DeviceStateChange")
+        .iter()
+        .map(|m| (m.get_str("Device").unwrap(), m.get_str("State").unwrap()))
+        .collect();
+    assert_eq!(
+        devs,
+        [
+            ("Queue:support_pause_Local/100@test", "INUSE"),
+            ("Queue:support_avail", "INUSE")
+        ]
+    );
+    let st = c
+        .list("Action: QueueStatus\r\nActionID: s\r\n\r\n", "s")
+        .await;
+    let member = st
+        .iter()
+        .find(|m| m.get_str("Event") == Some("QueueMember"))
+        .unwrap();
+    assert_eq!(member.get_str("Paused"), Some("1"));
+    assert_eq!(member.get_str("PausedReason"), Some("capture"));
+    assert_eq!(member.get_str("LastPause"), p.get_str("LastPause"));
+    let sum = c
+        .list("Action: QueueSummary\r\nActionID: q\r\n\r\n", "q")
+        .await;
+    assert_eq!(sum[1].get_str("LoggedIn"), Some("1"));
+    assert_eq!(sum[1].get_str("Available"), Some("0"));
+    // Unpaused (in every queue: no Queue header).
+    let ok = c
+        .ask(
+            "Action: QueuePause\r\nActionID: p4\r\nInterface: Local/100@test\r\nPaused: no\r\n\r\n",
+            "p4",
+        )
+        .await;
+    assert_eq!(
+        ok.get_str("Message"),
+        Some("Interface unpaused successfully")
+    );
+    let sum = c
+        .list("Action: QueueSummary\r\nActionID: q2\r\n\r\n", "q2")
+        .await;
+    assert_eq!(sum[1].get_str("Available"), Some("1"));
+    let ds = c
+        .list("Action: DeviceStateList\r\nActionID: d\r\n\r\n", "d")
+        .await;
+    let devs: Vec<_> = ds
+        .iter()
+        .filter_map(|m| Some((m.get_str("Device")?, m.get_str("State")?)))
+        .collect();
+    assert!(devs.contains(&("Queue:support_pause_Local/100@test", "NOT_INUSE")));
+    assert!(devs.contains(&("Queue:support_avail", "NOT_INUSE")));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn queue_caller_waits_and_abandons() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let mut ev = admin(&sim, "agent,call").await;
+    let mut c = admin(&sim, "off").await;
+    ev.originate_wait("400", 20, "CallerID: Queue Caller <555>\r\n", "o")
+        .await;
+    ev.wait_events(0, "QueueCallerJoin", 1).await;
+    let join = events(&ev.got, "QueueCallerJoin")[0];
+    let tail: Vec<_> = pairs(join).into_iter().skip(16).collect();
+    assert_eq!(
+        tail,
+        [("Queue", "support"), ("Position", "1"), ("Count", "1")]
+            .map(|(k, v)| (k.into(), v.into()))
+    );
+    assert_eq!(join.get_str("Channel"), Some("Local/400@test-00000000;2"));
+    assert_eq!(join.get_str("CallerIDNum"), Some("555"));
+    let st = c
+        .list("Action: QueueStatus\r\nActionID: s\r\n\r\n", "s")
+        .await;
+    let params = &st[1];
+    assert_eq!(params.get_str("Calls"), Some("1"));
+    let entry = st
+        .iter()
+        .find(|m| m.get_str("Event") == Some("QueueEntry"))
+        .unwrap();
+    assert_eq!(entry.get_str("Channel"), Some("Local/400@test-00000000;2"));
+    assert_eq!(entry.get_str("CallerIDName"), Some("Queue Caller"));
+    assert_eq!(entry.get_str("Position"), Some("1"));
+    assert_eq!(st.last().unwrap().get_str("ListItems"), Some("3"));
+    let sum = c
+        .list("Action: QueueSummary\r\nActionID: q\r\n\r\n", "q")
+        .await;
+    assert_eq!(sum[1].get_str("Callers"), Some("1"));
+    let ds = c
+        .list("Action: DeviceStateList\r\nActionID: d\r\n\r\n", "d")
+        .await;
+    assert!(ds
+        .iter()
+        .any(|m| m.get_str("Device") == Some("Queue:support")
+            && m.get_str("State") == Some("RINGING")));
+    let ch = c
+        .list("Action: CoreShowChannels\r\nActionID: c\r\n\r\n", "c")
+        .await;
+    let two = ch
+        .iter()
+        .find(|m| m.get_str("Channel") == Some("Local/400@test-00000000;2"))
+        .unwrap();
+    assert_eq!(two.get_str("Application"), Some("Queue"));
+    assert_eq!(two.get_str("ApplicationData"), Some("support,r,,,20"));
+
+    // The caller hangs up: abandoned.
+    let from = ev.got.len();
+    c.ask(
+        "Action: Hangup\r\nActionID: h\r\nChannel: Local/400@test-00000000;1\r\n\r\n",
+        "h",
+    )
+    .await;
+    ev.wait_events(from, "QueueCallerLeave", 1).await;
+    let names: Vec<_> = ev.got[from..]
+        .iter()
+        .filter_map(|m| m.get_str("Event"))
+        .filter(|e| e.starts_with("QueueCaller"))
+        .collect();
+    assert_eq!(names, ["QueueCallerAbandon", "QueueCallerLeave"]);
+    let ab = events(&ev.got[from..], "QueueCallerAbandon")[0];
+    assert_eq!(ab.get_str("OriginalPosition"), Some("1"));
+    let leave = events(&ev.got[from..], "QueueCallerLeave")[0];
+    assert_eq!(leave.get_str("Count"), Some("0"));
+    let st = c
+        .list("Action: QueueStatus\r\nActionID: s2\r\n\r\n", "s2")
+        .await;
+    assert_eq!(st[1].get_str("Calls"), Some("0"));
+    assert_eq!(st[1].get_str("Abandoned"), Some("1"));
+    assert!(!st.iter().any(|m| m.get_str("Event") == Some("QueueEntry")));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn queue_timeout_goes_on_in_the_dialplan() {
+    let mut cfg = SimConfig::default();
+    cfg.dialplan = amiwire_sim::dialplan::Dialplan::parse(
+        "[test]\nexten => 400,1,Answer()\n same => n,Queue(support,r,,,1)\n same => n,Hangup()\n",
+    )
+    .unwrap();
+    let sim = Simulator::start(cfg).await.unwrap();
+    let mut ev = admin(&sim, "agent,call,dialplan").await;
+    let mut c = admin(&sim, "off").await;
+    ev.originate_wait("400", 20, "", "o").await;
+    ev.wait_events(0, "Hangup", 2).await;
+    let names: Vec<_> = ev
+        .got
+        .iter()
+        .filter_map(|m| m.get_str("Event"))
+        .filter(|e| e.starts_with("QueueCaller"))
+        .collect();
+    assert_eq!(
+        names,
+        ["QueueCallerJoin", "QueueCallerLeave"],
+        "not abandoned"
+    );
+    assert!(ev.got.iter().any(|m| m.get_str("Event") == Some("VarSet")
+        && m.get_str("Variable") == Some("QUEUESTATUS")
+        && m.get_str("Value") == Some("TIMEOUT")));
+    // The dialplan went on to its Hangup.
+    assert!(ev
+        .got
+        .iter()
+        .any(|m| m.get_str("Event") == Some("Newexten")
+            && m.get_str("Application") == Some("Hangup")));
+    let st = c
+        .list("Action: QueueStatus\r\nActionID: s\r\n\r\n", "s")
+        .await;
+    assert_eq!(st[1].get_str("Abandoned"), Some("0"));
+    assert_eq!(st[1].get_str("Calls"), Some("0"));
+    sim.stop().await;
+}

@@ -304,7 +304,7 @@ async fn list_commands_names_only_what_is_implemented_with_asterisks_texts() {
         );
         n += 1;
     }
-    assert_eq!(n, 37);
+    assert_eq!(n, 38);
     // In Asterisk's order (its action list is kept sorted).
     let got_names: Vec<&str> = got.iter().skip(2).filter_map(|h| h.name_str()).collect();
     let want_names: Vec<&str> = want
