@@ -1,9 +1,10 @@
-//! The state of the dialplan applications that keep a caller: ConfBridge's conferences, one
-//! model for every part of the simulator that shows them (ConfbridgeListRooms,
-//! ConfbridgeList, BridgeList, DeviceStateList, the `BridgeId` of CoreShowChannels and
-//! Status).
+//! The state of the dialplan applications that keep a caller: ConfBridge's conferences and
+//! AgentLogin's agents, one model for every part of the simulator that shows them
+//! (ConfbridgeListRooms, ConfbridgeList, Agents, BridgeList, DeviceStateList, the `BridgeId`
+//! of CoreShowChannels and Status), and the device states the applications publish.
 //!
-//! Bounded: a conference exists while a call is in it, and a call is in at most one.
+//! Bounded: a conference exists while a call is in it, a call is in at most one, an agent is
+//! one of the configured ones, and there is one agent holding bridge.
 
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -37,16 +38,103 @@ impl Conference {
     }
 }
 
+/// A logged-in agent (AgentLogin).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedIn {
+    /// The agent's id (`1001`).
+    pub agent: String,
+    /// The channel that logged it in, which waits in the agent holding bridge.
+    pub channel: String,
+    /// When it logged in (Unix seconds; the Agents list's `LoggedInTime`).
+    pub since: u64,
+}
+
+/// Why an agent could not log in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginError {
+    /// No such agent is configured.
+    NoSuchAgent,
+    /// It is logged in already.
+    AlreadyLoggedIn,
+}
+
 /// The applications' state of one simulator.
 #[derive(Debug, Default)]
 pub struct Apps {
     conferences: Mutex<Vec<Conference>>,
+    /// The configured agents' ids, and those logged in.
+    agent_ids: Vec<String>,
+    logged_in: Mutex<Vec<LoggedIn>>,
+    /// app_agent_pool's holding bridge: made at the first login, kept after (its id).
+    agent_bridge: Mutex<Option<String>>,
     /// The cached device states the applications publish (`confbridge:<name>`), in the
     /// order first published; bounded by the names of the conferences ever started.
     devices: Mutex<Vec<(String, String)>>,
 }
 
 impl Apps {
+    /// The state of a simulator whose agents.conf configures these agents.
+    pub fn with_agents(agent_ids: Vec<String>) -> Apps {
+        Apps {
+            agent_ids,
+            ..Apps::default()
+        }
+    }
+
+    /// The agents logged in, in the order they logged in.
+    pub fn logged_in(&self) -> Vec<LoggedIn> {
+        self.logged_in
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The agent holding bridge's id, once an agent has logged in.
+    pub fn agent_bridge(&self) -> Option<String> {
+        self.agent_bridge
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Agent `agent` logs in on `channel` at `since`: the holding bridge's id (made with
+    /// `new_bridge_id` if there is none yet, then `true`) and the agents logged in now.
+    pub fn agent_login(
+        &self,
+        agent: &str,
+        channel: &str,
+        since: u64,
+        new_bridge_id: &str,
+    ) -> Result<(String, bool, usize), LoginError> {
+        if !self.agent_ids.iter().any(|a| a == agent) {
+            return Err(LoginError::NoSuchAgent);
+        }
+        let mut logged = self.logged_in.lock().unwrap_or_else(|e| e.into_inner());
+        if logged.iter().any(|l| l.agent == agent) {
+            return Err(LoginError::AlreadyLoggedIn);
+        }
+        logged.push(LoggedIn {
+            agent: agent.to_owned(),
+            channel: channel.to_owned(),
+            since,
+        });
+        let mut bridge = self.agent_bridge.lock().unwrap_or_else(|e| e.into_inner());
+        let made = bridge.is_none();
+        let id = bridge
+            .get_or_insert_with(|| new_bridge_id.to_owned())
+            .clone();
+        Ok((id, made, logged.len()))
+    }
+
+    /// Agent `agent` logs off: when it had logged in and the agents still logged in; `None`
+    /// if it was not logged in.
+    pub fn agent_logoff(&self, agent: &str) -> Option<(u64, usize)> {
+        let mut logged = self.logged_in.lock().unwrap_or_else(|e| e.into_inner());
+        let at = logged.iter().position(|l| l.agent == agent)?;
+        let l = logged.remove(at);
+        Some((l.since, logged.len()))
+    }
+
     /// Caches the state of an application's device (DeviceStateList lists it).
     pub fn set_device(&self, device: &str, state: &str) {
         let mut d = self.devices.lock().unwrap_or_else(|e| e.into_inner());
@@ -144,6 +232,33 @@ mod tests {
         assert!(ended);
         assert!(c.users.is_empty());
         assert_eq!(apps.conferences().len(), 1);
+    }
+
+    #[test]
+    fn agents_log_in_once_into_one_bridge() {
+        let apps = Apps::with_agents(vec!["1001".into(), "1002".into()]);
+        assert_eq!(apps.agent_bridge(), None);
+        assert_eq!(
+            apps.agent_login("9", "c", 1, "b"),
+            Err(LoginError::NoSuchAgent)
+        );
+        assert_eq!(
+            apps.agent_login("1001", "c1", 5, "b1"),
+            Ok(("b1".into(), true, 1))
+        );
+        assert_eq!(
+            apps.agent_login("1001", "c2", 6, "b2"),
+            Err(LoginError::AlreadyLoggedIn)
+        );
+        assert_eq!(
+            apps.agent_login("1002", "c2", 6, "b2"),
+            Ok(("b1".into(), false, 2))
+        );
+        assert_eq!(apps.logged_in()[0].channel, "c1");
+        assert_eq!(apps.agent_logoff("1001"), Some((5, 1)));
+        assert_eq!(apps.agent_logoff("1001"), None);
+        assert_eq!(apps.agent_logoff("1002"), Some((6, 0)));
+        assert_eq!(apps.agent_bridge(), Some("b1".into()), "the bridge stays");
     }
 
     #[test]

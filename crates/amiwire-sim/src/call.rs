@@ -1,8 +1,8 @@
 //! Calls on Local channels: what an Originate starts. A small model of Asterisk's channels
 //! that runs the dialplan of the called extension (Answer, Wait, Set, UserEvent, Hangup,
-//! Dial to another Local channel, ConfBridge and Queue; other applications are stepped over) and
-//! raises the events a real Asterisk 22 raises for it, with the header blocks and in the order of the
-//! recordings (08 for a Dial): Newchannel, Newexten, NewCallerid, NewConnectedLine,
+//! Dial to another Local channel, ConfBridge, Queue and AgentLogin; other applications are
+//! stepped over) and raises the events a real Asterisk 22 raises for it, with the header
+//! blocks and in the order of the recordings (08 for a Dial): Newchannel, Newexten, NewCallerid, NewConnectedLine,
 //! LocalBridge, VarSet (with Dial's DIALSTATUS, DIALEDPEERNAME, … and BRIDGEPEER), Newstate,
 //! DialBegin/DialEnd, Bridge{Create,Enter,Leave,Destroy}, UserEvent, SoftHangupRequest,
 //! HangupRequest, Hangup, DeviceStateChange, QueueMemberStatus (for watched queue members),
@@ -1059,7 +1059,7 @@ pub async fn run(
                     .map(seconds);
                 let held = queue(
                     &mut ev,
-                    QueueCall {
+                    AppCall {
                         apps: &apps,
                         channels: &channels,
                         ctl: &ctl,
@@ -1071,6 +1071,51 @@ pub async fn run(
                     timeout,
                 )
                 .await;
+                match held {
+                    Held::Done => {}
+                    Held::OneEnded(how) => {
+                        return end(&mut ev, &channels, &mut one, &mut two, how);
+                    }
+                    Held::Killed(REDIRECTED) => match redirect_target(&ctl, &dialplan) {
+                        Some((c, e, new_steps)) => {
+                            two.context = c;
+                            two.exten = e.clone();
+                            exten = e;
+                            steps = new_steps;
+                            i = 0;
+                            redirected = true;
+                            continue 'steps;
+                        }
+                        None => break 'steps,
+                    },
+                    Held::Killed(why) => {
+                        return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
+                    }
+                }
+            }
+            "agentlogin" => {
+                let agent = args.first().cloned().unwrap_or_default();
+                let held = agent_login(
+                    &mut ev,
+                    AppCall {
+                        apps: &apps,
+                        channels: &channels,
+                        ctl: &ctl,
+                        one_side: &mut one_side,
+                        one: &mut one,
+                        two: &two,
+                    },
+                    &agent,
+                )
+                .await;
+                let Some(held) = held else {
+                    // The application failed: the channel hangs up.
+                    how = Ending::Dialplan {
+                        builtin: false,
+                        redirected,
+                    };
+                    break;
+                };
                 match held {
                     Held::Done => {}
                     Held::OneEnded(how) => {
@@ -1262,8 +1307,8 @@ async fn confbridge(
     held
 }
 
-/// What the Queue application needs of its call.
-struct QueueCall<'c> {
+/// What the Queue and AgentLogin applications need of their call.
+struct AppCall<'c> {
     apps: &'c crate::apps::Apps,
     channels: &'c Channels,
     ctl: &'c CallCtl,
@@ -1285,11 +1330,11 @@ struct QueueCall<'c> {
 /// shows the device states (`Queue:support` RINGING with a caller waiting).
 async fn queue(
     ev: &mut Raise<'_>,
-    call: QueueCall<'_>,
+    call: AppCall<'_>,
     name: &str,
     timeout: Option<Duration>,
 ) -> Held {
-    let QueueCall {
+    let AppCall {
         apps,
         channels,
         ctl,
@@ -1362,6 +1407,81 @@ async fn queue(
         ev.varset(two, "QUEUESTATUS", "TIMEOUT");
     }
     held
+}
+
+/// app_agent_pool's holding bridge's block, as recording 06's BridgeList shows it: type
+/// `agent_hold`, technology `holding_bridge`, creator `AgentPool`, no name.
+pub(crate) fn agent_bridge_block(id: &str, n: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("BridgeUniqueid", id.to_owned()),
+        ("BridgeType", "agent_hold".into()),
+        ("BridgeTechnology", "holding_bridge".into()),
+        ("BridgeCreator", "AgentPool".into()),
+        ("BridgeName", "<unknown>".into()),
+        ("BridgeNumChannels", n.to_string()),
+        ("BridgeVideoSourceMode", "none".into()),
+    ]
+}
+
+/// `AgentLogin(<agent>,…)` on the ;2 side: the agent logs in and the channel waits in
+/// app_agent_pool's holding bridge until it is hung up or redirected; then the agent logs
+/// off. `None` if the agent is not configured or is logged in already (the application
+/// fails, and the channel hangs up).
+///
+/// No recording shows its events; layouts from main/stasis_channels.c (AgentLogin: the
+/// channel's snapshot and `Agent`; AgentLogoff: the same and `Logintime`, the seconds it was
+/// logged in), order from apps/app_agent_pool.c: AgentLogin, the holding bridge's
+/// BridgeCreate at the first login ever (the bridge is then kept), BridgeEnter; on hanging
+/// up, BridgeLeave then AgentLogoff. Recording 06 shows the bridge and the Agents list.
+async fn agent_login(ev: &mut Raise<'_>, call: AppCall<'_>, agent: &str) -> Option<Held> {
+    let AppCall {
+        apps,
+        channels,
+        ctl,
+        one_side,
+        one,
+        two,
+    } = call;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let (bridge, made, n) = apps
+        .agent_login(agent, &two.name, now, &new_bridge_id())
+        .ok()?;
+    ev.chan("AgentLogin", Privileges::AGENT, two, &[("Agent", agent)]);
+    let block = |n: usize| -> Vec<(String, String)> {
+        agent_bridge_block(&bridge, n)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    };
+    if made {
+        ev.raise(event("BridgeCreate", Privileges::CALL, block(0)));
+    }
+    let mut h = block(n);
+    h.extend(two.snapshot(""));
+    ev.raise(event("BridgeEnter", Privileges::CALL, h));
+    channels.set_bridge(&two.name, &bridge);
+    let held = hold(ev, channels, ctl, one_side, one, None).await;
+    channels.set_bridge(&two.name, "");
+    if let Some((since, left)) = apps.agent_logoff(agent) {
+        let mut h = block(left);
+        h.extend(two.snapshot(""));
+        ev.raise(event("BridgeLeave", Privileges::CALL, h));
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            .saturating_sub(since);
+        ev.chan(
+            "AgentLogoff",
+            Privileges::AGENT,
+            two,
+            &[("Agent", agent), ("Logintime", &secs.to_string())],
+        );
+    }
+    Some(held)
 }
 
 /// How a Hangup action (`killed` = the side it named) ends the pair.

@@ -1,12 +1,11 @@
-//! The event-list actions of recording 06-event-lists that need no queue, agent or conference
-//! call: CoreShowChannelMap, DeviceStateList, ExtensionStateList, PresenceStateList,
+//! The event-list actions of recording 06-event-lists (but CoreShowChannels and Status) and
+//! QueuePause: CoreShowChannelMap, DeviceStateList, ExtensionStateList, PresenceStateList,
 //! BridgeList, Parkinglots, ParkedCalls, ShowDialPlan, QueueStatus, QueueSummary, Agents,
 //! ConfbridgeListRooms and ConfbridgeList.
 //!
 //! Layouts: the recording where it shows them (Asterisk 22.10.1), else the source named at
-//! each function. Conferences are those of the ConfBridge calls up (`crate::apps`); the
-//! simulator places no queue or agent calls, so queues have no callers and the agent is
-//! logged off; there are no parked calls.
+//! each function. Conferences, queue callers and logged-in agents are those of the calls up
+//! (`crate::apps`, `crate::queues`); there are no parked calls.
 
 use std::fmt::Write as _;
 
@@ -154,20 +153,32 @@ pub(crate) fn presence_state_list(id: Option<&str>) -> Reply {
 }
 
 /// main/manager_bridges.c `manager_bridges_list`: a `BridgeListItem` per bridge (ActionID
-/// first, then the bridge block), recording 06's layout. The simulator lists its conference
-/// bridges; the basic bridges of its Dials are not listed.
+/// first, then the bridge block), recording 06's layout. The simulator lists app_agent_pool's
+/// holding bridge (once an agent has logged in; its count is the agents logged in) and its
+/// conference bridges; the basic bridges of its Dials are not listed.
 pub(crate) fn bridge_list(shared: &Shared, id: Option<&str>) -> Reply {
     let mut t = listack(id, "Bridge listing will follow");
-    let confs = shared.apps.conferences();
-    for c in &confs {
+    let mut n = 0;
+    if let Some(b) = shared.apps.agent_bridge() {
+        let agents = shared.apps.logged_in().len();
+        item_id_first(
+            &mut t,
+            "BridgeListItem",
+            id,
+            &crate::call::agent_bridge_block(&b, agents),
+        );
+        n += 1;
+    }
+    for c in &shared.apps.conferences() {
         item_id_first(
             &mut t,
             "BridgeListItem",
             id,
             &crate::call::conference_bridge_block(c),
         );
+        n += 1;
     }
-    complete(&mut t, "BridgeListComplete", id, confs.len(), &[]);
+    complete(&mut t, "BridgeListComplete", id, n, &[]);
     Reply::new(t.into_bytes())
 }
 
@@ -517,21 +528,29 @@ pub(crate) fn queue_pause(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>)
     }
 }
 
-/// apps/app_agent_pool.c `action_agents`: every agent, logged off (`Agent`, `Name`,
-/// `Status: AGENT_LOGGEDOFF`, then the ActionID); the list framing of recording 06.
+/// apps/app_agent_pool.c `action_agents`, in recording 06's layout: per agent `Agent`,
+/// `Name`, `Status`; a logged-in agent (AgentLogin, `crate::apps`) is `AGENT_IDLE` (the
+/// simulator gives agents no calls) with its `LoggedInTime` and its channel's snapshot, the
+/// others `AGENT_LOGGEDOFF`; then the ActionID.
 pub(crate) fn agents(shared: &Shared, id: Option<&str>) -> Reply {
     let mut t = listack(id, "Agents will follow");
+    let logged = shared.apps.logged_in();
+    let channels = shared.channels.list();
     for a in &shared.agents {
-        item_id_last(
-            &mut t,
-            "Agents",
-            id,
-            &[
-                ("Agent", a.id.clone()),
-                ("Name", a.name.clone()),
-                ("Status", "AGENT_LOGGEDOFF".into()),
-            ],
-        );
+        let mut h: Vec<(&str, String)> = vec![("Agent", a.id.clone()), ("Name", a.name.clone())];
+        let on = logged.iter().find(|l| l.agent == a.id).and_then(|l| {
+            let (_, live) = channels.iter().find(|(c, _)| *c == l.channel)?;
+            Some((l.since, live))
+        });
+        match on {
+            Some((since, live)) => {
+                h.push(("Status", "AGENT_IDLE".into()));
+                h.push(("LoggedInTime", since.to_string()));
+                h.extend(live.snapshot.iter().map(|(k, v)| (k.as_str(), v.clone())));
+            }
+            None => h.push(("Status", "AGENT_LOGGEDOFF".into())),
+        }
+        item_id_last(&mut t, "Agents", id, &h);
     }
     complete(&mut t, "AgentsComplete", id, shared.agents.len(), &[]);
     Reply::new(t.into_bytes())

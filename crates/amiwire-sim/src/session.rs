@@ -118,7 +118,12 @@ impl Shared {
                     .unwrap_or_default()
                     .as_secs(),
             )),
-            apps: Arc::default(),
+            apps: Arc::new(crate::apps::Apps::with_agents(
+                crate::lists::default_agents()
+                    .into_iter()
+                    .map(|a| a.id)
+                    .collect(),
+            )),
             agents: crate::lists::default_agents(),
             connected: Mutex::new(Vec::new()),
             next_session: std::sync::atomic::AtomicU64::new(0),

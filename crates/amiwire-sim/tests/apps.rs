@@ -413,3 +413,99 @@ async fn queue_timeout_goes_on_in_the_dialplan() {
     assert_eq!(st[1].get_str("Calls"), Some("0"));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn agent_login_and_logoff() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let mut ev = admin(&sim, "agent,call").await;
+    let mut c = admin(&sim, "off").await;
+    let bl = c
+        .list("Action: BridgeList\r\nActionID: b0\r\n\r\n", "b0")
+        .await;
+    assert_eq!(bl.len(), 2, "no holding bridge before the first login");
+    ev.originate_wait("800", 20, "CallerID: Agent <1001>\r\n", "o")
+        .await;
+    ev.wait_events(0, "BridgeEnter", 1).await;
+    let names: Vec<_> = ev
+        .got
+        .iter()
+        .filter_map(|m| m.get_str("Event"))
+        .filter(|e| e.starts_with("Agent") || e.starts_with("Bridge"))
+        .collect();
+    assert_eq!(names, ["AgentLogin", "BridgeCreate", "BridgeEnter"]);
+    let login = events(&ev.got, "AgentLogin")[0];
+    assert_eq!(login.get_str("Channel"), Some("Local/800@test-00000000;2"));
+    assert_eq!(pairs(login).last().unwrap().1, "1001");
+    let enter = events(&ev.got, "BridgeEnter")[0];
+    assert_eq!(enter.get_str("BridgeType"), Some("agent_hold"));
+    assert_eq!(enter.get_str("BridgeNumChannels"), Some("1"));
+    let bridge = enter.get_str("BridgeUniqueid").unwrap().to_owned();
+
+    let agents = c.list("Action: Agents\r\nActionID: a\r\n\r\n", "a").await;
+    let a = pairs(&agents[1]);
+    let keys: Vec<_> = a.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys[..7],
+        [
+            "Event",
+            "Agent",
+            "Name",
+            "Status",
+            "LoggedInTime",
+            "Channel",
+            "ChannelState"
+        ]
+    );
+    assert_eq!(agents[1].get_str("Status"), Some("AGENT_IDLE"));
+    assert_eq!(
+        agents[1].get_str("Channel"),
+        Some("Local/800@test-00000000;2")
+    );
+    assert_eq!(agents[1].get_str("CallerIDName"), Some("Agent"));
+    assert_eq!(a.last().unwrap().0, "ActionID");
+    let bl = c
+        .list("Action: BridgeList\r\nActionID: b\r\n\r\n", "b")
+        .await;
+    assert_eq!(bl[1].get_str("BridgeUniqueid"), Some(bridge.as_str()));
+    assert_eq!(bl[1].get_str("BridgeCreator"), Some("AgentPool"));
+    assert_eq!(bl[1].get_str("BridgeNumChannels"), Some("1"));
+    let st = c
+        .list(
+            "Action: Status\r\nActionID: s\r\nChannel: Local/800@test-00000000;2\r\n\r\n",
+            "s",
+        )
+        .await;
+    assert_eq!(st[1].get_str("BridgeID"), Some(bridge.as_str()));
+    assert_eq!(st[1].get_str("Application"), Some("AgentLogin"));
+
+    // A second login of the same agent fails: that call hangs up at once.
+    let from = ev.got.len();
+    ev.originate_wait("800", 20, "", "o2").await;
+    ev.wait_events(from, "Hangup", 2).await;
+    assert!(events(&ev.got[from..], "AgentLogin").is_empty());
+
+    // Hung up: the agent logs off; the holding bridge stays, empty.
+    let from = ev.got.len();
+    c.ask(
+        "Action: Hangup\r\nActionID: h\r\nChannel: Local/800@test-00000000;2\r\n\r\n",
+        "h",
+    )
+    .await;
+    ev.wait_events(from, "AgentLogoff", 1).await;
+    let names: Vec<_> = ev.got[from..]
+        .iter()
+        .filter_map(|m| m.get_str("Event"))
+        .filter(|e| e.starts_with("Agent") || e.starts_with("Bridge"))
+        .collect();
+    assert_eq!(names, ["BridgeLeave", "AgentLogoff"]);
+    let off = events(&ev.got[from..], "AgentLogoff")[0];
+    assert_eq!(off.get_str("Agent"), Some("1001"));
+    assert!(off.get_str("Logintime").is_some());
+    let agents = c.list("Action: Agents\r\nActionID: a2\r\n\r\n", "a2").await;
+    assert_eq!(agents[1].get_str("Status"), Some("AGENT_LOGGEDOFF"));
+    let bl = c
+        .list("Action: BridgeList\r\nActionID: b2\r\n\r\n", "b2")
+        .await;
+    assert_eq!(bl[1].get_str("BridgeNumChannels"), Some("0"));
+    sim.stop().await;
+}
