@@ -1109,6 +1109,9 @@ impl Session {
                 live.data,
                 live.started.elapsed().as_secs()
             );
+            for (k, v) in status_variables(m, live) {
+                let _ = write!(t, "Variable: {k}={v}\r\n");
+            }
             if let Some(id) = id {
                 let _ = write!(t, "ActionID: {id}\r\n");
             }
@@ -1397,6 +1400,36 @@ impl Session {
             )
         }
     }
+}
+
+/// The `Variable:` lines of a Status item (manager.c `action_status`): each variable named in
+/// `Variables` (comma-separated), `(null)` when unset, as Asterisk prints a missing value;
+/// `CALLERID(num)` and `CALLERID(name)` read the channel's caller ID (recording 06). With
+/// `AllVariables: true`, then every channel variable set on it.
+fn status_variables(m: &MessageRef<'_>, live: &crate::call::Live) -> Vec<(String, String)> {
+    let snap = |key: &str| {
+        live.snapshot
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let mut out = Vec::new();
+    let names = m.get_str("Variables").unwrap_or("");
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let value = match name {
+            "CALLERID(num)" => snap("CallerIDNum"),
+            "CALLERID(name)" => snap("CallerIDName"),
+            _ => live.vars.get(name).cloned(),
+        };
+        out.push((name.to_owned(), value.unwrap_or_else(|| "(null)".into())));
+    }
+    let all = m.get_str("AllVariables").is_some_and(|v| {
+        ["yes", "true", "y", "t", "1", "on"].contains(&v.to_ascii_lowercase().as_str())
+    });
+    if all {
+        out.extend(live.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    out
 }
 
 /// The answer to an Originate: queued (async, or sync and answered) or failed.
