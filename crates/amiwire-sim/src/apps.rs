@@ -9,6 +9,10 @@
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+/// The most device states the simulator caches (conference names come from the dialplan and
+/// may vary from call to call).
+pub const MAX_DEVICES: usize = 1024;
+
 /// A user of a conference: the channel that runs ConfBridge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfUser {
@@ -67,8 +71,9 @@ pub struct Apps {
     logged_in: Mutex<Vec<LoggedIn>>,
     /// app_agent_pool's holding bridge: made at the first login, kept after (its id).
     agent_bridge: Mutex<Option<String>>,
-    /// The cached device states the applications publish (`confbridge:<name>`), in the
-    /// order first published; bounded by the names of the conferences ever started.
+    /// The cached device states the applications publish (`confbridge:<name>`,
+    /// `Queue:<name>`…), in the order first published; at most [`MAX_DEVICES`], the oldest
+    /// dropped first.
     devices: Mutex<Vec<(String, String)>>,
 }
 
@@ -140,7 +145,12 @@ impl Apps {
         let mut d = self.devices.lock().unwrap_or_else(|e| e.into_inner());
         match d.iter_mut().find(|(n, _)| n == device) {
             Some(entry) => entry.1 = state.to_owned(),
-            None => d.push((device.to_owned(), state.to_owned())),
+            None => {
+                if d.len() >= MAX_DEVICES {
+                    d.remove(0);
+                }
+                d.push((device.to_owned(), state.to_owned()));
+            }
         }
     }
 
@@ -274,5 +284,11 @@ mod tests {
                 ("confbridge:2".to_owned(), "INUSE".to_owned())
             ]
         );
+        for i in 0..MAX_DEVICES + 5 {
+            apps.set_device(&format!("confbridge:x{i}"), "INUSE");
+        }
+        let d = apps.devices();
+        assert_eq!(d.len(), MAX_DEVICES);
+        assert_eq!(d[0].0, "confbridge:x5", "the oldest dropped first");
     }
 }
