@@ -1219,9 +1219,10 @@ pub async fn run(
 /// conference started (ConfbridgeStart) with its first user; each user enters the bridge
 /// (BridgeEnter) then joins (ConfbridgeJoin); on leaving, BridgeLeave then ConfbridgeLeave,
 /// and with the last user ConfbridgeEnd then BridgeDestroy. The conference's device
-/// `confbridge:<name>` is INUSE while it is up, NOT_INUSE after. Bridge counts include the
-/// announcer channel (`crate::apps::Conference::bridge_channels`), whose own events are not
-/// raised.
+/// `confbridge:<name>` is INUSE while it is up, NOT_INUSE after. While the conference is up,
+/// bridge counts include the announcer channel (`crate::apps::Conference::bridge_channels`),
+/// whose own events are not raised; BridgeCreate counts 0, and the events of the last user's
+/// leaving 0.
 #[allow(clippy::too_many_arguments)]
 async fn confbridge(
     ev: &mut Raise<'_>,
@@ -1271,7 +1272,9 @@ async fn confbridge(
     let device = format!("confbridge:{name}");
     let n = conf.bridge_channels();
     if started {
-        ev.raise(event("BridgeCreate", Privileges::CALL, block(&conf, n - 1)));
+        // A bridge is created empty (recording 08's BridgeCreate); the announcer is in it
+        // by the time the conference starts.
+        ev.raise(event("BridgeCreate", Privileges::CALL, block(&conf, 0)));
         conf_event(ev, "ConfbridgeStart", &conf, n - 1, None);
         apps.set_device(&device, "INUSE");
         ev.devstate(&device, "INUSE");

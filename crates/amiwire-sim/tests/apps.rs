@@ -60,6 +60,15 @@ async fn confbridge_callers_make_a_conference() {
             "ConfbridgeJoin"
         ]
     );
+    assert_eq!(
+        events(&ev.got, "BridgeCreate")[0].get_str("BridgeNumChannels"),
+        Some("0")
+    );
+    assert_eq!(
+        events(&ev.got, "ConfbridgeStart")[0].get_str("BridgeNumChannels"),
+        Some("1"),
+        "the announcer"
+    );
     let joins = events(&ev.got, "ConfbridgeJoin");
     let first = joins[0];
     assert_eq!(first.get_str("Conference"), Some("1234"));
