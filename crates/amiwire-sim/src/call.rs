@@ -1014,100 +1014,31 @@ pub async fn run(
                     }
                 }
             }
-            "confbridge" => {
-                let name = args.first().cloned().unwrap_or_default();
-                let held = confbridge(
-                    &mut ev,
-                    &apps,
-                    &channels,
-                    &ctl,
-                    &mut one_side,
-                    &mut one,
-                    &two,
-                    &name,
-                )
-                .await;
-                match held {
-                    Held::Done => {}
-                    Held::OneEnded(how) => {
-                        return end(&mut ev, &channels, &mut one, &mut two, how);
+            "confbridge" | "queue" | "agentlogin" => {
+                // Applications that keep the caller until they end, it hangs up, or it is
+                // redirected.
+                let first = args.first().cloned().unwrap_or_default();
+                let call = AppCall {
+                    apps: &apps,
+                    channels: &channels,
+                    ctl: &ctl,
+                    one_side: &mut one_side,
+                    one: &mut one,
+                    two: &two,
+                };
+                let held = match app.as_str() {
+                    "confbridge" => Some(confbridge(&mut ev, call, &first).await),
+                    "queue" => {
+                        // Queue(queuename,options,URL,announceoverride,timeout,…).
+                        let timeout = args
+                            .get(4)
+                            .and_then(|t| t.trim().parse::<f64>().ok())
+                            .filter(|t| *t > 0.0)
+                            .map(seconds);
+                        Some(queue(&mut ev, call, &first, timeout).await)
                     }
-                    Held::Killed(REDIRECTED) => match redirect_target(&ctl, &dialplan) {
-                        Some((c, e, new_steps)) => {
-                            two.context = c;
-                            two.exten = e.clone();
-                            exten = e;
-                            steps = new_steps;
-                            i = 0;
-                            redirected = true;
-                            continue 'steps;
-                        }
-                        None => break 'steps,
-                    },
-                    Held::Killed(why) => {
-                        return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
-                    }
-                }
-            }
-            "queue" => {
-                let name = args.first().cloned().unwrap_or_default();
-                // Queue(queuename,options,URL,announceoverride,timeout,…).
-                let timeout = args
-                    .get(4)
-                    .and_then(|t| t.trim().parse::<f64>().ok())
-                    .filter(|t| *t > 0.0)
-                    .map(seconds);
-                let held = queue(
-                    &mut ev,
-                    AppCall {
-                        apps: &apps,
-                        channels: &channels,
-                        ctl: &ctl,
-                        one_side: &mut one_side,
-                        one: &mut one,
-                        two: &two,
-                    },
-                    &name,
-                    timeout,
-                )
-                .await;
-                match held {
-                    Held::Done => {}
-                    Held::OneEnded(how) => {
-                        return end(&mut ev, &channels, &mut one, &mut two, how);
-                    }
-                    Held::Killed(REDIRECTED) => match redirect_target(&ctl, &dialplan) {
-                        Some((c, e, new_steps)) => {
-                            two.context = c;
-                            two.exten = e.clone();
-                            exten = e;
-                            steps = new_steps;
-                            i = 0;
-                            redirected = true;
-                            continue 'steps;
-                        }
-                        None => break 'steps,
-                    },
-                    Held::Killed(why) => {
-                        return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
-                    }
-                }
-            }
-            "agentlogin" => {
-                let agent = args.first().cloned().unwrap_or_default();
-                let held = agent_login(
-                    &mut ev,
-                    AppCall {
-                        apps: &apps,
-                        channels: &channels,
-                        ctl: &ctl,
-                        one_side: &mut one_side,
-                        one: &mut one,
-                        two: &two,
-                    },
-                    &agent,
-                )
-                .await;
+                    _ => agent_login(&mut ev, call, &first).await,
+                };
                 let Some(held) = held else {
                     // The application failed: the channel hangs up.
                     how = Ending::Dialplan {
@@ -1224,16 +1155,15 @@ pub async fn run(
 /// whose own events are not raised; BridgeCreate counts 0, and the events of the last user's
 /// leaving 0.
 #[allow(clippy::too_many_arguments)]
-async fn confbridge(
-    ev: &mut Raise<'_>,
-    apps: &crate::apps::Apps,
-    channels: &Channels,
-    ctl: &CallCtl,
-    one_side: &mut OneSide,
-    one: &mut Chan,
-    two: &Chan,
-    name: &str,
-) -> Held {
+async fn confbridge(ev: &mut Raise<'_>, call: AppCall<'_>, name: &str) -> Held {
+    let AppCall {
+        apps,
+        channels,
+        ctl,
+        one_side,
+        one,
+        two,
+    } = call;
     let user = crate::apps::ConfUser {
         channel: two.name.clone(),
         answered: two.answered.unwrap_or_else(std::time::SystemTime::now),
