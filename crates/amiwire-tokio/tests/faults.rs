@@ -449,3 +449,41 @@ async fn a_refused_relogin_ends_the_client() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Dropping the last `Client` handle logs off, as `close()` does.
+#[tokio::test]
+async fn dropping_the_last_handle_logs_off() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut buf = Vec::new();
+        scripted_login(&mut s, &mut buf, true).await;
+        let next = read_action(&mut s, &mut buf).await.unwrap();
+        let answer = format!(
+            "Response: Goodbye\r\nActionID: {}\r\nMessage: Thanks for all the fish.\r\n\r\n",
+            action_id(&next)
+        );
+        s.write_all(answer.as_bytes()).await.unwrap();
+        next
+    });
+    let cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
+    let client = Client::connect(cfg).await.unwrap();
+    let mut events = client.events(EventFilter::All);
+    drop(client);
+    let sent = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(sent.starts_with("Action: Logoff\r\n"), "{sent}");
+    // The subscription ends with the session.
+    assert!(matches!(
+        next(&mut events).await,
+        Some(ClientEvent::Connected { .. })
+    ));
+    assert!(matches!(
+        next(&mut events).await,
+        Some(ClientEvent::Disconnected { .. })
+    ));
+    assert_eq!(next(&mut events).await, None);
+}
