@@ -12,6 +12,14 @@ fn events<'a>(ms: &'a [Message], name: &str) -> Vec<&'a Message> {
         .collect()
 }
 
+/// The names of the events whose name starts with one of `prefixes`, in order.
+fn event_names<'a>(ms: &'a [Message], prefixes: &[&str]) -> Vec<&'a str> {
+    ms.iter()
+        .filter_map(|m| m.get_str("Event"))
+        .filter(|e| prefixes.iter().any(|p| e.starts_with(p)))
+        .collect()
+}
+
 async fn admin(sim: &Simulator, events: &str) -> Client {
     let mut c = Client::connect(sim.addr()).await;
     let m = c
@@ -43,12 +51,7 @@ async fn confbridge_callers_make_a_conference() {
 
     // The events of the first join: bridge created, conference started, device in use,
     // the user enters and joins; the second user enters and joins.
-    let names: Vec<_> = ev
-        .got
-        .iter()
-        .filter_map(|m| m.get_str("Event"))
-        .filter(|e| e.starts_with("Confbridge") || e.starts_with("Bridge"))
-        .collect();
+    let names = event_names(&ev.got, &["Confbridge", "Bridge"]);
     assert_eq!(
         names,
         [
@@ -175,11 +178,7 @@ async fn confbridge_callers_make_a_conference() {
     )
     .await;
     ev.wait_events(from, "BridgeDestroy", 1).await;
-    let names: Vec<_> = ev.got[from..]
-        .iter()
-        .filter_map(|m| m.get_str("Event"))
-        .filter(|e| e.starts_with("Confbridge") || e.starts_with("Bridge"))
-        .collect();
+    let names = event_names(&ev.got[from..], &["Confbridge", "Bridge"]);
     assert_eq!(
         names,
         [
@@ -364,11 +363,7 @@ async fn queue_caller_waits_and_abandons() {
     )
     .await;
     ev.wait_events(from, "QueueCallerLeave", 1).await;
-    let names: Vec<_> = ev.got[from..]
-        .iter()
-        .filter_map(|m| m.get_str("Event"))
-        .filter(|e| e.starts_with("QueueCaller"))
-        .collect();
+    let names = event_names(&ev.got[from..], &["QueueCaller"]);
     assert_eq!(names, ["QueueCallerAbandon", "QueueCallerLeave"]);
     let ab = events(&ev.got[from..], "QueueCallerAbandon")[0];
     assert_eq!(ab.get_str("OriginalPosition"), Some("1"));
@@ -395,12 +390,7 @@ async fn queue_timeout_goes_on_in_the_dialplan() {
     let mut c = admin(&sim, "off").await;
     ev.originate_wait("400", 20, "", "o").await;
     ev.wait_events(0, "Hangup", 2).await;
-    let names: Vec<_> = ev
-        .got
-        .iter()
-        .filter_map(|m| m.get_str("Event"))
-        .filter(|e| e.starts_with("QueueCaller"))
-        .collect();
+    let names = event_names(&ev.got, &["QueueCaller"]);
     assert_eq!(
         names,
         ["QueueCallerJoin", "QueueCallerLeave"],
@@ -435,12 +425,7 @@ async fn agent_login_and_logoff() {
     ev.originate_wait("800", 20, "CallerID: Agent <1001>\r\n", "o")
         .await;
     ev.wait_events(0, "BridgeEnter", 1).await;
-    let names: Vec<_> = ev
-        .got
-        .iter()
-        .filter_map(|m| m.get_str("Event"))
-        .filter(|e| e.starts_with("Agent") || e.starts_with("Bridge"))
-        .collect();
+    let names = event_names(&ev.got, &["Agent", "Bridge"]);
     assert_eq!(names, ["AgentLogin", "BridgeCreate", "BridgeEnter"]);
     let login = events(&ev.got, "AgentLogin")[0];
     assert_eq!(login.get_str("Channel"), Some("Local/800@test-00000000;2"));
@@ -501,11 +486,7 @@ async fn agent_login_and_logoff() {
     )
     .await;
     ev.wait_events(from, "AgentLogoff", 1).await;
-    let names: Vec<_> = ev.got[from..]
-        .iter()
-        .filter_map(|m| m.get_str("Event"))
-        .filter(|e| e.starts_with("Agent") || e.starts_with("Bridge"))
-        .collect();
+    let names = event_names(&ev.got[from..], &["Agent", "Bridge"]);
     assert_eq!(names, ["BridgeLeave", "AgentLogoff"]);
     let off = events(&ev.got[from..], "AgentLogoff")[0];
     assert_eq!(off.get_str("Agent"), Some("1001"));
