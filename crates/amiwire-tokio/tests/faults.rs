@@ -15,7 +15,8 @@ use amiwire_tokio::{
     ActionError, Client, ClientEvent, Error, EventFilter, EventMask, Reconnect, Status, TlsConfig,
 };
 use support::{
-    action_id, admin, fast_reconnect, next, next_name, read_action, scripted_login, sim, watching,
+    action_id, admin, fast_reconnect, next, next_name, read_action, scripted_login,
+    scripted_session, sim, watching,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -256,17 +257,12 @@ async fn a_stalled_server_times_the_login_out() {
 /// A scripted server that logs the client in and then never answers again.
 #[tokio::test]
 async fn keepalive_detects_a_silent_server() {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    let server = tokio::spawn(async move {
-        let (mut s, _) = l.accept().await.unwrap();
-        let mut buf = Vec::new();
-        scripted_login(&mut s, &mut buf, true).await;
+    let (port, server) = scripted_session(|mut s, mut sink| async move {
         // Read (and ignore) whatever comes: the Ping gets no Pong.
-        let mut sink = buf;
         let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut sink)).await;
         String::from_utf8_lossy(&sink).into_owned()
-    });
+    })
+    .await;
     let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
     cfg.keepalive = Some(Duration::from_millis(100));
     cfg.pong_timeout = Duration::from_millis(200);
@@ -373,16 +369,13 @@ fn backoff_grows_is_capped_and_jittered() {
 /// the connection is given up after `write_timeout`, the actions failing with `sent: true`.
 #[tokio::test]
 async fn a_server_that_stops_reading_is_given_up() {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let (mut s, _) = l.accept().await.unwrap();
-        let mut buf = Vec::new();
-        scripted_login(&mut s, &mut buf, true).await;
+    let (port, _server) = scripted_session(|s, _| async move {
         // Never read again; keep the socket open until the test ends.
         let _ = done_rx.await;
-    });
+        drop(s);
+    })
+    .await;
     let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
     cfg.write_timeout = Duration::from_millis(300);
     let (client, mut all) = watching(cfg).await;
@@ -453,12 +446,7 @@ async fn a_refused_relogin_ends_the_client() {
 /// Dropping the last `Client` handle logs off, as `close()` does.
 #[tokio::test]
 async fn dropping_the_last_handle_logs_off() {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    let server = tokio::spawn(async move {
-        let (mut s, _) = l.accept().await.unwrap();
-        let mut buf = Vec::new();
-        scripted_login(&mut s, &mut buf, true).await;
+    let (port, server) = scripted_session(|mut s, mut buf| async move {
         let next = read_action(&mut s, &mut buf).await.unwrap();
         let answer = format!(
             "Response: Goodbye\r\nActionID: {}\r\nMessage: Thanks for all the fish.\r\n\r\n",
@@ -466,7 +454,8 @@ async fn dropping_the_last_handle_logs_off() {
         );
         s.write_all(answer.as_bytes()).await.unwrap();
         next
-    });
+    })
+    .await;
     let cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
     let client = Client::connect(cfg).await.unwrap();
     let mut events = client.events(EventFilter::All);

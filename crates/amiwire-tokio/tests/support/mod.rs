@@ -101,3 +101,22 @@ pub async fn scripted_login(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, ac
     );
     s.write_all(answer.as_bytes()).await.unwrap();
 }
+
+/// A scripted server on a free port for one client: it logs the client in, then runs
+/// `session` with the socket and what it read past the Login. Returns the port and the task.
+pub async fn scripted_session<F, Fut, T>(session: F) -> (u16, tokio::task::JoinHandle<T>)
+where
+    F: FnOnce(tokio::net::TcpStream, Vec<u8>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T> + Send,
+    T: Send + 'static,
+{
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut buf = Vec::new();
+        scripted_login(&mut s, &mut buf, true).await;
+        session(s, buf).await
+    });
+    (port, task)
+}
