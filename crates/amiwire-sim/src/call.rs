@@ -788,8 +788,6 @@ pub async fn run(
         ..one.clone()
     };
     let ctl = CallCtl::default();
-    let kill = ctl.kill.clone();
-    let killed = ctl.killed.clone();
     let mut one_side = OneSide::new(&req.target);
     channels.put(&one, &one_side.shown.0, &one_side.shown.1, &ctl);
     channels.put(&two, "", "", &ctl);
@@ -971,52 +969,10 @@ pub async fn run(
                     return end(&mut ev, &channels, &mut one, &mut two, how);
                 }
             }
-            "wait" => {
-                let wait = wait_arg(args.first());
-                let two_ends = tokio::time::Instant::now() + wait;
-                if answered.is_some() && two_ends > deadline {
-                    // Not answered in time: the Originate gives up on its ;1 side.
-                    how = Ending::ActionOne;
-                    break;
-                }
-                // The caller side runs its application or dialplan meanwhile; whichever
-                // ends first ends the pair.
-                loop {
-                    let one_ends = one_side.deadline().filter(|at| *at < two_ends);
-                    tokio::select! {
-                    _ = tokio::time::sleep_until(one_ends.unwrap_or(two_ends)) => {
-                        if one_ends.is_none() {
-                            break;
-                        }
-                        if let Some(how) = one_side.expired(&ev, &mut one) {
-                            return end(&mut ev, &channels, &mut one, &mut two, how);
-                        }
-                        channels.put(&one, &one_side.shown.0, &one_side.shown.1, &ctl);
-                    }
-                    _ = kill.notified() => {
-                        let why = killed.swap(0, Ordering::SeqCst);
-                        if why == REDIRECTED {
-                            match redirect_target(&ctl, &dialplan) {
-                                Some((c, e, new_steps)) => {
-                                    two.context = c;
-                                    two.exten = e.clone();
-                                    exten = e;
-                                    steps = new_steps;
-                                    i = 0;
-                                    redirected = true;
-                                    continue 'steps;
-                                }
-                                None => break 'steps,
-                            }
-                        }
-                        return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
-                    }
-                    }
-                }
-            }
-            "confbridge" | "queue" | "agentlogin" => {
+            "wait" | "confbridge" | "queue" | "agentlogin" => {
                 // Applications that keep the caller until they end, it hangs up, or it is
-                // redirected.
+                // redirected; meanwhile the caller side runs its application or dialplan, and
+                // whichever ends first ends the pair.
                 let first = args.first().cloned().unwrap_or_default();
                 let call = AppCall {
                     apps: &apps,
@@ -1027,6 +983,22 @@ pub async fn run(
                     two: &two,
                 };
                 let held = match app.as_str() {
+                    "wait" => {
+                        let two_ends = tokio::time::Instant::now() + wait_arg(args.first());
+                        if answered.is_some() && two_ends > deadline {
+                            // Not answered in time: the Originate gives up on its ;1 side.
+                            how = Ending::ActionOne;
+                            break;
+                        }
+                        let AppCall {
+                            channels,
+                            ctl,
+                            one_side,
+                            one,
+                            ..
+                        } = call;
+                        Some(hold(&ev, channels, ctl, one_side, one, Some(two_ends)).await)
+                    }
                     "confbridge" => Some(confbridge(&mut ev, call, &first).await),
                     "queue" => {
                         // Queue(queuename,options,URL,announceoverride,timeout,…).
