@@ -18,6 +18,20 @@
 //! Actions are queued with [`send`](Connection::send) at any time (after it, do steps 3 and 4).
 //! Actions sent before the login completes are held and written once it succeeds.
 //!
+//! # The session after a reconnect
+//!
+//! A transport keeps one `Connection` for the life of its client, whatever happens to the
+//! socket. When the socket breaks, the connection reports [`Output::Closed`]; if
+//! [`CloseReason::may_reconnect`] and the transport wants to, it opens a new socket and calls
+//! [`reconnect`](Connection::reconnect). The core carries over everything that belongs to the
+//! session and not to the socket: the event mask (the new Login asks for it), the server-side
+//! filters (sent again right after the login, ahead of any user action) and, with
+//! [`ConnectionConfig::resumable`], the actions never written (kept, within their deadlines,
+//! through the gap, and accepted by [`send`](Connection::send) during it). Actions that were
+//! written before the break fail with [`ActionError::Closed`]` { sent: true }` and are never
+//! sent again: an Originate could ring a phone twice. So a transport keeps sockets, timers
+//! and ActionId → waiter, and no protocol state of its own.
+//!
 //! ```
 //! use std::time::Instant;
 //! use amiwire::connection::{Connection, ConnectionConfig, Credentials, Output};
@@ -188,7 +202,10 @@ impl EventMask {
 }
 
 /// Settings of a [`Connection`].
-#[derive(Debug)]
+///
+/// Every duration may be as large as you like: a deadline that would overflow the clock
+/// means "never" (so `Duration::MAX` turns a timeout off).
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ConnectionConfig {
     /// Log in as this user on the banner; `None` to manage the login yourself.
@@ -217,6 +234,10 @@ pub struct ConnectionConfig {
     pub decoder: DecoderConfig,
     /// Where ActionIDs come from (random prefix plus counter; inject one in tests).
     pub action_ids: ActionIdGenerator,
+    /// Whether the session may be followed by another one ([`Connection::reconnect`]): when it
+    /// ends, the actions never written are kept for the next session instead of failing with
+    /// [`ActionError::Closed`]` { sent: false }` (default: off).
+    pub resumable: bool,
 }
 
 impl ConnectionConfig {
@@ -244,6 +265,7 @@ impl Default for ConnectionConfig {
             max_list_items: 100_000,
             decoder: DecoderConfig::default(),
             action_ids: ActionIdGenerator::new(),
+            resumable: false,
         }
     }
 }
@@ -297,7 +319,10 @@ pub enum ProtocolError {
     NoChallenge,
 }
 
-/// Why the connection ended (the last output).
+/// Why the connection ended (the last output of a session).
+///
+/// Who is at fault, and so whether another attempt can help, is in the variant, never in a
+/// text: see [`may_reconnect`](CloseReason::may_reconnect).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CloseReason {
@@ -305,20 +330,59 @@ pub enum CloseReason {
     Logoff,
     /// The server closed the connection.
     PeerClosed,
-    /// Authentication failed (`Authentication failed`, `Permission denied`…); the server
+    /// The server refused the login or the MD5 challenge (`Authentication failed`…); it
     /// closes the connection after it.
     LoginFailed {
-        /// The server's message.
+        /// The server's `Message:` text (`login refused` when it sent none).
         message: String,
     },
+    /// The server closed the connection before the login completed (an Asterisk that is
+    /// shutting down, a proxy, a limit on sessions).
+    ClosedDuringLogin,
+    /// The login was never sent: the username or the event mask cannot be encoded (a CR,
+    /// LF or control character in it).
+    InvalidLogin(EncodeError),
     /// No banner or login answer in time.
     LoginTimeout,
     /// A keepalive Ping got no answer in time.
     KeepaliveTimeout,
-    /// [`Connection::close`] was called.
+    /// [`Connection::close`] (or [`Connection::reconnect`] on a live connection) was called.
     Local,
     /// The peer broke the protocol.
     Protocol(ProtocolError),
+}
+
+impl CloseReason {
+    /// Whether a new session (a reconnect) may succeed where this one ended: `false` when we
+    /// ended it (Logoff, a local close) or when trying again cannot help (the server refused
+    /// the credentials, the credentials cannot be encoded).
+    pub fn may_reconnect(&self) -> bool {
+        !matches!(
+            self,
+            CloseReason::Logoff
+                | CloseReason::Local
+                | CloseReason::LoginFailed { .. }
+                | CloseReason::InvalidLogin(_)
+        )
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Logoff => f.write_str("logged off"),
+            CloseReason::PeerClosed => f.write_str("the server closed the connection"),
+            CloseReason::LoginFailed { message } => write!(f, "login refused: {message}"),
+            CloseReason::ClosedDuringLogin => {
+                f.write_str("the server closed the connection during the login")
+            }
+            CloseReason::InvalidLogin(e) => write!(f, "the login cannot be sent: {e}"),
+            CloseReason::LoginTimeout => f.write_str("no login answer in time"),
+            CloseReason::KeepaliveTimeout => f.write_str("keepalive Ping unanswered"),
+            CloseReason::Local => f.write_str("closed locally"),
+            CloseReason::Protocol(e) => write!(f, "protocol error: {e}"),
+        }
+    }
 }
 
 /// Why an action has no result.
@@ -398,6 +462,43 @@ impl Response {
     pub fn output(&self) -> Vec<&[u8]> {
         self.message.as_ref().command_output().collect()
     }
+
+    /// Why the server refused the action, when it answered `Response: Error`; `None` for any
+    /// other answer. Read from the texts `process_message` in `main/manager.c` writes (every
+    /// Asterisk version), so that no caller has to compare them itself.
+    pub fn refusal(&self) -> Option<Refusal> {
+        const UNKNOWN_ACTION: &[u8] = b"Invalid/unknown command";
+        let m = self.message.as_ref();
+        if !m.response().is_some_and(|r| r.eq_ignore_ascii_case(b"Error")) {
+            return None;
+        }
+        let text = m.get("Message").unwrap_or_default();
+        Some(if text.eq_ignore_ascii_case(b"Permission denied") {
+            Refusal::PermissionDenied
+        } else if text
+            .get(..UNKNOWN_ACTION.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(UNKNOWN_ACTION))
+        {
+            Refusal::UnknownAction
+        } else {
+            Refusal::Other
+        })
+    }
+}
+
+/// The kind of a `Response: Error`; see [`Response::refusal`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// `Permission denied`: the user lacks the write class the action needs (or is not
+    /// logged in).
+    PermissionDenied,
+    /// `Invalid/unknown command`: the server has no such action (a module not loaded, an
+    /// older Asterisk).
+    UnknownAction,
+    /// Any other error: the action's own (`No such channel`, `Command blacklisted`…); see
+    /// [`Response::text`].
+    Other,
 }
 
 /// What happened on the connection; see [`Connection::poll_output`].
@@ -517,6 +618,8 @@ enum Role {
     Challenge,
     Login,
     Keepalive,
+    /// A server-side filter of the previous session, applied again after the login.
+    Replay,
 }
 
 /// Session state an action changes when it succeeds.
@@ -534,7 +637,8 @@ struct Pending {
     role: Role,
     expect: Expect,
     sent: bool,
-    deadline: Instant,
+    /// `None`: never times out.
+    deadline: Option<Instant>,
     track: Track,
     response: Option<Message>,
     events: Vec<Message>,
@@ -565,6 +669,11 @@ struct Inner {
     login: Option<Credentials>,
     login_events: Option<EventMask>,
     action_timeout: Duration,
+    login_timeout: Duration,
+    resumable: bool,
+    /// Ended for good: a Logoff was sent, or [`Connection::close`] was called on a closed
+    /// connection. No session follows.
+    ended: bool,
     keepalive: Option<Duration>,
     pong_timeout: Duration,
     max_pending: usize,
@@ -576,8 +685,9 @@ struct Inner {
     error: Option<ProtocolError>,
     banner: Option<String>,
     out: Vec<u8>,
-    /// ActionIDs whose bytes are in `out` (sent once `poll_transmit` hands them out).
-    in_out: Vec<ActionId>,
+    /// ActionIDs whose bytes are in `out`, with their place in it (sent once `poll_transmit`
+    /// hands them out).
+    in_out: Vec<(ActionId, usize, usize)>,
     /// Actions waiting for the login, with their bytes.
     held: VecDeque<(ActionId, Vec<u8>)>,
     pending: HashMap<ActionId, Pending>,
@@ -587,9 +697,12 @@ struct Inner {
     outputs: VecDeque<Queued>,
     login_deadline: Option<Instant>,
     next_ping: Option<Instant>,
-    ping: Option<(ActionId, Instant)>,
+    /// The keepalive Ping in flight and its Pong deadline.
+    ping: Option<(ActionId, Option<Instant>)>,
     mask: EventMask,
     filters: Vec<Action>,
+    /// Filters of the previous session, sent again once this one is logged in.
+    replay: Vec<Action>,
     logoff_sent: bool,
     goodbye: bool,
     /// The peer closed; processed after the buffered messages.
@@ -619,6 +732,7 @@ impl Connection {
             max_list_items,
             decoder,
             action_ids,
+            resumable,
         } = config;
         Connection {
             decoder: Decoder::with_config(DecoderConfig {
@@ -633,6 +747,9 @@ impl Connection {
                 login,
                 login_events: events,
                 action_timeout,
+                login_timeout,
+                resumable,
+                ended: false,
                 keepalive,
                 pong_timeout,
                 max_pending,
@@ -649,10 +766,11 @@ impl Connection {
                 order: VecDeque::new(),
                 timers: BinaryHeap::new(),
                 outputs: VecDeque::new(),
-                login_deadline: Some(now + login_timeout),
+                login_deadline: now.checked_add(login_timeout),
                 next_ping: None,
                 ping: None,
                 filters: Vec::new(),
+                replay: Vec::new(),
                 logoff_sent: false,
                 goodbye: false,
                 eof: false,
@@ -734,9 +852,7 @@ impl Connection {
         let reason = if self.inner.goodbye {
             CloseReason::Logoff
         } else if self.inner.state != State::Ready && self.inner.login.is_some() {
-            CloseReason::LoginFailed {
-                message: "connection closed during login".into(),
-            }
+            CloseReason::ClosedDuringLogin
         } else {
             CloseReason::PeerClosed
         };
@@ -753,13 +869,17 @@ impl Connection {
 
     /// Queues an action and returns its ActionID (the action's own, or a generated one). Its
     /// result comes as [`Output::Response`] or [`Output::Failed`] within the default timeout.
+    ///
+    /// On a [resumable](ConnectionConfig::resumable) connection that has closed, the action
+    /// waits for the next session ([`reconnect`](Self::reconnect)) within its deadline.
     pub fn send(&mut self, action: Action, now: Instant) -> Result<ActionId, LocalError> {
         self.inner.now = self.inner.now.max(now);
-        let timeout = self.inner.action_timeout;
-        self.inner.send(action, now + timeout, Role::User)
+        let deadline = now.checked_add(self.inner.action_timeout);
+        self.inner.send(action, deadline, Role::User)
     }
 
-    /// [`send`](Self::send) with this action's own timeout.
+    /// [`send`](Self::send) with this action's own timeout (one too large for the clock,
+    /// such as `Duration::MAX`, means no timeout).
     pub fn send_with_timeout(
         &mut self,
         action: Action,
@@ -767,23 +887,51 @@ impl Connection {
         now: Instant,
     ) -> Result<ActionId, LocalError> {
         self.inner.now = self.inner.now.max(now);
-        self.inner.send(action, now + timeout, Role::User)
+        self.inner.send(action, now.checked_add(timeout), Role::User)
     }
 
     /// Sends Logoff; the connection closes with [`CloseReason::Logoff`] after the Goodbye and
-    /// the server's close. No action can be sent after it.
+    /// the server's close. No action can be sent after it, and no session follows it.
     pub fn logoff(&mut self, now: Instant) -> Result<ActionId, LocalError> {
         self.inner.now = self.inner.now.max(now);
-        let timeout = self.inner.action_timeout;
-        self.inner.send(Action::logoff(), now + timeout, Role::User)
+        let deadline = now.checked_add(self.inner.action_timeout);
+        self.inner.send(Action::logoff(), deadline, Role::User)
     }
 
-    /// Ends the connection locally (the transport dropped the socket): every pending action
-    /// resolves with [`ActionError::Closed`], then [`Output::Closed`]`(Local)`.
+    /// Ends the connection for good (the transport dropped the socket, or gives up
+    /// reconnecting): every pending action resolves with [`ActionError::Closed`], then
+    /// [`Output::Closed`]`(Local)`. On a connection that has already closed, the actions
+    /// kept for a next session ([`ConnectionConfig::resumable`]) fail now.
     pub fn close(&mut self) {
         if self.inner.state != State::Closed {
             self.inner.close(CloseReason::Local);
         }
+        self.inner.end();
+    }
+
+    /// Starts the next session on a new socket, from this one: the same settings and
+    /// credentials, a new login at `now` that asks for the event mask in force
+    /// ([`event_mask`](Self::event_mask)), the server-side filters of the last session
+    /// ([`server_filters`](Self::server_filters)) sent again right after the login, and then
+    /// the actions never written (kept when [`ConnectionConfig::resumable`] is on, or sent
+    /// since the close), each within its own deadline. Actions that were written before the
+    /// break have failed with [`ActionError::Closed`]` { sent: true }` (their outcome is
+    /// unknown) and are never sent again.
+    ///
+    /// A connection that is still open is closed first ([`CloseReason::Local`]). Refused with
+    /// [`LocalError::Closed`] after a Logoff or a [`close`](Self::close), which end the
+    /// connection for good. Drain [`poll_output`](Self::poll_output) first: what the last
+    /// session reported and was not yet read stays in front.
+    pub fn reconnect(&mut self, now: Instant) -> Result<(), LocalError> {
+        if self.inner.ended || self.inner.logoff_sent {
+            return Err(LocalError::Closed);
+        }
+        if self.inner.state != State::Closed {
+            self.inner.close(CloseReason::Local);
+        }
+        self.decoder = Decoder::with_config(self.decoder.config().clone());
+        self.inner.restart(now);
+        Ok(())
     }
 
     // ----- (D) output -----
@@ -832,7 +980,7 @@ impl Connection {
         let n = self.inner.out.len();
         buf.extend_from_slice(&self.inner.out);
         self.inner.out.clear();
-        for id in self.inner.in_out.drain(..) {
+        for (id, _, _) in self.inner.in_out.drain(..) {
             if let Some(p) = self.inner.pending.get_mut(&id) {
                 p.sent = true;
             }
@@ -844,14 +992,16 @@ impl Connection {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let i = &self.inner;
+        let timers = i.timers.peek().map(|Reverse((t, _))| *t);
         if i.state == State::Closed {
-            return None;
+            // Actions kept for the next session still expire.
+            return timers;
         }
         [
             i.login_deadline,
-            i.timers.peek().map(|Reverse((t, _))| *t),
+            timers,
             i.next_ping,
-            i.ping.as_ref().map(|(_, t)| *t),
+            i.ping.as_ref().and_then(|(_, t)| *t),
         ]
         .into_iter()
         .flatten()
@@ -883,10 +1033,14 @@ impl Inner {
     fn send(
         &mut self,
         mut action: Action,
-        deadline: Instant,
+        deadline: Option<Instant>,
         role: Role,
     ) -> Result<ActionId, LocalError> {
-        if self.state == State::Closed || (self.logoff_sent && role == Role::User) {
+        // A closed connection takes user actions only while a next session may come.
+        let closed = self.state == State::Closed;
+        if (closed && (role != Role::User || !self.resumable || self.ended))
+            || (self.logoff_sent && role == Role::User)
+        {
             return Err(LocalError::Closed);
         }
         action.validate()?;
@@ -896,6 +1050,9 @@ impl Inner {
             });
         }
         let name = action.name().to_owned();
+        if closed && name.eq_ignore_ascii_case("logoff") {
+            return Err(LocalError::Closed);
+        }
         let async_originate = name.eq_ignore_ascii_case("originate")
             && action.get("Async").is_some_and(|v| is_true(v.as_bytes()));
         if async_originate && !self.mask.allows_call() {
@@ -903,10 +1060,24 @@ impl Inner {
                 mask: self.mask.to_header_value(),
             });
         }
-        let id = action.ensure_action_id(&mut self.ids);
-        if self.pending.contains_key(&id) {
-            return Err(LocalError::DuplicateActionId(id));
-        }
+        let id = match action.action_id_value() {
+            Some(own) => {
+                let id = ActionId::new(own)?;
+                if self.pending.contains_key(&id) {
+                    return Err(LocalError::DuplicateActionId(id));
+                }
+                id
+            }
+            None => {
+                // A generated ID never collides with one the caller chose.
+                let mut id = self.ids.next_id();
+                while self.pending.contains_key(&id) {
+                    id = self.ids.next_id();
+                }
+                action.set_action_id(&id);
+                id
+            }
+        };
         let mut bytes = Vec::with_capacity(action.encoded_len());
         action.encode(&mut bytes)?;
         let queued = self.out.len() + self.held.iter().map(|(_, b)| b.len()).sum::<usize>();
@@ -935,12 +1106,13 @@ impl Inner {
             Expect::Response
         };
         if self.state == State::Ready || role != Role::User {
+            let start = self.out.len();
             self.out.extend_from_slice(&bytes);
-            self.in_out.push(id.clone());
+            self.in_out.push((id.clone(), start, self.out.len()));
         } else {
             self.held.push_back((id.clone(), bytes));
         }
-        if role == Role::User {
+        if let (Role::User, Some(deadline)) = (role, deadline) {
             self.timers.push(Reverse((deadline, id.clone())));
         }
         self.pending.insert(
@@ -964,7 +1136,9 @@ impl Inner {
         if role == Role::User {
             self.user_count += 1;
         }
-        self.order.push_back(id.clone());
+        if !closed {
+            self.order.push_back(id.clone());
+        }
         Ok(id)
     }
 
@@ -1002,9 +1176,8 @@ impl Inner {
         }
         self.banner = Some(banner.clone());
         self.outputs.push_back(Queued::Connected(banner));
-        // The login deadline is set at creation; the core never reads a clock, so the
-        // fallback is the latest time the caller passed in.
-        let deadline = self.login_deadline.unwrap_or(self.now);
+        // Login steps expire with the login deadline, not a timer of their own.
+        let deadline = self.login_deadline;
         match self.login.clone() {
             None => self.ready(),
             Some(c) => {
@@ -1018,19 +1191,7 @@ impl Inner {
                     AuthMethod::Plain => Role::Login,
                     AuthMethod::Md5 => Role::Challenge,
                 };
-                match action {
-                    Ok(a) => {
-                        if self.send(a, deadline, role).is_err() {
-                            self.close(CloseReason::LoginFailed {
-                                message: "login could not be queued".into(),
-                            });
-                        }
-                    }
-                    Err(_) => self.close(CloseReason::LoginFailed {
-                        message: "username or events mask cannot be sent (invalid characters)"
-                            .into(),
-                    }),
-                }
+                self.send_login(action, deadline, role);
             }
         }
     }
@@ -1039,12 +1200,55 @@ impl Inner {
         self.state = State::Ready;
         self.login_deadline = None;
         if let Some(k) = self.keepalive {
-            self.next_ping = Some(self.now + k);
+            self.next_ping = self.now.checked_add(k);
+        }
+        // The last session's filters first, so that no event the user asked to exclude
+        // arrives after the user's first action.
+        for f in std::mem::take(&mut self.replay) {
+            let deadline = self.now.checked_add(self.action_timeout);
+            // A filter that encoded once encodes again; IDs are fresh.
+            let _ = self.send(f, deadline, Role::Replay);
         }
         while let Some((id, bytes)) = self.held.pop_front() {
+            let start = self.out.len();
             self.out.extend_from_slice(&bytes);
-            self.in_out.push(id);
+            self.in_out.push((id, start, self.out.len()));
         }
+    }
+
+    /// Starts the next session at `now` (see [`Connection::reconnect`]); the connection is
+    /// closed.
+    fn restart(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        self.state = State::AwaitingBanner;
+        self.error = None;
+        self.banner = None;
+        self.login_deadline = now.checked_add(self.login_timeout);
+        self.next_ping = None;
+        self.ping = None;
+        self.goodbye = false;
+        self.eof = false;
+        // Ask the new session for the mask in force, if one was ever chosen.
+        if self.login_events.is_some() || self.mask != EventMask::On {
+            self.login_events = Some(self.mask.clone());
+        }
+        self.replay = std::mem::take(&mut self.filters);
+        // Actions kept from the last session, in the order they were sent.
+        self.order = self.held.iter().map(|(id, _)| id.clone()).collect();
+    }
+
+    /// No session follows: the actions kept for one fail.
+    fn end(&mut self) {
+        self.ended = true;
+        let held: Vec<ActionId> = self.held.drain(..).map(|(id, _)| id).collect();
+        for id in held {
+            if self.pending.remove(&id).is_some() {
+                self.user_count -= 1;
+                self.outputs
+                    .push_back(Queued::Failed(id, ActionError::Closed { sent: false }));
+            }
+        }
+        self.timers.clear();
     }
 
     fn on_message(&mut self, m: MessageRef<'_>) -> Step {
@@ -1207,7 +1411,7 @@ impl Inner {
             let live = self
                 .pending
                 .get(id)
-                .is_some_and(|p| !p.abandoned && p.deadline == *t);
+                .is_some_and(|p| !p.abandoned && p.deadline == Some(*t));
             if live {
                 break;
             }
@@ -1248,6 +1452,14 @@ impl Inner {
             Role::Keepalive => {
                 if self.ping.as_ref().is_some_and(|(pid, _)| pid == id) {
                     self.ping = None;
+                }
+                return;
+            }
+            Role::Replay => {
+                // Kept for the sessions after this one if the server took it again; a
+                // filter it now refuses (the user lost the system write class) is dropped.
+                if let (true, Track::Filter(a)) = (success, p.track) {
+                    self.filters.push(a);
                 }
                 return;
             }
@@ -1302,34 +1514,42 @@ impl Inner {
         h.update(challenge);
         h.update(c.secret.expose().as_bytes());
         let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        let deadline = self.login_deadline.unwrap_or(self.now);
         let action = Action::login_md5(&c.username, &key)
             .and_then(|a| with_events(a, self.login_events.as_ref()));
-        match action {
-            Ok(a) => {
-                if self.send(a, deadline, Role::Login).is_err() {
-                    self.close(CloseReason::LoginFailed {
-                        message: "login could not be queued".into(),
-                    });
-                }
-            }
-            Err(_) => self.close(CloseReason::LoginFailed {
-                message: "username or events mask cannot be sent (invalid characters)".into(),
-            }),
+        self.send_login(action, self.login_deadline, Role::Login);
+    }
+
+    /// Queues a login step; a login that cannot be encoded ends the connection.
+    fn send_login(
+        &mut self,
+        action: Result<Action, EncodeError>,
+        deadline: Option<Instant>,
+        role: Role,
+    ) {
+        let result = action
+            .map_err(LocalError::Encode)
+            .and_then(|a| self.send(a, deadline, role));
+        match result {
+            Ok(_) => {}
+            Err(LocalError::Encode(e)) => self.close(CloseReason::InvalidLogin(e)),
+            // Login steps bypass the user limits and get fresh IDs: nothing else can fail
+            // while the connection is open.
+            Err(_) => self.close(CloseReason::Local),
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.now = self.now.max(now);
-        if self.state == State::Closed {
-            return;
-        }
-        if self.login_deadline.is_some_and(|d| d <= now) && self.state != State::Ready {
-            return self.close(CloseReason::LoginTimeout);
-        }
-        if let Some((_, deadline)) = &self.ping {
-            if *deadline <= now {
-                return self.close(CloseReason::KeepaliveTimeout);
+        // Once closed, only the actions kept for a next session can expire.
+        let closed = self.state == State::Closed;
+        if !closed {
+            if self.login_deadline.is_some_and(|d| d <= now) && self.state != State::Ready {
+                return self.close(CloseReason::LoginTimeout);
+            }
+            if let Some((_, Some(deadline))) = &self.ping {
+                if *deadline <= now {
+                    return self.close(CloseReason::KeepaliveTimeout);
+                }
             }
         }
         while let Some(Reverse((t, _))) = self.timers.peek() {
@@ -1342,7 +1562,7 @@ impl Inner {
             let Some(p) = self.pending.get_mut(&id) else {
                 continue;
             };
-            if p.abandoned || p.deadline != t {
+            if p.abandoned || p.deadline != Some(t) {
                 continue;
             }
             if p.role != Role::User {
@@ -1366,16 +1586,19 @@ impl Inner {
                 .push_back(Queued::Failed(id, ActionError::TimedOut { sent }));
         }
         self.prune_timers();
+        if closed {
+            return;
+        }
         if let Some(interval) = self.keepalive {
             if self.state == State::Ready && self.ping.is_none() {
                 match self.next_ping {
-                    None => self.next_ping = Some(now + interval),
+                    None => self.next_ping = now.checked_add(interval),
                     Some(t) if t <= now => {
-                        let deadline = now + self.pong_timeout;
+                        let deadline = now.checked_add(self.pong_timeout);
                         if let Ok(id) = self.send(Action::ping(), deadline, Role::Keepalive) {
                             self.ping = Some((id, deadline));
                         }
-                        self.next_ping = Some(now + interval);
+                        self.next_ping = now.checked_add(interval);
                     }
                     Some(_) => {}
                 }
@@ -1394,9 +1617,27 @@ impl Inner {
         }
         self.state = State::Closed;
         self.order.clear();
+        // The user's actions never written, in the order they were queued: kept for the
+        // next session, or failed below.
+        let mut unsent: VecDeque<(ActionId, Vec<u8>)> = VecDeque::new();
+        for (id, start, end) in self.in_out.drain(..) {
+            if self
+                .pending
+                .get(&id)
+                .is_some_and(|p| p.role == Role::User && !p.sent)
+            {
+                unsent.push_back((id, self.out[start..end].to_vec()));
+            }
+        }
+        unsent.append(&mut self.held);
+        let keep = self.resumable && !self.ended && !self.logoff_sent;
+        if keep {
+            self.held = unsent;
+        }
         let mut ids: Vec<(u64, ActionId)> = self
             .pending
             .iter()
+            .filter(|(id, _)| !keep || !self.held.iter().any(|(h, _)| h == *id))
             .map(|(id, p)| (p.seq, id.clone()))
             .collect();
         ids.sort();
@@ -1427,12 +1668,15 @@ impl Inner {
             };
             self.outputs.push_back(Queued::Failed(id, error));
         }
-        self.user_count = 0;
+        self.user_count = self.held.len();
         self.abandoned_count = 0;
-        self.held.clear();
         self.timers.clear();
+        for (id, _) in &self.held {
+            if let Some(d) = self.pending.get(id).and_then(|p| p.deadline) {
+                self.timers.push(Reverse((d, id.clone())));
+            }
+        }
         self.out.clear();
-        self.in_out.clear();
         self.ping = None;
         self.next_ping = None;
         self.login_deadline = None;

@@ -19,8 +19,7 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use amiwire::connection::{CloseReason, Credentials};
-//! use amiwire::{Action, ActionIdGenerator, Connection, ConnectionConfig, Output};
+//! use amiwire::{Action, ActionIdGenerator, CloseReason, Connection, ConnectionConfig, Credentials, Output};
 //!
 //! let server = include_bytes!("../tests/data/01-login-ping-logoff.admin.server.bin");
 //! let client = include_bytes!("../tests/data/01-login-ping-logoff.admin.client.bin");
@@ -110,7 +109,13 @@ pub mod filter;
 pub mod fuzzing;
 mod message;
 
-pub use action::{Action, ActionId, ActionIdGenerator, EncodeError};
-pub use connection::{Connection, ConnectionConfig, Output};
+// Everything a user names is here, at the root: one `use amiwire::{…}` line does.
+pub use action::{Action, ActionId, ActionIdGenerator, EncodeError, Originate};
+pub use callfile::{CallFile, CallFileError, Destination};
+pub use connection::{
+    ActionError, AuthMethod, CloseReason, Connection, ConnectionConfig, Credentials, EventMask,
+    LocalError, Output, ProtocolError, Refusal, Response, Secret,
+};
 pub use decoder::{DecodeError, Decoder, DecoderConfig, Frame};
+pub use filter::{Filter, FilterError, FilterSet, ManagerFilter};
 pub use message::{ChanVariable, CommandOutput, Header, Headers, Message, MessageKind, MessageRef};

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str;
+use std::sync::Arc;
 
 /// Where one header line lies inside a message's bytes (offsets relative to the message start).
 ///
@@ -441,11 +442,13 @@ impl<'a> ChanVariable<'a> {
 
 /// An owned message: one buffer with its bytes plus the positions of its headers.
 ///
-/// Cheap to move; [`as_ref`](Message::as_ref) gives the borrowed view with every accessor.
+/// Cheap to move and to clone: clones share one buffer (reference-counted), so an event handed
+/// to several subscribers is allocated once. [`as_ref`](Message::as_ref) gives the borrowed
+/// view with every accessor.
 #[derive(Clone)]
 pub struct Message {
-    bytes: Box<[u8]>,
-    spans: Box<[Span]>,
+    bytes: Arc<[u8]>,
+    spans: Arc<[Span]>,
     index: KeyIndex,
     body: Option<(u32, u32)>,
 }

@@ -1478,10 +1478,7 @@ fn login_answer_with_the_recorded_foreign_id_is_not_taken() {
     assert_eq!(t.log[0], "Connected Asterisk Call Manager/11.0.0");
     assert_eq!(t.log[1], "Unmatched Success id=login-1");
     assert!(!t.log.contains(&"LoggedIn".to_owned()), "{:#?}", t.log);
-    assert_eq!(
-        t.log.last().unwrap(),
-        "Closed LoginFailed { message: \"connection closed during login\" }"
-    );
+    assert_eq!(t.log.last().unwrap(), "Closed ClosedDuringLogin");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -505,3 +505,361 @@ fn timed_out_actions_free_their_slot_and_are_forgotten_when_a_later_one_is_answe
     );
     assert_eq!(conn.pending(), 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The session after a reconnect (ConnectionConfig::resumable, Connection::reconnect)
+// ---------------------------------------------------------------------------------------------
+
+/// What the client wrote since the last call, whole: each action's header lines.
+fn written(peer: &mut Peer, conn: &mut Connection) -> Vec<Vec<(String, String)>> {
+    let mut wire = Vec::new();
+    let _ = conn.poll_transmit(&mut wire);
+    assert_eq!(peer.dec.feed(&wire), wire.len());
+    let mut out = Vec::new();
+    while let Some(Frame::Message(m)) = peer.dec.decode().unwrap() {
+        out.push(
+            m.iter()
+                .map(|h| (h.name_str().unwrap().into(), h.value_str().unwrap().into()))
+                .collect(),
+        );
+    }
+    out
+}
+
+fn resumable() -> ConnectionConfig {
+    let mut cfg = config();
+    cfg.resumable = true;
+    cfg
+}
+
+/// Answers the login of a new session (whose ActionID is `id`).
+fn accept_login(conn: &mut Connection, id: &str) {
+    feed(
+        conn,
+        format!("Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n")
+            .as_bytes(),
+    );
+}
+
+#[test]
+fn reconnect_carries_the_mask_the_filters_and_the_actions_never_written() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(resumable(), t0);
+    // Session state changed by actions: the event mask and a server-side filter.
+    let events = conn.send(Action::events("call,user").unwrap(), t0).unwrap();
+    let filter = conn
+        .send(Action::filter_add("Event: Dial.*").unwrap(), t0)
+        .unwrap();
+    assert_eq!(peer.read(&mut conn).len(), 2);
+    feed(
+        &mut conn,
+        format!(
+            "Response: Success\r\nActionID: {events}\r\nEvents: On\r\n\r\n\
+             Response: Success\r\nActionID: {filter}\r\nMessage: Filter Added Successfully\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(outputs(&mut conn).len(), 2);
+    assert_eq!(conn.event_mask(), &EventMask::parse("call,user"));
+    assert_eq!(conn.server_filters().len(), 1);
+
+    // One action written (its outcome becomes unknown), one queued but never written.
+    let written_id = conn.send(Action::ping(), t0).unwrap();
+    assert_eq!(peer.read(&mut conn), [("Ping".into(), written_id.to_string())]);
+    let unsent = conn
+        .send(Action::new("CoreStatus").action_id("mine").unwrap(), t0)
+        .unwrap();
+    conn.receive_eof();
+    assert_eq!(
+        outputs(&mut conn),
+        [
+            format!("Failed {written_id} Closed {{ sent: true }}"),
+            "Closed PeerClosed".to_owned(),
+        ],
+        "the action never written does not fail"
+    );
+    assert_eq!(conn.pending(), 1);
+    // While the transport reconnects, new actions wait too.
+    let later = conn.send(Action::new("CoreSettings"), t0).unwrap();
+    assert_eq!(conn.pending(), 2);
+
+    let t1 = t0 + Duration::from_secs(5);
+    conn.reconnect(t1).unwrap();
+    assert!(!conn.is_closed());
+    let mut peer = Peer::new();
+    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
+    assert_eq!(
+        outputs(&mut conn),
+        ["Connected Asterisk Call Manager/11.0.0"]
+    );
+    // Only the login, with the mask in force.
+    let login = written(&mut peer, &mut conn);
+    assert_eq!(login.len(), 1, "{login:?}");
+    let header = |a: &[(String, String)], k: &str| {
+        a.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header(&login[0], "Action").as_deref(), Some("Login"));
+    assert_eq!(header(&login[0], "Events").as_deref(), Some("call,user"));
+    let login_id = header(&login[0], "ActionID").unwrap();
+    accept_login(&mut conn, &login_id);
+    assert_eq!(outputs(&mut conn), ["LoggedIn"]);
+    // The filter replayed first, then the kept actions in the order they were sent.
+    let after = written(&mut peer, &mut conn);
+    let names: Vec<_> = after
+        .iter()
+        .map(|a| header(a, "Action").unwrap())
+        .collect();
+    assert_eq!(names, ["Filter", "CoreStatus", "CoreSettings"]);
+    assert_eq!(header(&after[0], "Filter").as_deref(), Some("Event: Dial.*"));
+    assert_eq!(header(&after[1], "ActionID").as_deref(), Some("mine"));
+    assert_eq!(header(&after[2], "ActionID"), Some(later.to_string()));
+    assert!(!after
+        .iter()
+        .any(|a| header(a, "ActionID") == Some(written_id.to_string())));
+    // The replayed filter's answer is the core's own: not reported, kept for the next session.
+    let replay_id = header(&after[0], "ActionID").unwrap();
+    assert_eq!(conn.server_filters().len(), 0);
+    feed(
+        &mut conn,
+        format!(
+            "Response: Success\r\nActionID: {replay_id}\r\nMessage: Filter Added Successfully\r\n\r\n\
+             Response: Success\r\nActionID: mine\r\n\r\n\
+             Response: Success\r\nActionID: {later}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        outputs(&mut conn),
+        [
+            format!("Response {unsent} Success items=0 complete=false"),
+            format!("Response {later} Success items=0 complete=false"),
+        ]
+    );
+    assert_eq!(conn.server_filters().len(), 1);
+    assert_eq!(conn.pending(), 0);
+}
+
+#[test]
+fn a_replayed_filter_the_server_refuses_is_dropped() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(resumable(), t0);
+    let f = conn
+        .send(Action::filter_add("!Event: Newexten").unwrap(), t0)
+        .unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        format!("Response: Success\r\nActionID: {f}\r\nMessage: Filter Added Successfully\r\n\r\n")
+            .as_bytes(),
+    );
+    let _ = outputs(&mut conn);
+    conn.receive_eof();
+    assert_eq!(outputs(&mut conn), ["Closed PeerClosed"]);
+    conn.reconnect(t0).unwrap();
+    let mut peer = Peer::new();
+    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
+    let _ = outputs(&mut conn);
+    let login = peer.read(&mut conn);
+    // No mask was ever chosen: the new login asks for none either.
+    accept_login(&mut conn, &login[0].1);
+    let _ = outputs(&mut conn);
+    let replay = peer.read(&mut conn);
+    assert_eq!(replay[0].0, "Filter");
+    feed(
+        &mut conn,
+        format!(
+            "Response: Error\r\nActionID: {}\r\nMessage: Permission denied\r\n\r\n",
+            replay[0].1
+        )
+        .as_bytes(),
+    );
+    assert!(outputs(&mut conn).is_empty());
+    assert!(conn.server_filters().is_empty());
+}
+
+#[test]
+fn actions_kept_for_the_next_session_expire_and_fail_on_close() {
+    let t0 = Instant::now();
+    let (mut conn, _peer) = logged_in(resumable(), t0);
+    conn.receive_eof();
+    assert_eq!(outputs(&mut conn), ["Closed PeerClosed"]);
+    assert_eq!(conn.poll_timeout(), None);
+    let short = conn
+        .send_with_timeout(Action::ping(), Duration::from_secs(1), t0)
+        .unwrap();
+    let long = conn
+        .send_with_timeout(Action::ping(), Duration::from_secs(60), t0)
+        .unwrap();
+    // A closed connection still has deadlines: those of the actions it keeps.
+    assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    conn.handle_timeout(t0 + Duration::from_secs(1));
+    assert_eq!(
+        outputs(&mut conn),
+        [format!("Failed {short} TimedOut {{ sent: false }}")]
+    );
+    assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+    // Giving up: what was kept fails now, and no session can follow.
+    conn.close();
+    assert_eq!(
+        outputs(&mut conn),
+        [format!("Failed {long} Closed {{ sent: false }}")]
+    );
+    assert_eq!(conn.pending(), 0);
+    assert_eq!(conn.reconnect(t0), Err(LocalError::Closed));
+    assert_eq!(conn.send(Action::ping(), t0), Err(LocalError::Closed));
+}
+
+#[test]
+fn without_resumable_the_actions_never_written_fail_at_the_close() {
+    let t0 = Instant::now();
+    let (mut conn, _peer) = logged_in(config(), t0);
+    let unsent = conn.send(Action::ping(), t0).unwrap();
+    conn.receive_eof();
+    assert_eq!(
+        outputs(&mut conn),
+        [
+            format!("Failed {unsent} Closed {{ sent: false }}"),
+            "Closed PeerClosed".to_owned()
+        ]
+    );
+    assert_eq!(conn.send(Action::ping(), t0), Err(LocalError::Closed));
+    // Still, a next session can be started: with nothing carried but the settings.
+    conn.reconnect(t0).unwrap();
+    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
+    assert_eq!(
+        outputs(&mut conn),
+        ["Connected Asterisk Call Manager/11.0.0"]
+    );
+}
+
+#[test]
+fn no_session_follows_a_logoff() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(resumable(), t0);
+    let bye = conn.logoff(t0).unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        format!("Response: Goodbye\r\nActionID: {bye}\r\nMessage: Thanks for all the fish.\r\n\r\n")
+            .as_bytes(),
+    );
+    conn.receive_eof();
+    let out = outputs(&mut conn);
+    assert_eq!(out.last().unwrap(), "Closed Logoff");
+    assert_eq!(conn.reconnect(t0), Err(LocalError::Closed));
+}
+
+#[test]
+fn reconnect_on_a_live_connection_closes_it_first() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(resumable(), t0);
+    let sent = conn.send(Action::ping(), t0).unwrap();
+    let _ = peer.read(&mut conn);
+    conn.reconnect(t0).unwrap();
+    assert_eq!(
+        outputs(&mut conn),
+        [
+            format!("Failed {sent} Closed {{ sent: true }}"),
+            "Closed Local".to_owned()
+        ]
+    );
+    assert!(!conn.is_closed());
+}
+
+#[test]
+fn close_reasons_say_whether_a_reconnect_can_help() {
+    assert!(CloseReason::PeerClosed.may_reconnect());
+    assert!(CloseReason::ClosedDuringLogin.may_reconnect());
+    assert!(CloseReason::KeepaliveTimeout.may_reconnect());
+    assert!(CloseReason::LoginTimeout.may_reconnect());
+    assert!(!CloseReason::Logoff.may_reconnect());
+    assert!(!CloseReason::Local.may_reconnect());
+    assert!(!CloseReason::LoginFailed {
+        message: "Authentication failed".into()
+    }
+    .may_reconnect());
+    assert_eq!(
+        CloseReason::LoginFailed {
+            message: "Authentication failed".into()
+        }
+        .to_string(),
+        "login refused: Authentication failed"
+    );
+}
+
+#[test]
+fn a_login_that_cannot_be_encoded_is_typed() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.login = Some(Credentials::plain("admin\r\nAction: Command", "amp111"));
+    let mut conn = Connection::new(cfg, t0);
+    let mut peer = Peer::new();
+    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
+    let out = outputs(&mut conn);
+    assert_eq!(out[0], "Connected Asterisk Call Manager/11.0.0");
+    assert!(out[1].starts_with("Closed InvalidLogin("), "{out:?}");
+    assert!(!out[1].contains("amp111"));
+    assert!(peer.read(&mut conn).is_empty(), "nothing written");
+    assert!(!CloseReason::InvalidLogin(amiwire::EncodeError::TooManyHeaders { limit: 1 })
+        .may_reconnect());
+}
+
+#[test]
+fn a_generated_id_never_takes_one_the_caller_chose() {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(config(), t0);
+    let mut peer = Peer::new();
+    // The caller picks the ID the generator would give the login next.
+    let mine = conn
+        .send(Action::ping().action_id("t-1").unwrap(), t0)
+        .unwrap();
+    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
+    let _ = outputs(&mut conn);
+    let login = peer.read(&mut conn);
+    assert_eq!(login, [("Login".into(), "t-2".into())]);
+    accept_login(&mut conn, "t-2");
+    assert_eq!(outputs(&mut conn), ["LoggedIn"]);
+    assert_eq!(peer.read(&mut conn), [("Ping".into(), mine.to_string())]);
+}
+
+#[test]
+fn huge_timeouts_mean_never_and_do_not_panic() {
+    let t0 = Instant::now();
+    let mut cfg = resumable();
+    cfg.login_timeout = Duration::MAX;
+    cfg.action_timeout = Duration::MAX;
+    cfg.keepalive = Some(Duration::MAX);
+    cfg.pong_timeout = Duration::MAX;
+    let (mut conn, mut peer) = logged_in(cfg, t0);
+    let a = conn.send(Action::ping(), t0).unwrap();
+    let b = conn
+        .send_with_timeout(Action::ping(), Duration::MAX, t0)
+        .unwrap();
+    let _ = peer.read(&mut conn);
+    assert_eq!(conn.poll_timeout(), None, "nothing ever expires");
+    let far = t0 + Duration::from_secs(100 * 365 * 24 * 3600);
+    conn.handle_timeout(far);
+    assert!(outputs(&mut conn).is_empty());
+    assert!(peer.read(&mut conn).is_empty(), "no keepalive Ping either");
+    assert_eq!(conn.pending(), 2);
+    conn.close();
+    let out = outputs(&mut conn);
+    assert!(out.contains(&format!("Failed {a} Closed {{ sent: true }}")));
+    assert!(out.contains(&format!("Failed {b} Closed {{ sent: true }}")));
+    // The same on a fresh connection before its banner, with every limit at zero.
+    let mut cfg = config();
+    cfg.login_timeout = Duration::MAX;
+    cfg.max_pending = 0;
+    cfg.max_queued_bytes = 0;
+    cfg.max_list_items = 0;
+    let mut conn = Connection::new(cfg, t0);
+    assert_eq!(conn.poll_timeout(), None);
+    assert!(matches!(
+        conn.send(Action::ping(), t0),
+        Err(LocalError::TooManyPending { limit: 0 })
+    ));
+    conn.handle_timeout(far);
+    assert!(outputs(&mut conn).is_empty());
+}
