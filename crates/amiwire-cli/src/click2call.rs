@@ -26,7 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::render::json_str;
-use crate::{parse_var, Click2CallArgs, Failure};
+use crate::{parse_var, Click2CallArgs, Exit, Failure};
 
 const MAX_REQUEST: usize = 8 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -418,7 +418,7 @@ pub(crate) async fn run(a: Click2CallArgs) -> Result<(), Failure> {
     }
     let listener = TcpListener::bind(a.listen)
         .await
-        .map_err(|e| Failure::new(3, format!("cannot listen on {}: {e}", a.listen)))?;
+        .map_err(|e| Failure::new(Exit::Connect, format!("cannot listen on {}: {e}", a.listen)))?;
     // Only the call class is needed: OriginateResponse.
     let mut cfg = a.conn.client_config(Some(EventMask::parse("call")))?;
     cfg.reconnect = Some(amiwire_tokio::Reconnect::default());

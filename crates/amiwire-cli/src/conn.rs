@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use amiwire::Credentials;
 use amiwire_tokio::{ClientConfig, EventMask, TlsConfig};
 use clap::Args;
 
@@ -129,9 +130,13 @@ impl ConnArgs {
                     "no secret: use AMI_SECRET, the config file, or run on a terminal to be asked",
                 )),
             };
-        let mut cfg = ClientConfig::new(host, port, username, secret);
-        cfg.md5 = a.md5;
-        cfg.events = events;
+        let credentials = if a.md5 {
+            Credentials::md5(username, secret)
+        } else {
+            Credentials::plain(username, secret)
+        };
+        let mut cfg = ClientConfig::with_credentials(host, port, credentials);
+        cfg.connection.events = events;
         if tls {
             let mut t = match a.tls_ca {
                 Some(p) => TlsConfig::ca_file(p),
@@ -148,8 +153,8 @@ impl ConnArgs {
             }
             let d = Duration::from_secs_f64(secs);
             cfg.connect_timeout = d;
-            cfg.login_timeout = d;
-            cfg.action_timeout = d;
+            cfg.connection.login_timeout = d;
+            cfg.connection.action_timeout = d;
         }
         Ok(cfg)
     }

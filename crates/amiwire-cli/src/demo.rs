@@ -11,7 +11,7 @@ use amiwire::{Action, Message};
 use amiwire_sim::server::{SimConfig, Simulator};
 use amiwire_tokio::{Client, ClientConfig, ClientEvent, EventFilter};
 
-use crate::{out, render, Failure};
+use crate::{out, render, Exit, Failure};
 
 /// The events a person watching a call wants to see.
 const SHOWN: &[&str] = &[
@@ -107,7 +107,7 @@ pub(crate) async fn run(json: bool) -> Result<(), Failure> {
     };
     let sim = Simulator::start(SimConfig::default())
         .await
-        .map_err(|e| Failure::new(3, format!("cannot start the simulator: {e}")))?;
+        .map_err(|e| Failure::new(Exit::Connect, format!("cannot start the simulator: {e}")))?;
     let result = session(&p, &sim).await;
     sim.stop().await;
     result
@@ -184,21 +184,21 @@ async fn session(p: &Printer, sim: &Simulator) -> Result<(), Failure> {
                     p.event(&m)?;
                 }
                 Some(_) => {}
-                None => return Err(Failure::new(6, "the connection ended during the call")),
+                None => return Err(Failure::new(Exit::NoResult, "the connection ended during the call")),
             },
             r = &mut originate, if !originated => {
                 originated = true;
-                let r = r.map_err(|e| Failure::new(6, format!("originate task: {e}")))??;
+                let r = r.map_err(|e| Failure::new(Exit::NoResult, format!("originate task: {e}")))??;
                 show_originate(p, &r)?;
                 if !r.is_success() {
-                    return Err(Failure::new(1, "the call failed"));
+                    return Err(Failure::new(Exit::Refused, "the call failed"));
                 }
                 // While the call is up: the channel list, and the CLI's view of it.
                 show_channels(p, &client).await?;
                 show_command(p, &client).await?;
             },
             _ = tokio::time::sleep_until(deadline) => {
-                return Err(Failure::new(6, "the call did not end within 20 s"));
+                return Err(Failure::new(Exit::NoResult, "the call did not end within 20 s"));
             }
         }
     }

@@ -14,9 +14,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use amiwire::action::Originate;
-use amiwire::connection::{ActionError, Response};
 use amiwire::filter::{Filter, FilterSet, ManagerFilter};
 use amiwire::Action;
+use amiwire::{ActionError, Refusal, Response};
 use amiwire_tokio::{Client, ClientEvent, EventFilter, EventMask};
 use clap::{Args, Parser, Subcommand};
 
@@ -320,45 +320,78 @@ struct SimArgs {
     http: Option<std::net::SocketAddr>,
 }
 
-/// A failure, with the exit status it maps to.
+/// The command's exit statuses, as `--help` lists them (`EXIT STATUS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// 1: the server answered with an error (`Response: Error`, a failed Originate).
+    Refused = 1,
+    /// 2: bad usage or settings.
+    Usage = 2,
+    /// 3: cannot connect (refused, unreachable, timed out, TLS), or cannot listen.
+    Connect = 3,
+    /// 4: authentication failed.
+    Auth = 4,
+    /// 5: permission denied (the user lacks the privilege).
+    PermissionDenied = 5,
+    /// 6: no result: timed out or connection lost (the action's outcome may be unknown).
+    NoResult = 6,
+    /// 7: a local file could not be read or written.
+    LocalFile = 7,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// Why a subcommand stopped before its end.
 #[derive(Debug)]
-pub(crate) struct Failure {
-    code: u8,
-    message: String,
+pub(crate) enum Failure {
+    /// The reader of the output went away (`amiwire events | head`): stop quietly, with
+    /// success.
+    OutputClosed,
+    /// An error, with the exit status it maps to.
+    Error {
+        /// The exit status.
+        exit: Exit,
+        /// What to print on stderr.
+        message: String,
+    },
 }
 
 impl Failure {
-    pub(crate) fn new(code: u8, message: impl Into<String>) -> Failure {
-        Failure {
-            code,
+    pub(crate) fn new(exit: Exit, message: impl Into<String>) -> Failure {
+        Failure::Error {
+            exit,
             message: message.into(),
         }
     }
 
     pub(crate) fn usage(message: impl Into<String>) -> Failure {
-        Failure::new(2, message)
+        Failure::new(Exit::Usage, message)
     }
 
     pub(crate) fn io(message: impl Into<String>) -> Failure {
-        Failure::new(7, message)
+        Failure::new(Exit::LocalFile, message)
     }
 }
 
 impl From<amiwire_tokio::Error> for Failure {
     fn from(e: amiwire_tokio::Error) -> Failure {
         use amiwire_tokio::Error as E;
-        let code = match &e {
-            E::Connect { .. } | E::ConnectTimeout { .. } | E::Tls { .. } => 3,
-            E::LoginFailed { .. } | E::LoginTimeout(_) => 4,
-            E::Local(_) => 2,
-            E::Action(ActionError::ListTooLong { .. }) => 1,
-            _ => 6,
+        let exit = match &e {
+            E::Connect { .. } | E::ConnectTimeout { .. } | E::Tls { .. } => Exit::Connect,
+            E::LoginFailed { .. } | E::LoginTimeout(_) => Exit::Auth,
+            E::Local(_) => Exit::Usage,
+            E::Action(ActionError::ListTooLong { .. }) => Exit::Refused,
+            _ => Exit::NoResult,
         };
         let mut message = e.to_string();
         if e.outcome_unknown() {
             message.push_str(" (it may have been carried out)");
         }
-        Failure::new(code, message)
+        Failure::new(exit, message)
     }
 }
 
@@ -368,7 +401,8 @@ impl From<amiwire::EncodeError> for Failure {
     }
 }
 
-/// Exit status 1 (or 5 for a privilege refusal) when the server said no.
+/// [`Exit::Refused`] (or [`Exit::PermissionDenied`] for a privilege refusal) when the server
+/// said no.
 fn check(r: &Response) -> Result<(), Failure> {
     if r.is_success() {
         return Ok(());
@@ -383,12 +417,11 @@ fn check(r: &Response) -> Result<(), Failure> {
         })
         .unwrap_or("error")
         .to_owned();
-    let code = if text.eq_ignore_ascii_case("Permission denied") {
-        5
-    } else {
-        1
+    let exit = match r.refusal() {
+        Some(Refusal::PermissionDenied) => Exit::PermissionDenied,
+        _ => Exit::Refused,
     };
-    Err(Failure::new(code, format!("{}: {text}", r.action)))
+    Err(Failure::new(exit, format!("{}: {text}", r.action)))
 }
 
 fn main() -> ExitCode {
@@ -401,16 +434,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("amiwire: cannot start: {e}");
-            return ExitCode::from(7);
+            return Exit::LocalFile.into();
         }
     };
     match rt.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            if !f.message.is_empty() {
-                eprintln!("amiwire: {}", f.message);
-            }
-            ExitCode::from(f.code)
+        Ok(()) | Err(Failure::OutputClosed) => ExitCode::SUCCESS,
+        Err(Failure::Error { exit, message }) => {
+            eprintln!("amiwire: {message}");
+            exit.into()
         }
     }
 }
@@ -436,7 +467,7 @@ fn out(text: &str) -> Result<(), Failure> {
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 // The reader went away (`amiwire events | head`): stop quietly.
-                Failure::new(0, "")
+                Failure::OutputClosed
             } else {
                 Failure::io(format!("cannot write the output: {e}"))
             }
@@ -492,7 +523,7 @@ async fn events(a: EventsArgs) -> Result<(), Failure> {
         };
         let Some(item) = item else {
             client.close().await;
-            return Err(Failure::new(6, "the connection ended"));
+            return Err(Failure::new(Exit::NoResult, "the connection ended"));
         };
         match item {
             ClientEvent::Event(m) => {
@@ -711,7 +742,7 @@ async fn sim(a: SimArgs) -> Result<(), Failure> {
     }
     let sim = Simulator::start(cfg)
         .await
-        .map_err(|e| Failure::new(3, format!("cannot listen on {}: {e}", a.listen)))?;
+        .map_err(|e| Failure::new(Exit::Connect, format!("cannot listen on {}: {e}", a.listen)))?;
     eprintln!(
         "amiwire: simulator listening on {} (admin/amp111)",
         sim.addr()

@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     cfg.reconnect = Some(Reconnect::default());
-    cfg.keepalive = Some(Duration::from_secs(20));
+    cfg.connection.keepalive = Some(Duration::from_secs(20));
     let client = Client::connect(cfg).await?;
 
     for name in ["DialBegin", "DialEnd"] {

@@ -3,21 +3,24 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use amiwire::connection::{Credentials, EventMask};
-use amiwire::{ActionIdGenerator, DecoderConfig};
+use amiwire::{ConnectionConfig, Credentials};
 
-/// Where and how to connect, log in, and what to do when the connection breaks.
+/// Where and how to connect, and what to do when the connection breaks; the AMI session's own
+/// settings (credentials and login method, event mask, timeouts, limits) are the core's
+/// [`ConnectionConfig`], in [`connection`](Self::connection).
 ///
 /// ```
 /// use std::time::Duration;
-/// use amiwire_tokio::{ClientConfig, EventMask, Reconnect};
+/// use amiwire::{Credentials, EventMask};
+/// use amiwire_tokio::{ClientConfig, Reconnect};
 ///
-/// let mut cfg = ClientConfig::new("pbx.example.com", 5038, "admin", "amp111");
-/// cfg.md5 = true; // Challenge/Login with a key: the secret never crosses the wire
-/// cfg.events = Some(EventMask::parse("call,user"));
+/// // MD5 challenge login: the secret never crosses the wire.
+/// let mut cfg = ClientConfig::with_credentials("pbx.example.com", 5038, Credentials::md5("admin", "amp111"));
+/// cfg.connection.events = Some(EventMask::parse("call,user"));
+/// cfg.connection.keepalive = Some(Duration::from_secs(20));
 /// cfg.reconnect = Some(Reconnect::default());
-/// cfg.keepalive = Some(Duration::from_secs(20));
 /// assert_eq!(cfg.addr(), "pbx.example.com:5038");
+/// assert_eq!(cfg.username(), "admin");
 /// assert!(!format!("{cfg:?}").contains("amp111"));
 /// ```
 #[derive(Debug, Clone)]
@@ -27,30 +30,23 @@ pub struct ClientConfig {
     pub host: String,
     /// AMI port (5038; 5039 is the usual TLS port).
     pub port: u16,
-    /// The manager.conf user.
-    pub username: String,
-    /// Its secret (never printed by `Debug`).
-    pub secret: amiwire::connection::Secret,
-    /// Log in with the MD5 challenge instead of the secret in clear text (default: false).
-    pub md5: bool,
     /// Connect over TLS (`tls = yes` in manager.conf's `[general]`).
     pub tls: Option<TlsConfig>,
-    /// The `Events:` mask of the Login: `None` sends none, and Asterisk then delivers every class
-    /// the user may read. `Some(EventMask::Off)` for a connection used only for actions.
-    pub events: Option<EventMask>,
+    /// The AMI session: [`login`](ConnectionConfig::login) (user, secret, plain or MD5),
+    /// [`events`](ConnectionConfig::events) (the Login's `Events:` mask; `None` sends none
+    /// and Asterisk then delivers every class the user may read, `Some(EventMask::Off)` for a
+    /// connection used only for actions), `login_timeout`, `action_timeout` (each action's
+    /// whole result, list or OriginateResponse included; [`Client::send_with_timeout`]
+    /// overrides it), `keepalive` and `pong_timeout`, `max_pending` (actions waiting for a
+    /// result, those queued while reconnecting included), `max_queued_bytes`,
+    /// `max_list_items`, the decoder's limits and the ActionID generator. Its
+    /// [`resumable`](ConnectionConfig::resumable) is set by the client from
+    /// [`reconnect`](Self::reconnect).
+    ///
+    /// [`Client::send_with_timeout`]: crate::Client::send_with_timeout
+    pub connection: ConnectionConfig,
     /// How long the TCP (and TLS) connection may take (default 10 s).
     pub connect_timeout: Duration,
-    /// How long the banner and the login may take (default 10 s).
-    pub login_timeout: Duration,
-    /// How long an action may wait for its whole result, list or OriginateResponse included
-    /// (default 30 s); [`Client::send_with_timeout`](crate::Client::send_with_timeout)
-    /// overrides it per action.
-    pub action_timeout: Duration,
-    /// Send a Ping at this interval once logged in (default: off); a Ping unanswered within
-    /// [`pong_timeout`](Self::pong_timeout) ends the connection.
-    pub keepalive: Option<Duration>,
-    /// See [`keepalive`](Self::keepalive) (default 10 s).
-    pub pong_timeout: Duration,
     /// A write that makes no progress for this long ends the connection: the server is not
     /// reading (default 30 s).
     pub write_timeout: Duration,
@@ -62,14 +58,6 @@ pub struct ClientConfig {
     /// What happens to a subscriber whose queue is full (default: drop its oldest events and
     /// say how many with [`ClientEvent::Lagged`](crate::ClientEvent::Lagged)).
     pub overflow: Overflow,
-    /// Most actions waiting for a result, queued while reconnecting included (default 1,024).
-    pub max_pending: usize,
-    /// Most items collected for one event list (default 100,000).
-    pub max_list_items: usize,
-    /// Limits of the decoder.
-    pub decoder: DecoderConfig,
-    /// Where ActionIDs come from (a random prefix plus a counter by default).
-    pub action_ids: ActionIdGenerator,
 }
 
 impl ClientConfig {
@@ -80,27 +68,26 @@ impl ClientConfig {
         username: impl Into<String>,
         secret: impl Into<String>,
     ) -> ClientConfig {
+        ClientConfig::with_credentials(host, port, Credentials::plain(username, secret))
+    }
+
+    /// Defaults for these credentials (plain or [MD5](Credentials::md5)) at `host:port`, plain
+    /// TCP.
+    pub fn with_credentials(
+        host: impl Into<String>,
+        port: u16,
+        credentials: Credentials,
+    ) -> ClientConfig {
         ClientConfig {
             host: host.into(),
             port,
-            username: username.into(),
-            secret: amiwire::connection::Secret::new(secret),
-            md5: false,
             tls: None,
-            events: None,
+            connection: ConnectionConfig::new(credentials),
             connect_timeout: Duration::from_secs(10),
-            login_timeout: Duration::from_secs(10),
-            action_timeout: Duration::from_secs(30),
-            keepalive: None,
-            pong_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             reconnect: None,
             subscriber_capacity: 10_000,
             overflow: Overflow::DropOldest,
-            max_pending: 1024,
-            max_list_items: 100_000,
-            decoder: DecoderConfig::default(),
-            action_ids: ActionIdGenerator::new(),
         }
     }
 
@@ -113,13 +100,12 @@ impl ClientConfig {
         }
     }
 
-    pub(crate) fn credentials(&self) -> Credentials {
-        let (u, s) = (self.username.clone(), self.secret.expose().to_owned());
-        if self.md5 {
-            Credentials::md5(u, s)
-        } else {
-            Credentials::plain(u, s)
-        }
+    /// The user the client logs in as (empty without [`login`](ConnectionConfig::login)).
+    pub fn username(&self) -> &str {
+        self.connection
+            .login
+            .as_ref()
+            .map_or("", |c| c.username.as_str())
     }
 }
 
@@ -210,7 +196,8 @@ impl Reconnect {
                 .powi(attempt.min(64).try_into().unwrap_or(64));
         let capped = base.min(self.max.as_secs_f64());
         let jitter = self.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0);
-        Duration::from_secs_f64((capped * (1.0 - jitter)).max(0.0))
+        // Any setting (a huge `max`, a NaN) gives a wait, never a panic.
+        Duration::try_from_secs_f64((capped * (1.0 - jitter)).max(0.0)).unwrap_or(self.max)
     }
 }
 

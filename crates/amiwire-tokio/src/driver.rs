@@ -1,11 +1,16 @@
 //! The connection task: owns the socket and the sans-io [`Connection`], never stops reading.
+//!
+//! The task keeps sockets, timers and ActionId → waiter, nothing else: one `Connection` lives
+//! as long as the client, and the next session after a break is started from the last one by
+//! the core ([`Connection::reconnect`]: event mask, server-side filters, actions never written).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use amiwire::connection::{ActionError, CloseReason, EventMask, LocalError, Response};
-use amiwire::{Action, ActionId, ActionIdGenerator, Connection, ConnectionConfig, Output};
+use amiwire::{Action, ActionId, CloseReason, Connection, Output, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,13 +33,87 @@ pub enum Status {
     /// The connection broke; reconnecting.
     Reconnecting {
         /// Why it broke.
-        reason: String,
+        reason: Disconnect,
     },
     /// Closed for good.
     Closed {
         /// Why.
-        reason: String,
+        reason: Disconnect,
     },
+}
+
+/// Why the link to the server went down: the AMI session's own reason, or the transport's.
+/// Decide on the variant ([`may_reconnect`](Disconnect::may_reconnect)); the `Display` text
+/// is for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disconnect {
+    /// The AMI session ended: the server closed the connection, refused the login, left a
+    /// keepalive Ping unanswered, broke the protocol, or said Goodbye to a Logoff.
+    Session(CloseReason),
+    /// Reading from the socket failed.
+    Read {
+        /// The operating system's error kind.
+        kind: io::ErrorKind,
+        /// Its text.
+        message: String,
+    },
+    /// Writing to the socket failed.
+    Write {
+        /// The operating system's error kind.
+        kind: io::ErrorKind,
+        /// Its text.
+        message: String,
+    },
+    /// The server read nothing of what was written for this long
+    /// ([`ClientConfig::write_timeout`]).
+    WriteStalled {
+        /// The timeout.
+        after: Duration,
+    },
+    /// Reconnecting failed: the attempts ran out
+    /// ([`Reconnect::max_attempts`](crate::Reconnect::max_attempts)). (A new login that the
+    /// server refuses closes the client with that [`Session`](Self::Session) reason.)
+    GaveUp {
+        /// Why the connection broke first.
+        first: Box<Disconnect>,
+        /// The last attempt's error.
+        last: String,
+    },
+    /// The client was closed ([`Client::close`](crate::Client::close), or every handle
+    /// dropped).
+    ClientClosed,
+}
+
+impl Disconnect {
+    /// Whether a new connection may help: `false` when we ended the session or when the
+    /// server refused the credentials (see [`CloseReason::may_reconnect`]).
+    pub fn may_reconnect(&self) -> bool {
+        match self {
+            Disconnect::Session(r) => r.may_reconnect(),
+            Disconnect::Read { .. }
+            | Disconnect::Write { .. }
+            | Disconnect::WriteStalled { .. } => true,
+            Disconnect::GaveUp { .. } | Disconnect::ClientClosed => false,
+        }
+    }
+}
+
+impl fmt::Display for Disconnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Disconnect::Session(r) => r.fmt(f),
+            Disconnect::Read { message, .. } => write!(f, "read error: {message}"),
+            Disconnect::Write { message, .. } => write!(f, "write error: {message}"),
+            Disconnect::WriteStalled { after } => {
+                write!(f, "the server has not read for {after:?}")
+            }
+            Disconnect::GaveUp { first, last } => {
+                write!(f, "gave up reconnecting ({first}): {last}")
+            }
+            Disconnect::ClientClosed => f.write_str("closed by the client"),
+        }
+    }
 }
 
 /// Subscribers and status, changed together so that a new subscriber's first marker and the
@@ -75,27 +154,10 @@ pub(crate) enum Command {
     },
 }
 
-/// An action waiting for a connection (while reconnecting), with its own deadline.
-#[derive(Debug)]
-struct Queued {
-    action: Action,
-    deadline: Instant,
-    reply: Reply,
-}
-
-/// An action handed to the current [`Connection`]; the copy lets an action that was never
-/// written go to the next connection instead of failing.
-#[derive(Debug)]
-struct Waiter {
-    action: Action,
-    deadline: Instant,
-    reply: Reply,
-}
-
 /// How a session ended.
 enum End {
     /// The connection broke (or never got through the login); maybe reconnect.
-    Lost { reason: String, retry: bool },
+    Lost(Disconnect),
     /// We closed it (Client::close, or every Client dropped).
     Shutdown,
 }
@@ -105,22 +167,22 @@ pub(crate) struct Driver {
     hub: Arc<Mutex<Hub>>,
     cmds: mpsc::Receiver<Command>,
     cmds_open: bool,
-    ids: ActionIdGenerator,
-    waiting: HashMap<ActionId, Waiter>,
-    queued: VecDeque<Queued>,
-    /// Actions that were never written when the connection broke: re-queued if we reconnect.
-    unsent: Vec<Waiter>,
-    mask: Option<EventMask>,
-    filters: Vec<Action>,
+    waiting: HashMap<ActionId, Reply>,
     closing: Option<Vec<oneshot::Sender<()>>>,
-    session: u64,
     scratch: Vec<usize>,
-    /// A session has logged in (the client was handed out).
-    ever_up: bool,
+    /// Why the link went down, while reconnecting (cleared by the next login).
+    down: Option<Disconnect>,
 }
+
+type First = Option<oneshot::Sender<Result<String, Error>>>;
 
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// `t + d`, or `None` ("never") when that is past what the clock can hold.
+fn after(t: Instant, d: Duration) -> Option<Instant> {
+    t.checked_add(d)
 }
 
 async fn sleep_until(t: Option<Instant>) {
@@ -137,40 +199,30 @@ fn random_unit() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-fn describe(reason: &CloseReason) -> String {
-    match reason {
-        CloseReason::Logoff => "logged off".into(),
-        CloseReason::PeerClosed => "the server closed the connection".into(),
-        CloseReason::LoginFailed { message } => format!("login failed: {message}"),
-        CloseReason::LoginTimeout => "no login answer in time".into(),
-        CloseReason::KeepaliveTimeout => "keepalive Ping unanswered".into(),
-        CloseReason::Local => "closed locally".into(),
-        CloseReason::Protocol(e) => format!("protocol error: {e}"),
-        other => format!("{other:?}"),
+fn gave_up(first: Disconnect, last: String) -> Disconnect {
+    Disconnect::GaveUp {
+        first: Box::new(first),
+        last,
     }
 }
 
 impl Driver {
     pub(crate) fn new(
-        cfg: ClientConfig,
+        mut cfg: ClientConfig,
         hub: Arc<Mutex<Hub>>,
         cmds: mpsc::Receiver<Command>,
     ) -> Driver {
+        // Actions never written wait through a reconnect gap only if one can follow.
+        cfg.connection.resumable = cfg.reconnect.is_some();
         Driver {
-            ids: cfg.action_ids.clone(),
-            mask: cfg.events.clone(),
             cfg,
             hub,
             cmds,
             cmds_open: true,
             waiting: HashMap::new(),
-            queued: VecDeque::new(),
-            unsent: Vec::new(),
-            filters: Vec::new(),
             closing: None,
-            session: 0,
             scratch: Vec::new(),
-            ever_up: false,
+            down: None,
         }
     }
 
@@ -178,283 +230,184 @@ impl Driver {
     pub(crate) async fn run(mut self, first: oneshot::Sender<Result<String, Error>>) {
         let mut first = Some(first);
         let mut attempt: u32 = 0;
+        // The AMI session and its successors; created with the first socket.
+        let mut conn: Option<Connection> = None;
         let final_reason = loop {
             let cfg = self.cfg.clone();
             let io = match self
-                .offline(async move { transport::connect(&cfg).await })
+                .offline(conn.as_mut(), async move { transport::connect(&cfg).await })
                 .await
             {
-                None => break "closed".to_owned(),
+                None => break Disconnect::ClientClosed,
                 Some(Ok(io)) => io,
                 Some(Err(e)) => {
                     if let Some(f) = first.take() {
-                        let reason = e.to_string();
                         let _ = f.send(Err(e));
-                        break reason;
+                        // The caller of `connect` has the error; nobody reads the status.
+                        break Disconnect::ClientClosed;
                     }
                     tracing::warn!(error = %e, attempt, "reconnect failed");
-                    match self.backoff(&mut attempt, &e.to_string()).await {
+                    match self.backoff(conn.as_mut(), &mut attempt).await {
                         Some(()) => continue,
-                        None => break format!("gave up reconnecting: {e}"),
+                        None => break self.give_up(e.to_string()),
                     }
                 }
             };
-            match self.session(io, &mut first).await {
-                End::Shutdown => break "closed".to_owned(),
-                End::Lost { reason, retry } => {
-                    if let Some(f) = first.take() {
-                        // The first session never logged in: the caller gets the error.
-                        let _ = f.send(Err(Error::LoginFailed {
-                            username: self.cfg.username.clone(),
-                            message: reason.clone(),
-                        }));
+            let t = now();
+            let c = match &mut conn {
+                Some(c) => {
+                    if c.reconnect(t).is_err() {
+                        break Disconnect::ClientClosed;
                     }
-                    // A first session that never logged in ends the client: its caller got
-                    // the error from `connect`.
-                    if !self.ever_up || !retry || self.cfg.reconnect.is_none() {
-                        self.fail_unsent();
+                    c
+                }
+                None => conn.insert(Connection::new(self.cfg.connection.clone(), t)),
+            };
+            match self.session(c, io, &mut first).await {
+                End::Shutdown => break Disconnect::ClientClosed,
+                End::Lost(reason) => {
+                    if let Some(f) = first.take() {
+                        // The first session never logged in: the caller gets the error, and
+                        // the client ends.
+                        let _ = f.send(Err(first_error(&self.cfg, &reason)));
+                        break reason;
+                    }
+                    if self.cfg.reconnect.is_none() || !reason.may_reconnect() {
+                        // Reconnect off, or trying again cannot help (a new login refused).
+                        self.down = None;
                         break reason;
                     }
                     tracing::warn!(%reason, "disconnected; reconnecting");
                     {
                         let mut hub = lock_hub(&self.hub);
-                        if matches!(hub.status, Status::Connected { .. }) {
+                        if self.down.is_none() {
+                            // The session was up: subscribers learn where the gap starts.
                             attempt = 0;
                             hub.broadcast(&ClientEvent::Disconnected {
                                 reason: reason.clone(),
                             });
+                            self.down = Some(reason.clone());
                         }
                         hub.status = Status::Reconnecting {
-                            reason: reason.clone(),
+                            reason: self.down.clone().unwrap_or(reason.clone()),
                         };
                     }
-                    self.requeue_unsent();
-                    match self.backoff(&mut attempt, &reason).await {
+                    match self.backoff(conn.as_mut(), &mut attempt).await {
                         Some(()) => continue,
-                        None => break format!("gave up reconnecting: {reason}"),
+                        None => break self.give_up(reason.to_string()),
                     }
                 }
             }
         };
-        self.shutdown(final_reason);
+        self.shutdown(conn.as_mut(), final_reason);
+    }
+
+    /// The reason to close with when reconnecting stops with `last` as the last error.
+    fn give_up(&mut self, last: String) -> Disconnect {
+        match self.down.take() {
+            Some(first) => gave_up(first, last),
+            None => Disconnect::ClientClosed,
+        }
     }
 
     /// Waits before the next attempt; `None` when the client is closed meanwhile or the
     /// attempts are exhausted.
-    async fn backoff(&mut self, attempt: &mut u32, reason: &str) -> Option<()> {
+    async fn backoff(&mut self, conn: Option<&mut Connection>, attempt: &mut u32) -> Option<()> {
         let rc = self.cfg.reconnect.clone()?;
         if rc.max_attempts.is_some_and(|m| *attempt >= m) {
-            tracing::warn!(%reason, attempts = *attempt, "giving up reconnecting");
+            tracing::warn!(attempts = *attempt, "giving up reconnecting");
             return None;
         }
         let delay = rc.delay(*attempt, random_unit());
         *attempt = attempt.saturating_add(1);
-        self.offline(tokio::time::sleep(delay)).await
+        self.offline(conn, tokio::time::sleep(delay)).await
     }
 
-    /// Runs `fut` while no connection is up: actions are queued (with their deadlines), a
-    /// close request ends the wait (`None`).
-    async fn offline<F: std::future::Future>(&mut self, fut: F) -> Option<F::Output> {
+    /// Runs `fut` while no socket is up: actions go to the connection (which keeps them for
+    /// the next session, within their deadlines), a close request ends the wait (`None`).
+    async fn offline<F: std::future::Future>(
+        &mut self,
+        mut conn: Option<&mut Connection>,
+        fut: F,
+    ) -> Option<F::Output> {
         tokio::pin!(fut);
         loop {
             if self.closing.is_some() || !self.cmds_open {
                 return None;
             }
-            self.expire_queued();
-            let deadline = self.queued.iter().map(|q| q.deadline).min();
+            let deadline = conn.as_ref().and_then(|c| c.poll_timeout());
             tokio::select! {
                 out = &mut fut => return Some(out),
-                cmd = self.cmds.recv() => self.command(cmd, None),
-                _ = sleep_until(deadline) => {}
-            }
-        }
-    }
-
-    fn expire_queued(&mut self) {
-        let t = now();
-        let mut i = 0;
-        while i < self.queued.len() {
-            if self.queued[i].deadline <= t || self.queued[i].reply.is_closed() {
-                if let Some(q) = self.queued.remove(i) {
-                    let _ = q
-                        .reply
-                        .send(Err(Error::Action(ActionError::TimedOut { sent: false })));
+                cmd = self.cmds.recv() => self.command(cmd, conn.as_deref_mut()),
+                _ = sleep_until(deadline) => {
+                    if let Some(c) = conn.as_deref_mut() {
+                        c.handle_timeout(now());
+                        self.drain(c, &mut None);
+                    }
                 }
-            } else {
-                i += 1;
             }
         }
     }
 
-    fn pending(&self) -> usize {
-        self.waiting.len() + self.queued.len() + self.unsent.len()
-    }
-
-    /// A command from a client; `conn` is the live connection, if any.
+    /// A command from a client; `conn` is the connection, live or between sessions.
     fn command(&mut self, cmd: Option<Command>, conn: Option<&mut Connection>) {
         match cmd {
             None => {
                 self.cmds_open = false;
-                self.begin_close(conn);
+                begin_close(conn);
             }
             Some(Command::Close { reply }) => {
                 self.closing.get_or_insert_with(Vec::new).push(reply);
-                self.begin_close(conn);
+                begin_close(conn);
             }
             Some(Command::Send {
-                mut action,
+                action,
                 timeout,
                 reply,
             }) => {
-                if self.closing.is_some() {
-                    let _ = reply.send(Err(Error::Closed));
-                    return;
-                }
-                let id = action.ensure_action_id(&mut self.ids);
-                if self.waiting.contains_key(&id)
-                    || self
-                        .queued
-                        .iter()
-                        .any(|q| q.action.action_id_value() == Some(id.as_str()))
-                {
-                    let _ = reply.send(Err(Error::Local(LocalError::DuplicateActionId(id))));
-                    return;
-                }
-                if self.pending() >= self.cfg.max_pending {
-                    let _ = reply.send(Err(Error::Local(LocalError::TooManyPending {
-                        limit: self.cfg.max_pending,
-                    })));
-                    return;
-                }
-                let deadline = now() + timeout.unwrap_or(self.cfg.action_timeout);
-                match conn {
-                    Some(conn) => self.hand_over(conn, action, deadline, reply),
-                    None => self.queued.push_back(Queued {
-                        action,
-                        deadline,
-                        reply,
-                    }),
+                let conn = match conn {
+                    Some(conn) if self.closing.is_none() => conn,
+                    _ => {
+                        let _ = reply.send(Err(Error::Closed));
+                        return;
+                    }
+                };
+                let timeout = timeout.unwrap_or(self.cfg.connection.action_timeout);
+                // The core checks everything (duplicate IDs, limits, encoding) and keeps
+                // the action through a reconnect gap if it cannot be written yet.
+                match conn.send_with_timeout(action, timeout, now()) {
+                    Ok(id) => {
+                        self.waiting.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Local(e)));
+                    }
                 }
             }
         }
     }
 
-    fn hand_over(
-        &mut self,
-        conn: &mut Connection,
-        action: Action,
-        deadline: Instant,
-        reply: Reply,
-    ) {
-        let t = now();
-        if deadline <= t {
-            let _ = reply.send(Err(Error::Action(ActionError::TimedOut { sent: false })));
-            return;
-        }
-        match conn.send_with_timeout(action.clone(), deadline - t, t) {
-            Ok(id) => {
-                self.waiting.insert(
-                    id,
-                    Waiter {
-                        action,
-                        deadline,
-                        reply,
-                    },
-                );
-            }
-            Err(e) => {
-                let _ = reply.send(Err(Error::Local(e)));
-            }
-        }
-    }
-
-    fn begin_close(&mut self, conn: Option<&mut Connection>) {
-        if let Some(conn) = conn {
-            if conn.is_ready() {
-                if conn.logoff(now()).is_err() {
-                    conn.close();
-                }
-            } else {
-                conn.close();
-            }
-        }
-    }
-
-    fn conn_config(&mut self) -> ConnectionConfig {
-        self.session += 1;
-        let mut c = ConnectionConfig::new(self.cfg.credentials());
-        c.events = self.mask.clone();
-        c.action_timeout = self.cfg.action_timeout;
-        c.login_timeout = self.cfg.login_timeout;
-        c.keepalive = self.cfg.keepalive;
-        c.pong_timeout = self.cfg.pong_timeout;
-        c.max_pending = self.cfg.max_pending.saturating_add(self.filters.len() + 4);
-        c.max_list_items = self.cfg.max_list_items;
-        c.decoder = self.cfg.decoder.clone();
-        // The connection's own actions (login, keepalive, replayed filters) get IDs of their
-        // own, distinct from the client's and from earlier sessions'.
-        let prefix = format!("{}s{}", self.ids.prefix(), self.session);
-        c.action_ids = ActionIdGenerator::with_prefix(&prefix)
-            .or_else(|_| ActionIdGenerator::with_prefix(format!("s{}", self.session)))
-            .unwrap_or_default();
-        c
-    }
-
-    async fn session(
-        &mut self,
-        io: Box<dyn Io>,
-        first: &mut Option<oneshot::Sender<Result<String, Error>>>,
-    ) -> End {
-        let t = now();
-        let mut conn = Connection::new(self.conn_config(), t);
-        for f in self.filters.clone() {
-            if let Err(e) = conn.send(f, t) {
-                tracing::warn!(error = %e, "cannot replay a server-side filter");
-            }
-        }
-        for q in std::mem::take(&mut self.queued) {
-            if q.reply.is_closed() {
-                continue;
-            }
-            self.hand_over(&mut conn, q.action, q.deadline, q.reply);
-        }
+    async fn session(&mut self, conn: &mut Connection, io: Box<dyn Io>, first: &mut First) -> End {
         let (mut rd, mut wr) = tokio::io::split(io);
         let mut rbuf = vec![0u8; 64 * 1024];
         let mut wbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
         let mut wpos = 0usize;
         let mut write_since: Option<Instant> = None;
-        let mut io_error: Option<String> = None;
+        // What broke the socket, when the transport saw it before the core.
+        let mut io_error: Option<Disconnect> = None;
         let mut close_deadline: Option<Instant> = None;
         // TLS holds written bytes in its session until flushed.
         let mut need_flush = false;
         // A close seen while feeding a read in pieces.
         let mut closed: Option<CloseReason> = None;
         loop {
-            if let Some(reason) = closed.take().or_else(|| self.drain(&mut conn, first)) {
-                let reason_text = io_error.take().unwrap_or_else(|| describe(&reason));
-                self.mask = match (&self.mask, conn.event_mask()) {
-                    (None, EventMask::On) => None,
-                    (_, m) => Some(m.clone()),
-                };
-                self.filters = conn.server_filters().to_vec();
+            if let Some(reason) = closed.take().or_else(|| self.drain(conn, first)) {
                 // A polite close (TLS close_notify), but never wait on a peer that stalls.
                 let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
                 if self.closing.is_some() || !self.cmds_open {
                     return End::Shutdown;
                 }
-                let retry = match &reason {
-                    // The server refused the credentials: trying again will not help.
-                    CloseReason::LoginFailed { message } => {
-                        message == "connection closed during login"
-                    }
-                    // The user's own Logoff action.
-                    CloseReason::Logoff => false,
-                    _ => true,
-                };
-                return End::Lost {
-                    reason: reason_text,
-                    retry,
-                };
+                return End::Lost(io_error.take().unwrap_or(Disconnect::Session(reason)));
             }
             if wpos == wbuf.len() {
                 // Take more from the connection only once this is written: the connection's
@@ -469,16 +422,19 @@ impl Driver {
                 write_since = None;
             }
             if (self.closing.is_some() || !self.cmds_open) && close_deadline.is_none() {
-                close_deadline = Some(now() + self.cfg.action_timeout.min(Duration::from_secs(5)));
+                close_deadline = after(
+                    now(),
+                    self.cfg
+                        .connection
+                        .action_timeout
+                        .min(Duration::from_secs(5)),
+                );
             }
-            let deadline = [
-                conn.poll_timeout(),
-                write_since.map(|t| t + self.cfg.write_timeout),
-                close_deadline,
-            ]
-            .into_iter()
-            .flatten()
-            .min();
+            let write_deadline = write_since.and_then(|t| after(t, self.cfg.write_timeout));
+            let deadline = [conn.poll_timeout(), write_deadline, close_deadline]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 r = rd.read(&mut rbuf) => match r {
                     Ok(0) => conn.receive_eof(),
@@ -495,14 +451,17 @@ impl Driver {
                                 // The decoder took nothing even after being drained: cannot
                                 // happen with its limits, but never spin on it.
                                 if std::mem::replace(&mut stuck, true) {
-                                    io_error = Some("the decoder made no progress".into());
+                                    io_error = Some(Disconnect::Read {
+                                        kind: io::ErrorKind::InvalidData,
+                                        message: "the decoder made no progress".into(),
+                                    });
                                     conn.close();
                                     break;
                                 }
                             } else {
                                 stuck = false;
                             }
-                            if let Some(reason) = self.drain(&mut conn, first) {
+                            if let Some(reason) = self.drain(conn, first) {
                                 // Closed while draining: the rest is moot.
                                 closed = Some(reason);
                                 break;
@@ -510,7 +469,7 @@ impl Driver {
                         }
                     }
                     Err(e) => {
-                        io_error = Some(format!("read error: {e}"));
+                        io_error = Some(Disconnect::Read { kind: e.kind(), message: e.to_string() });
                         conn.close();
                     }
                 },
@@ -523,7 +482,10 @@ impl Driver {
                     }
                 }, if wpos < wbuf.len() || need_flush => match w {
                     Ok(Some(0)) => {
-                        io_error = Some("the connection is closed for writing".into());
+                        io_error = Some(Disconnect::Write {
+                            kind: io::ErrorKind::WriteZero,
+                            message: "the connection is closed for writing".into(),
+                        });
                         conn.close();
                     }
                     Ok(Some(n)) => {
@@ -533,18 +495,15 @@ impl Driver {
                     }
                     Ok(None) => need_flush = false,
                     Err(e) => {
-                        io_error = Some(format!("write error: {e}"));
+                        io_error = Some(Disconnect::Write { kind: e.kind(), message: e.to_string() });
                         conn.close();
                     }
                 },
-                cmd = self.cmds.recv(), if self.cmds_open => self.command(cmd, Some(&mut conn)),
+                cmd = self.cmds.recv(), if self.cmds_open => self.command(cmd, Some(&mut *conn)),
                 _ = sleep_until(deadline) => {
                     let t = now();
-                    if write_since.is_some_and(|s| t >= s + self.cfg.write_timeout) {
-                        io_error = Some(format!(
-                            "the server has not read for {:?}",
-                            self.cfg.write_timeout
-                        ));
+                    if write_deadline.is_some_and(|d| t >= d) {
+                        io_error = Some(Disconnect::WriteStalled { after: self.cfg.write_timeout });
                         conn.close();
                     } else if close_deadline.is_some_and(|d| t >= d) {
                         conn.close();
@@ -557,12 +516,9 @@ impl Driver {
     }
 
     /// Hands out what the connection produced; returns the close reason once it closed.
-    fn drain(
-        &mut self,
-        conn: &mut Connection,
-        first: &mut Option<oneshot::Sender<Result<String, Error>>>,
-    ) -> Option<CloseReason> {
+    fn drain(&mut self, conn: &mut Connection, first: &mut First) -> Option<CloseReason> {
         let mut hub: Option<MutexGuard<'_, Hub>> = None;
+        let mut up = false;
         while let Some(out) = conn.poll_output() {
             match out {
                 Output::Event(m) => {
@@ -578,108 +534,68 @@ impl Driver {
                             self.scratch.push(i);
                         }
                     }
-                    if let Some((&last, rest)) = self.scratch.split_last() {
+                    if !self.scratch.is_empty() {
+                        // One copy, shared by every subscriber that wants it.
                         let owned = m.to_owned();
-                        for &i in rest {
+                        for &i in &self.scratch {
                             hub.subs[i].push(ClientEvent::Event(owned.clone()));
                         }
-                        hub.subs[last].push(ClientEvent::Event(owned));
                     }
                 }
                 Output::Response(r) => {
-                    if let Some(w) = self.waiting.remove(&r.id) {
-                        let _ = w.reply.send(Ok(*r));
+                    if let Some(reply) = self.waiting.remove(&r.id) {
+                        let _ = reply.send(Ok(*r));
                     }
                 }
                 Output::Failed { id, error } => {
-                    if let Some(w) = self.waiting.remove(&id) {
-                        if error == (ActionError::Closed { sent: false }) {
-                            self.unsent.push(w);
-                        } else {
-                            let _ = w.reply.send(Err(Error::Action(error)));
-                        }
+                    if let Some(reply) = self.waiting.remove(&id) {
+                        let _ = reply.send(Err(Error::Action(error)));
                     }
                 }
                 Output::Connected { banner } => {
                     tracing::debug!(%banner, "connected");
+                    // Without a login configured, the banner is all there is to wait for.
+                    up = self.cfg.connection.login.is_none();
                 }
-                Output::LoggedIn => {
-                    self.ever_up = true;
-                    let banner = conn.banner().unwrap_or_default().to_owned();
-                    tracing::info!(%banner, user = %self.cfg.username, "logged in");
-                    let hub = hub.get_or_insert_with(|| lock_hub(&self.hub));
-                    if let Some(f) = first.take() {
-                        let _ = f.send(Ok(banner.clone()));
-                    } else {
-                        hub.broadcast(&ClientEvent::Reconnected {
-                            banner: banner.clone(),
-                        });
-                    }
-                    hub.status = Status::Connected { banner };
-                }
+                Output::LoggedIn => up = true,
                 Output::Unmatched(m) => {
                     tracing::debug!(response = ?m.get_str("Response"), "answer for no pending action");
                 }
                 Output::DecodeError(e) => {
                     tracing::warn!(error = %e, "message dropped");
                 }
-                Output::Closed(reason) => {
-                    let err = match &reason {
-                        CloseReason::LoginFailed { message } => Some(Error::LoginFailed {
-                            username: self.cfg.username.clone(),
-                            message: message.clone(),
-                        }),
-                        CloseReason::LoginTimeout => {
-                            Some(Error::LoginTimeout(self.cfg.login_timeout))
-                        }
-                        CloseReason::Protocol(e) => Some(Error::Protocol(e.clone())),
-                        _ => None,
-                    };
-                    if let Some(err) = err {
-                        if let Some(f) = first.take() {
-                            let _ = f.send(Err(err));
-                        }
-                    }
-                    return Some(reason);
-                }
+                Output::Closed(reason) => return Some(reason),
                 _ => {}
+            }
+            if std::mem::take(&mut up) {
+                let banner = conn.banner().unwrap_or_default().to_owned();
+                tracing::info!(%banner, user = %self.cfg.username(), "logged in");
+                let hub = hub.get_or_insert_with(|| lock_hub(&self.hub));
+                if let Some(f) = first.take() {
+                    let _ = f.send(Ok(banner.clone()));
+                } else {
+                    hub.broadcast(&ClientEvent::Reconnected {
+                        banner: banner.clone(),
+                    });
+                }
+                self.down = None;
+                hub.status = Status::Connected { banner };
             }
         }
         None
     }
 
-    /// Actions never written to a broken connection go to the next one, with what is left of
-    /// their deadlines.
-    fn requeue_unsent(&mut self) {
-        for w in std::mem::take(&mut self.unsent) {
-            self.queued.push_back(Queued {
-                action: w.action,
-                deadline: w.deadline,
-                reply: w.reply,
-            });
-        }
-    }
-
-    fn fail_unsent(&mut self) {
-        for w in std::mem::take(&mut self.unsent) {
-            let _ = w
-                .reply
-                .send(Err(Error::Action(ActionError::Closed { sent: false })));
-        }
-    }
-
-    fn shutdown(&mut self, reason: String) {
+    fn shutdown(&mut self, conn: Option<&mut Connection>, reason: Disconnect) {
         tracing::info!(%reason, "client closed");
-        self.fail_unsent();
-        for q in std::mem::take(&mut self.queued) {
-            let _ = q
-                .reply
-                .send(Err(Error::Action(ActionError::Closed { sent: false })));
+        if let Some(conn) = conn {
+            // Whatever the connection still holds fails now.
+            conn.close();
+            self.drain(conn, &mut None);
         }
-        for (_, w) in self.waiting.drain() {
-            let _ = w
-                .reply
-                .send(Err(Error::Action(ActionError::Closed { sent: false })));
+        for (_, reply) in self.waiting.drain() {
+            let _ = reply.send(Err(Error::Action(amiwire::ActionError::Closed {
+                sent: false,
+            })));
         }
         {
             let mut hub = lock_hub(&self.hub);
@@ -707,5 +623,35 @@ impl Driver {
         for r in self.closing.take().unwrap_or_default() {
             let _ = r.send(());
         }
+    }
+}
+
+fn begin_close(conn: Option<&mut Connection>) {
+    if let Some(conn) = conn {
+        if conn.is_ready() {
+            if conn.logoff(now()).is_err() {
+                conn.close();
+            }
+        } else {
+            conn.close();
+        }
+    }
+}
+
+/// What `Client::connect` reports when the first session ends before its login.
+fn first_error(cfg: &ClientConfig, reason: &Disconnect) -> Error {
+    match reason {
+        Disconnect::Session(CloseReason::LoginFailed { message }) => Error::LoginFailed {
+            username: cfg.username().to_owned(),
+            message: message.clone(),
+        },
+        Disconnect::Session(CloseReason::LoginTimeout) => {
+            Error::LoginTimeout(cfg.connection.login_timeout)
+        }
+        Disconnect::Session(CloseReason::Protocol(e)) => Error::Protocol(e.clone()),
+        Disconnect::Session(CloseReason::InvalidLogin(e)) => {
+            Error::Local(amiwire::LocalError::Encode(e.clone()))
+        }
+        other => Error::Disconnected(other.clone()),
     }
 }

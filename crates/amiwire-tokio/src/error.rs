@@ -3,7 +3,9 @@
 use std::io;
 use std::time::Duration;
 
-use amiwire::connection::{ActionError, LocalError, ProtocolError};
+use amiwire::{ActionError, LocalError, ProtocolError};
+
+use crate::driver::Disconnect;
 
 /// Why a connection or an action failed. The secret never appears in it.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +37,7 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// The server refused the login (`Authentication failed`), or closed the connection
-    /// during it.
+    /// The server refused the login (`Authentication failed`).
     #[error("login as {username} failed: {message}")]
     LoginFailed {
         /// The user.
@@ -44,6 +45,10 @@ pub enum Error {
         /// The server's words.
         message: String,
     },
+    /// The first connection broke before its login completed (the server closed it, a
+    /// read or write failed…).
+    #[error("the connection broke before the login completed: {0}")]
+    Disconnected(Disconnect),
     /// No banner or login answer within `login_timeout`.
     #[error("no login answer within {0:?}")]
     LoginTimeout(Duration),
@@ -86,7 +91,9 @@ impl From<Error> for io::Error {
             Error::Tls { .. } | Error::Protocol(_) => io::ErrorKind::InvalidData,
             Error::Local(_) => io::ErrorKind::InvalidInput,
             Error::Action(ActionError::TimedOut { .. }) => io::ErrorKind::TimedOut,
-            Error::Action(_) | Error::Closed => io::ErrorKind::ConnectionAborted,
+            Error::Action(_) | Error::Closed | Error::Disconnected(_) => {
+                io::ErrorKind::ConnectionAborted
+            }
         };
         io::Error::new(kind, e)
     }

@@ -10,6 +10,7 @@ use amiwire::filter::{Filter, FilterSet, Predicate};
 use amiwire::{Message, MessageRef};
 
 use crate::config::Overflow;
+use crate::driver::Disconnect;
 
 /// What a subscription delivers: events, and where the connection broke and came back, so a
 /// gap in the stream is never silent.
@@ -25,8 +26,8 @@ pub enum ClientEvent {
     },
     /// The connection broke; events raised until [`Reconnected`](Self::Reconnected) are lost.
     Disconnected {
-        /// Why, in words.
-        reason: String,
+        /// Why (its `Display` says it in words).
+        reason: Disconnect,
     },
     /// A new session is up, with the event mask and the server-side filters of the old one.
     Reconnected {

@@ -74,13 +74,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use amiwire;
-pub use amiwire::connection::{ActionError, EventMask, Response};
-use amiwire::filter::ManagerFilter;
-use amiwire::Action;
+use amiwire::{Action, ManagerFilter};
+pub use amiwire::{ActionError, CloseReason, Credentials, EventMask, Response};
 use tokio::sync::{mpsc, oneshot};
 
 pub use config::{ClientConfig, Overflow, Reconnect, Roots, TlsConfig};
-pub use driver::Status;
+pub use driver::{Disconnect, Status};
 pub use error::Error;
 pub use events::{ClientEvent, EventFilter, EventStream};
 
@@ -200,7 +199,7 @@ impl Client {
     pub async fn add_server_filter(&self, filter: &ManagerFilter) -> Result<Response, Error> {
         let action = filter
             .to_action()
-            .map_err(|e| Error::Local(amiwire::connection::LocalError::Encode(e)))?;
+            .map_err(|e| Error::Local(amiwire::LocalError::Encode(e)))?;
         self.send(action).await
     }
 
@@ -208,7 +207,7 @@ impl Client {
     /// reconnect.
     pub async fn set_event_mask(&self, mask: &EventMask) -> Result<Response, Error> {
         let action = Action::events(&mask.to_header_value())
-            .map_err(|e| Error::Local(amiwire::connection::LocalError::Encode(e)))?;
+            .map_err(|e| Error::Local(amiwire::LocalError::Encode(e)))?;
         self.send(action).await
     }
 

@@ -115,7 +115,7 @@ async fn connect_errors_are_precise_and_keep_the_secret() {
     // Wrong secret.
     let sim = sim(SimConfig::default()).await;
     let mut cfg = admin(&sim);
-    cfg.secret = amiwire::connection::Secret::new("s3cr3t-wrong");
+    cfg.connection.login = Some(amiwire::Credentials::plain("admin", "s3cr3t-wrong"));
     let e = Client::connect(cfg.clone()).await.unwrap_err();
     match &e {
         Error::LoginFailed { username, message } => {
@@ -128,13 +128,13 @@ async fn connect_errors_are_precise_and_keep_the_secret() {
     assert!(!format!("{e:?} {cfg:?}").contains("s3cr3t"));
 
     // The same with MD5: the secret never crosses the wire, and the failure is the same.
-    cfg.md5 = true;
+    cfg.connection.login = Some(amiwire::Credentials::md5("admin", "s3cr3t-wrong"));
     let e = Client::connect(cfg).await.unwrap_err();
     assert!(matches!(e, Error::LoginFailed { .. }), "{e:?}");
 
     // A good MD5 login.
     let mut cfg = admin(&sim);
-    cfg.md5 = true;
+    cfg.connection.login = Some(amiwire::Credentials::md5("admin", "amp111"));
     let c = Client::connect(cfg).await.unwrap();
     assert!(c.send(Action::ping()).await.unwrap().is_success());
     c.close().await;
@@ -274,7 +274,7 @@ async fn a_slow_subscriber_with_close_policy_is_ended() {
 async fn actions_after_close_fail_and_unanswerable_originates_are_refused() {
     let sim = sim(SimConfig::default()).await;
     let mut cfg = admin(&sim);
-    cfg.events = Some(EventMask::Off);
+    cfg.connection.events = Some(EventMask::Off);
     let client = Client::connect(cfg).await.unwrap();
     // With events off, an async Originate's result can never arrive: refused, never sent.
     let e = client
@@ -331,8 +331,8 @@ async fn a_per_action_timeout_says_the_action_was_sent() {
 async fn an_oversized_event_is_dropped_alone() {
     let sim = sim(SimConfig::default()).await;
     let mut cfg = admin(&sim);
-    cfg.decoder.max_message_len = 8 * 1024;
-    cfg.decoder.max_buffered = 16 * 1024;
+    cfg.connection.decoder.max_message_len = 8 * 1024;
+    cfg.connection.decoder.max_buffered = 16 * 1024;
     let client = Client::connect(cfg).await.unwrap();
     let mut users = client.events(Filter::event("UserEvent"));
     let big = "x".repeat(900);
@@ -378,12 +378,16 @@ async fn reconnecting_gives_up_after_max_attempts() {
     assert_eq!(markers.len(), 1, "{markers:?}");
     assert!(matches!(markers[0], ClientEvent::Disconnected { .. }));
     match client.status() {
-        Status::Closed { reason } => {
-            assert!(
-                reason.starts_with("gave up reconnecting: cannot connect"),
-                "{reason}"
-            )
-        }
+        Status::Closed { reason } => match &reason {
+            amiwire_tokio::Disconnect::GaveUp { first, last } => {
+                assert_eq!(
+                    **first,
+                    amiwire_tokio::Disconnect::Session(amiwire::CloseReason::PeerClosed)
+                );
+                assert!(last.starts_with("cannot connect"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        },
         other => panic!("{other:?}"),
     }
     let e = client.send(Action::ping()).await.unwrap_err();

@@ -12,7 +12,8 @@ use amiwire_sim::accounts::Privileges;
 use amiwire_sim::server::SimConfig;
 use amiwire_sim::session::SimEvent;
 use amiwire_tokio::{
-    ActionError, Client, ClientEvent, Error, EventFilter, EventMask, Reconnect, Status, TlsConfig,
+    ActionError, Client, ClientEvent, CloseReason, Disconnect, Error, EventFilter, EventMask,
+    Reconnect, Status, TlsConfig,
 };
 use support::{
     action_id, admin, fast_reconnect, next, next_name, read_action, scripted_login,
@@ -41,7 +42,8 @@ async fn restart_reconnects_and_replays_filters() {
     // The Shutdown event is not a UserEvent: the server-side filter holds it back.
     match next(&mut all).await {
         Some(ClientEvent::Disconnected { reason }) => {
-            assert_eq!(reason, "the server closed the connection")
+            assert_eq!(reason, Disconnect::Session(CloseReason::PeerClosed));
+            assert_eq!(reason.to_string(), "the server closed the connection")
         }
         other => panic!("{other:?}"),
     }
@@ -215,7 +217,7 @@ async fn a_list_cut_anywhere_is_never_complete() {
         sim.generate_calls("600", "test", Duration::from_secs(30), 1000.0, 3)
             .await;
         let mut cfg = admin(&sim);
-        cfg.events = Some(EventMask::Off);
+        cfg.connection.events = Some(EventMask::Off);
         let client = match Client::connect(cfg).await {
             Ok(c) => c,
             Err(e) => {
@@ -248,7 +250,7 @@ async fn a_stalled_server_times_the_login_out() {
     sc.faults.stall_reading = true;
     let sim = sim(sc).await;
     let mut cfg = admin(&sim);
-    cfg.login_timeout = Duration::from_millis(200);
+    cfg.connection.login_timeout = Duration::from_millis(200);
     let e = Client::connect(cfg).await.unwrap_err();
     assert!(matches!(e, Error::LoginTimeout(_)), "{e:?}");
     sim.stop().await;
@@ -264,12 +266,13 @@ async fn keepalive_detects_a_silent_server() {
     })
     .await;
     let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
-    cfg.keepalive = Some(Duration::from_millis(100));
-    cfg.pong_timeout = Duration::from_millis(200);
+    cfg.connection.keepalive = Some(Duration::from_millis(100));
+    cfg.connection.pong_timeout = Duration::from_millis(200);
     let (_client, mut all) = watching(cfg).await;
     match next(&mut all).await {
         Some(ClientEvent::Disconnected { reason }) => {
-            assert_eq!(reason, "keepalive Ping unanswered")
+            assert_eq!(reason, Disconnect::Session(CloseReason::KeepaliveTimeout));
+            assert_eq!(reason.to_string(), "keepalive Ping unanswered")
         }
         other => panic!("{other:?}"),
     }
@@ -390,7 +393,13 @@ async fn a_server_that_stops_reading_is_given_up() {
     }
     match next(&mut all).await {
         Some(ClientEvent::Disconnected { reason }) => {
-            assert_eq!(reason, "the server has not read for 300ms")
+            assert_eq!(
+                reason,
+                Disconnect::WriteStalled {
+                    after: Duration::from_millis(300)
+                }
+            );
+            assert_eq!(reason.to_string(), "the server has not read for 300ms")
         }
         other => panic!("{other:?}"),
     }
@@ -438,7 +447,15 @@ async fn a_refused_relogin_ends_the_client() {
     ));
     assert_eq!(next(&mut all).await, None);
     match client.status() {
-        Status::Closed { reason } => assert_eq!(reason, "login failed: Authentication failed"),
+        Status::Closed { reason } => {
+            assert_eq!(
+                reason,
+                Disconnect::Session(CloseReason::LoginFailed {
+                    message: "Authentication failed".into()
+                })
+            );
+            assert_eq!(reason.to_string(), "login refused: Authentication failed");
+        }
         other => panic!("{other:?}"),
     }
 }

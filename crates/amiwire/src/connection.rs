@@ -469,7 +469,10 @@ impl Response {
     pub fn refusal(&self) -> Option<Refusal> {
         const UNKNOWN_ACTION: &[u8] = b"Invalid/unknown command";
         let m = self.message.as_ref();
-        if !m.response().is_some_and(|r| r.eq_ignore_ascii_case(b"Error")) {
+        if !m
+            .response()
+            .is_some_and(|r| r.eq_ignore_ascii_case(b"Error"))
+        {
             return None;
         }
         let text = m.get("Message").unwrap_or_default();
@@ -887,7 +890,8 @@ impl Connection {
         now: Instant,
     ) -> Result<ActionId, LocalError> {
         self.inner.now = self.inner.now.max(now);
-        self.inner.send(action, now.checked_add(timeout), Role::User)
+        self.inner
+            .send(action, now.checked_add(timeout), Role::User)
     }
 
     /// Sends Logoff; the connection closes with [`CloseReason::Logoff`] after the Goodbye and

@@ -565,7 +565,10 @@ fn reconnect_carries_the_mask_the_filters_and_the_actions_never_written() {
 
     // One action written (its outcome becomes unknown), one queued but never written.
     let written_id = conn.send(Action::ping(), t0).unwrap();
-    assert_eq!(peer.read(&mut conn), [("Ping".into(), written_id.to_string())]);
+    assert_eq!(
+        peer.read(&mut conn),
+        [("Ping".into(), written_id.to_string())]
+    );
     let unsent = conn
         .send(Action::new("CoreStatus").action_id("mine").unwrap(), t0)
         .unwrap();
@@ -607,12 +610,12 @@ fn reconnect_carries_the_mask_the_filters_and_the_actions_never_written() {
     assert_eq!(outputs(&mut conn), ["LoggedIn"]);
     // The filter replayed first, then the kept actions in the order they were sent.
     let after = written(&mut peer, &mut conn);
-    let names: Vec<_> = after
-        .iter()
-        .map(|a| header(a, "Action").unwrap())
-        .collect();
+    let names: Vec<_> = after.iter().map(|a| header(a, "Action").unwrap()).collect();
     assert_eq!(names, ["Filter", "CoreStatus", "CoreSettings"]);
-    assert_eq!(header(&after[0], "Filter").as_deref(), Some("Event: Dial.*"));
+    assert_eq!(
+        header(&after[0], "Filter").as_deref(),
+        Some("Event: Dial.*")
+    );
     assert_eq!(header(&after[1], "ActionID").as_deref(), Some("mine"));
     assert_eq!(header(&after[2], "ActionID"), Some(later.to_string()));
     assert!(!after
@@ -742,8 +745,10 @@ fn no_session_follows_a_logoff() {
     let _ = peer.read(&mut conn);
     feed(
         &mut conn,
-        format!("Response: Goodbye\r\nActionID: {bye}\r\nMessage: Thanks for all the fish.\r\n\r\n")
-            .as_bytes(),
+        format!(
+            "Response: Goodbye\r\nActionID: {bye}\r\nMessage: Thanks for all the fish.\r\n\r\n"
+        )
+        .as_bytes(),
     );
     conn.receive_eof();
     let out = outputs(&mut conn);
@@ -802,8 +807,10 @@ fn a_login_that_cannot_be_encoded_is_typed() {
     assert!(out[1].starts_with("Closed InvalidLogin("), "{out:?}");
     assert!(!out[1].contains("amp111"));
     assert!(peer.read(&mut conn).is_empty(), "nothing written");
-    assert!(!CloseReason::InvalidLogin(amiwire::EncodeError::TooManyHeaders { limit: 1 })
-        .may_reconnect());
+    assert!(
+        !CloseReason::InvalidLogin(amiwire::EncodeError::TooManyHeaders { limit: 1 })
+            .may_reconnect()
+    );
 }
 
 #[test]

@@ -16,8 +16,8 @@ pub async fn sim(mut cfg: SimConfig) -> Simulator {
 pub fn admin(sim: &Simulator) -> ClientConfig {
     let mut c = ClientConfig::new("127.0.0.1", sim.addr().port(), "admin", "amp111");
     c.connect_timeout = Duration::from_secs(5);
-    c.login_timeout = Duration::from_secs(5);
-    c.action_timeout = Duration::from_secs(10);
+    c.connection.login_timeout = Duration::from_secs(5);
+    c.connection.action_timeout = Duration::from_secs(10);
     c
 }
 
