@@ -278,15 +278,16 @@ impl<'a> MessageRef<'a> {
     }
 
     /// Command output as lines, whatever the framing: the raw text of a `Response: Follows`
-    /// answer split at line ends (a trailing newline does not make an empty last line), or
-    /// else the values of the `Output:` headers.
+    /// answer split at line ends (a trailing newline does not make an empty last line, but a
+    /// non-empty text is at least one line: `"\n"` is one empty line, `""` none), or else the
+    /// values of the `Output:` headers.
     pub fn command_output(&self) -> CommandOutput<'a> {
         match self.follows_body() {
             Some(body) => {
-                let body = body.strip_suffix(b"\n").unwrap_or(body);
-                let body = body.strip_suffix(b"\r").unwrap_or(body);
+                let text = body.strip_suffix(b"\n").unwrap_or(body);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
                 CommandOutput::Raw {
-                    rest: (!body.is_empty()).then_some(body),
+                    rest: (!body.is_empty()).then_some(text),
                 }
             }
             None => CommandOutput::Headers { inner: self.iter() },
