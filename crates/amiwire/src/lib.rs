@@ -108,6 +108,7 @@ mod decoder;
 pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod jsonl;
 mod message;
 
 pub use action::{Action, ActionId, ActionIdGenerator, EncodeError};
