@@ -882,8 +882,7 @@ fn header_span(
             if vs < le && buf[vs] == b' ' {
                 vs += 1;
             }
-            index.note(&buf[ls..c], idx);
-            if index.response == Some(idx) && buf[vs..le].eq_ignore_ascii_case(b"Follows") {
+            if index.note(&buf[ls..c], idx) && buf[vs..le].eq_ignore_ascii_case(b"Follows") {
                 *follows = true;
             }
             Span {

@@ -57,25 +57,34 @@ pub(crate) struct KeyIndex {
 
 impl KeyIndex {
     /// Notes header `idx` whose name is `name`. Dispatches on the length first, so the common
-    /// case (a key of another length) costs one comparison.
+    /// case (a key of another length) costs one comparison. Returns whether the header is the
+    /// message's first `Response` (the only one whose value the decoder then looks at, for
+    /// `Follows`), so that the common case tests nothing more.
     #[inline(always)]
-    pub(crate) fn note(&mut self, name: &[u8], idx: u32) {
+    pub(crate) fn note(&mut self, name: &[u8], idx: u32) -> bool {
         // Every key of interest starts with a, e or r: one test rejects most keys.
         match name.first().map(|b| b | 0x20) {
             Some(b'a' | b'e' | b'r') => {}
-            _ => return,
+            _ => return false,
         }
         let slot = match name.len() {
             5 if name.eq_ignore_ascii_case(b"event") => &mut self.event,
             6 if name.eq_ignore_ascii_case(b"action") => &mut self.action,
-            8 if name.eq_ignore_ascii_case(b"response") => &mut self.response,
+            8 if name.eq_ignore_ascii_case(b"response") => {
+                if self.response.is_some() {
+                    return false;
+                }
+                self.response = Some(idx);
+                return true;
+            }
             8 if name.eq_ignore_ascii_case(b"actionid") => &mut self.action_id,
             9 if name.eq_ignore_ascii_case(b"eventlist") => &mut self.event_list,
-            _ => return,
+            _ => return false,
         };
         if slot.is_none() {
             *slot = Some(idx);
         }
+        false
     }
 
     pub(crate) fn kind(&self) -> MessageKind {
