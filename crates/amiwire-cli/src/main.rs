@@ -125,7 +125,7 @@ EXAMPLES:
     Click2call(Click2CallArgs),
     /// Decode a recorded server-to-client AMI stream into JSON lines
     #[command(
-        after_help = "EXAMPLES:\n    amiwire decode crates/amiwire/tests/data/10-pipelined.server.bin"
+        after_help = "EXAMPLES:\n    amiwire decode crates/amiwire/tests/data/10-pipelined.server.bin\n    amiwire decode --no-banner --chunk 1 body.txt"
     )]
     Decode {
         /// The file (a raw byte stream as the server sent it)
@@ -133,6 +133,12 @@ EXAMPLES:
         /// Print only the number of messages
         #[arg(long)]
         count: bool,
+        /// The stream does not start with a banner (an HTTP /rawman body, what a server reads)
+        #[arg(long)]
+        no_banner: bool,
+        /// Feed the decoder N bytes at a time, as socket reads would (the output is the same)
+        #[arg(long, value_name = "N", default_value = "4096")]
+        chunk: std::num::NonZeroUsize,
     },
     /// Run the AMI simulator (an Asterisk 22 stand-in for tests)
     #[command(after_help = "\
@@ -455,7 +461,12 @@ async fn run(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Originate(a) => originate(a).await,
         Cmd::Callfile(a) => callfile::run(a),
         Cmd::Click2call(a) => click2call::run(a).await,
-        Cmd::Decode { file, count } => decode(&file, count),
+        Cmd::Decode {
+            file,
+            count,
+            no_banner,
+            chunk,
+        } => decode(&file, count, no_banner, chunk.get()),
         Cmd::Sim(a) => sim(a).await,
     }
 }
@@ -659,62 +670,38 @@ async fn originate(a: OriginateArgs) -> Result<(), Failure> {
     check(&r)
 }
 
-fn decode(file: &std::path::Path, count: bool) -> Result<(), Failure> {
-    use amiwire::{Decoder, Frame};
+fn decode(
+    file: &std::path::Path,
+    count: bool,
+    no_banner: bool,
+    chunk: usize,
+) -> Result<(), Failure> {
+    use amiwire::DecoderConfig;
     let data = std::fs::read(file)
         .map_err(|e| Failure::io(format!("cannot read {}: {e}", file.display())))?;
-    let mut dec = Decoder::new();
-    let (mut messages, mut errors) = (0u64, 0u64);
+    let config = if no_banner {
+        DecoderConfig::without_banner()
+    } else {
+        DecoderConfig::client()
+    };
     let mut text = String::new();
-    let mut line = String::new();
-    let emit = |line: &str, text: &mut String| -> Result<(), Failure> {
+    let counts = amiwire::jsonl::decode_stream(&data, config, chunk, |line| {
         if !count {
             text.push_str(line);
             text.push('\n');
             if text.len() > 1 << 16 {
-                out(text)?;
+                out(&text)?;
                 text.clear();
             }
         }
-        Ok(())
-    };
-    for mut piece in data.chunks(4096) {
-        while !piece.is_empty() {
-            let n = dec.feed(piece);
-            piece = &piece[n..];
-            loop {
-                line.clear();
-                match dec.decode() {
-                    Ok(None) => break,
-                    Ok(Some(frame)) => {
-                        messages += u64::from(matches!(frame, Frame::Message(_)));
-                        render::frame_json(&frame, &mut line);
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        line.push_str("{\"error\": ");
-                        render::json_str(&e.to_string(), &mut line);
-                        line.push('}');
-                    }
-                }
-                emit(&line, &mut text)?;
-            }
-        }
-    }
-    if let Err(e) = dec.finish() {
-        errors += 1;
-        line.clear();
-        line.push_str("{\"error\": ");
-        render::json_str(&e.to_string(), &mut line);
-        line.push('}');
-        emit(&line, &mut text)?;
-    }
+        Ok::<(), Failure>(())
+    })?;
     if count {
-        text = format!("{messages}\n");
+        text = format!("{}\n", counts.messages);
     }
     out(&text)?;
-    if errors > 0 {
-        eprintln!("amiwire: {errors} message(s) broke a limit");
+    if counts.errors > 0 {
+        eprintln!("amiwire: {} message(s) broke a limit", counts.errors);
     }
     Ok(())
 }

@@ -1,14 +1,13 @@
 //! How messages are printed: as AMI text for people, as JSON lines for scripts (the format of
-//! `amiwire decode`, shared with the core's decode example).
+//! `amiwire decode`, [`amiwire::jsonl`], shared with the core's decode example).
 
 use std::fmt::Write as _;
 
 use amiwire::connection::Response;
+use amiwire::jsonl::push_message;
 use amiwire::{Message, MessageRef};
 
-#[path = "../../amiwire/examples/support/json.rs"]
-mod json;
-pub(crate) use json::{frame_json, json_str};
+pub(crate) use amiwire::jsonl::push_str as json_str;
 
 /// `Key: Value` lines and a blank line, as on the wire (invalid UTF-8 replaced).
 pub(crate) fn text(m: &MessageRef<'_>) -> String {
@@ -30,7 +29,7 @@ pub(crate) fn text(m: &MessageRef<'_>) -> String {
 /// One JSON object: `{"headers": [["Key", "Value"], ...]}`.
 pub(crate) fn json(m: &MessageRef<'_>) -> String {
     let mut s = String::new();
-    json::message_json(m, &mut s);
+    push_message(m, &mut s);
     s
 }
 
@@ -38,14 +37,14 @@ pub(crate) fn json(m: &MessageRef<'_>) -> String {
 /// event and the OriginateResponse.
 pub(crate) fn response_json(r: &Response) -> String {
     let mut s = String::from("{\"response\": ");
-    json::message_json(&r.message.as_ref(), &mut s);
+    push_message(&r.message.as_ref(), &mut s);
     let list = |s: &mut String, name: &str, items: &[Message]| {
         let _ = write!(s, ", \"{name}\": [");
         for (i, m) in items.iter().enumerate() {
             if i > 0 {
                 s.push_str(", ");
             }
-            json::message_json(&m.as_ref(), s);
+            push_message(&m.as_ref(), s);
         }
         s.push(']');
     };
@@ -54,11 +53,11 @@ pub(crate) fn response_json(r: &Response) -> String {
     }
     if let Some(c) = &r.complete {
         s.push_str(", \"complete\": ");
-        json::message_json(&c.as_ref(), &mut s);
+        push_message(&c.as_ref(), &mut s);
     }
     if let Some(o) = &r.originate {
         s.push_str(", \"originate\": ");
-        json::message_json(&o.as_ref(), &mut s);
+        push_message(&o.as_ref(), &mut s);
     }
     s.push('}');
     s

@@ -510,6 +510,83 @@ fn decode_gives_the_golden_output() {
     assert_eq!(o.status.code(), Some(7));
 }
 
+/// `amiwire decode FILE ARGS…`: its standard output, which must be a success.
+fn decode_out(file: &std::path::Path, args: &[&str]) -> String {
+    let o = bin().arg("decode").args(args).arg(file).output().unwrap();
+    assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+#[test]
+fn decode_output_does_not_depend_on_the_chunk_size() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../amiwire/tests/data");
+    for name in ["10-pipelined", "04-command", "06-event-lists"] {
+        let file = data.join(format!("{name}.server.bin"));
+        let golden = std::fs::read_to_string(data.join(format!("golden/{name}.jsonl"))).unwrap();
+        for chunk in ["1", "2", "7", "64", "4096", "1000000"] {
+            let got = decode_out(&file, &["--chunk", chunk]);
+            assert_eq!(got, golden, "{name} in {chunk}-byte reads");
+        }
+        let count = decode_out(&file, &["--count", "--chunk", "3"]);
+        assert_eq!(
+            count.trim(),
+            golden
+                .lines()
+                .filter(|l| l.starts_with("{\"headers\""))
+                .count()
+                .to_string()
+        );
+    }
+    for bad in ["0", "-1", "x"] {
+        let o = bin()
+            .args(["decode", "--chunk", bad])
+            .arg(data.join("04-command.server.bin"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "--chunk {bad}");
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn decode_no_banner() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../amiwire/tests/data");
+    let file = data.join("10-pipelined.server.bin");
+    let golden = std::fs::read_to_string(data.join("golden/10-pipelined.jsonl")).unwrap();
+    let golden: Vec<&str> = golden.lines().collect();
+    assert_eq!(golden[0], r#"{"banner": "Asterisk Call Manager/11.0.0"}"#);
+    // With --no-banner the banner line is the first header of the first message (it has no
+    // blank line after it), without a colon; everything after is unchanged.
+    for chunk in ["1", "4096"] {
+        let got = decode_out(&file, &["--no-banner", "--chunk", chunk]);
+        let got: Vec<&str> = got.lines().collect();
+        let first = golden[1].replacen(
+            r#"{"headers": ["#,
+            r#"{"headers": [["", "Asterisk Call Manager/11.0.0"], "#,
+            1,
+        );
+        assert_eq!(got[0], first, "in {chunk}-byte reads");
+        assert_eq!(got[1..], golden[2..], "in {chunk}-byte reads");
+    }
+    // A stream that has no banner decodes the same with and without --no-banner.
+    let raw = std::fs::read(&file).unwrap();
+    let body = &raw[raw.iter().position(|&b| b == b'\n').unwrap() + 1..];
+    assert!(body.starts_with(b"Response: Success\r\n"));
+    let dir = tempdir("decode-no-banner");
+    let stripped = dir.join("no-banner.bin");
+    std::fs::write(&stripped, body).unwrap();
+    let want = golden[1..].join("\n") + "\n";
+    for args in [
+        &["--no-banner"][..],
+        &[],
+        &["--chunk", "1"],
+        &["--no-banner", "--chunk", "1"],
+    ] {
+        assert_eq!(decode_out(&stripped, args), want, "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_serves_until_stopped() {
     let mut child = Killed(

@@ -25,7 +25,9 @@ pub struct DecoderConfig {
     /// Largest message, in bytes, line ends included. Default 1 MiB.
     pub max_message_len: usize,
     /// Most bytes held undecoded: [`Decoder::feed`] takes no more than this. Default 1 MiB +
-    /// 64 KiB; always raised above `max_message_len` so that a message at the limit fits.
+    /// 64 KiB; always raised to at least `max_message_len` + 15, so that a message at the limit
+    /// fits with the start of an `--END COMMAND--` marker after it (see [`Decoder`] on the old
+    /// Command framing).
     pub max_buffered: usize,
 }
 
@@ -122,6 +124,29 @@ enum State {
 /// (no copy, no allocation per message once the buffers have grown); keep one with
 /// [`MessageRef::to_owned`].
 ///
+/// # The old Command framing (Asterisk 13 and older)
+///
+/// Before Asterisk 14, `action_command` in `main/manager.c` (1.4, 1.8, 11, 12 and 13 alike)
+/// writes `Response: Follows\r\nPrivilege: Command\r\n`, then `ActionID: <id>\r\n` if the
+/// action had one, then the CLI output as the command printed it (bare LF line ends), then
+/// `--END COMMAND--\r\n\r\n`, appended directly (so output without a final newline has the
+/// marker glued to its last line). There is no blank line between the headers and the output,
+/// and several commands (`core show settings`, `sip show settings`, `manager show settings`)
+/// start their output with an empty line. So in a message with `Response: Follows`:
+///
+/// - the header block is `Response`, `Privilege` and `ActionID` lines; the first other
+///   non-blank line starts the output;
+/// - a blank line that is a bare LF, after a header that ended with CRLF, starts the output
+///   (manager.c writes headers with CRLF, the CLI writes LF);
+/// - a CRLF blank line starts the output only if the next line begins with `--END COMMAND--`
+///   (an empty output written as one blank line, as some libraries' fixtures have it); the
+///   decoder waits for more bytes while what has come after the blank line is a prefix of the
+///   marker;
+/// - any other blank line ends the message, as in every other message.
+///
+/// The output runs to the marker and the message to the end of the marker's line;
+/// [`MessageRef::follows_body`] is the output, [`MessageRef::command_output`] its lines.
+///
 /// ```
 /// use amiwire::{Decoder, Frame};
 ///
@@ -179,7 +204,9 @@ impl Decoder {
 
     /// A decoder with the given limits.
     pub fn with_config(mut cfg: DecoderConfig) -> Self {
-        cfg.max_buffered = cfg.max_buffered.max(cfg.max_message_len.saturating_add(1));
+        cfg.max_buffered = cfg
+            .max_buffered
+            .max(cfg.max_message_len.saturating_add(END_COMMAND.len()));
         cfg.max_line_len = cfg.max_line_len.min(u32::MAX as usize / 2);
         cfg.max_message_len = cfg.max_message_len.min(u32::MAX as usize / 2);
         let state = if cfg.expect_banner {
@@ -325,7 +352,7 @@ impl Decoder {
             // The common case, a header line read from its start: one pass finds the colon
             // and the line end. A line resumed after a partial read only looks for its end.
             let headers = matches!(self.state, State::Headers);
-            let (nl, colon) = if headers && self.scan == self.line {
+            let (nl, mut colon) = if headers && self.scan == self.line {
                 match find_colon_or_lf(&self.buf, self.line) {
                     Some(p) if self.buf[p] == b'\n' => (p, None),
                     Some(c) => match find_lf(&self.buf, c + 1) {
@@ -381,9 +408,14 @@ impl Decoder {
                         }));
                     }
                     let line = &self.buf[line_start..line_end];
-                    if !line.is_empty() && memchr(b':', line).is_none() {
-                        self.start = nl + 1;
-                        return Ok(Some(Frame::Banner(&self.buf[line_start..line_end])));
+                    match memchr(b':', line) {
+                        None if !line.is_empty() => {
+                            self.start = nl + 1;
+                            return Ok(Some(Frame::Banner(&self.buf[line_start..line_end])));
+                        }
+                        // No banner: the first line is a header, read as any other (the
+                        // banner path above looked for the line end only).
+                        c => colon = c.map(|c| line_start + c),
                     }
                 }
                 State::Headers | State::Body { .. } => {}
@@ -401,6 +433,27 @@ impl Decoder {
                             limit: self.cfg.max_message_len,
                         },
                     ));
+                }
+                if self.follows {
+                    match self.follows_blank_line(line_start, nl) {
+                        FollowsBlank::Body => {
+                            // Old Command framing: the blank line is the output's first line.
+                            self.state = State::Body {
+                                body_start: line_start,
+                                marker: None,
+                                dropping: false,
+                            };
+                            self.scan = line_start;
+                            continue;
+                        }
+                        FollowsBlank::NeedMore => {
+                            // Read the blank line again once more bytes have come.
+                            self.line = line_start;
+                            self.scan = line_start;
+                            return Ok(None);
+                        }
+                        FollowsBlank::End => {}
+                    }
                 }
                 return Ok(Some(self.finish_message(nl + 1, None)));
             }
@@ -508,6 +561,33 @@ impl Decoder {
             &mut self.follows,
         );
         self.spans.push(span);
+    }
+
+    /// What the blank line `[line_start, nl]` of a `Response: Follows` message's header block
+    /// is: the first line of the Command output (a bare LF after CRLF headers, or any blank
+    /// line followed by the `--END COMMAND--` marker), or the end of the message. Waits while
+    /// the bytes after it are a prefix of the marker.
+    fn follows_blank_line(&self, line_start: usize, nl: usize) -> FollowsBlank {
+        let buf = &self.buf;
+        if nl == line_start {
+            // A bare LF: CLI output, which Asterisk writes with LF line ends, if the header
+            // before it ended with CRLF, as manager.c writes its headers. (`line_start >= 2`
+            // always holds here, a header line being before it.)
+            return if line_start >= 2 && buf[line_start - 2] == b'\r' {
+                FollowsBlank::Body
+            } else {
+                FollowsBlank::End
+            };
+        }
+        let next = &buf[nl + 1..];
+        let n = next.len().min(END_COMMAND.len());
+        if next[..n] != END_COMMAND[..n] {
+            FollowsBlank::End
+        } else if n < END_COMMAND.len() {
+            FollowsBlank::NeedMore
+        } else {
+            FollowsBlank::Body
+        }
     }
 
     /// Ends the current message at `end` (exclusive) and returns it.
@@ -674,6 +754,16 @@ impl Decoder {
     }
 }
 
+/// What a blank line in the header block of a `Response: Follows` message is.
+enum FollowsBlank {
+    /// The first line of the Command output.
+    Body,
+    /// The end of the message.
+    End,
+    /// Not known before more bytes arrive.
+    NeedMore,
+}
+
 /// What [`Decoder::body_step`] found.
 enum BodyStep {
     NeedMore,
@@ -792,8 +882,7 @@ fn header_span(
             if vs < le && buf[vs] == b' ' {
                 vs += 1;
             }
-            index.note(&buf[ls..c], idx);
-            if index.response == Some(idx) && buf[vs..le].eq_ignore_ascii_case(b"Follows") {
+            if index.note(&buf[ls..c], idx) && buf[vs..le].eq_ignore_ascii_case(b"Follows") {
                 *follows = true;
             }
             Span {

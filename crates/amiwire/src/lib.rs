@@ -107,6 +107,7 @@ mod decoder;
 pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod jsonl;
 mod message;
 
 // Everything a user names is here, at the root: one `use amiwire::{…}` line does.

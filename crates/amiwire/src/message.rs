@@ -58,25 +58,34 @@ pub(crate) struct KeyIndex {
 
 impl KeyIndex {
     /// Notes header `idx` whose name is `name`. Dispatches on the length first, so the common
-    /// case (a key of another length) costs one comparison.
+    /// case (a key of another length) costs one comparison. Returns whether the header is the
+    /// message's first `Response` (the only one whose value the decoder then looks at, for
+    /// `Follows`), so that the common case tests nothing more.
     #[inline(always)]
-    pub(crate) fn note(&mut self, name: &[u8], idx: u32) {
+    pub(crate) fn note(&mut self, name: &[u8], idx: u32) -> bool {
         // Every key of interest starts with a, e or r: one test rejects most keys.
         match name.first().map(|b| b | 0x20) {
             Some(b'a' | b'e' | b'r') => {}
-            _ => return,
+            _ => return false,
         }
         let slot = match name.len() {
             5 if name.eq_ignore_ascii_case(b"event") => &mut self.event,
             6 if name.eq_ignore_ascii_case(b"action") => &mut self.action,
-            8 if name.eq_ignore_ascii_case(b"response") => &mut self.response,
+            8 if name.eq_ignore_ascii_case(b"response") => {
+                if self.response.is_some() {
+                    return false;
+                }
+                self.response = Some(idx);
+                return true;
+            }
             8 if name.eq_ignore_ascii_case(b"actionid") => &mut self.action_id,
             9 if name.eq_ignore_ascii_case(b"eventlist") => &mut self.event_list,
-            _ => return,
+            _ => return false,
         };
         if slot.is_none() {
             *slot = Some(idx);
         }
+        false
     }
 
     pub(crate) fn kind(&self) -> MessageKind {
@@ -279,15 +288,16 @@ impl<'a> MessageRef<'a> {
     }
 
     /// Command output as lines, whatever the framing: the raw text of a `Response: Follows`
-    /// answer split at line ends (a trailing newline does not make an empty last line), or
-    /// else the values of the `Output:` headers.
+    /// answer split at line ends (a trailing newline does not make an empty last line, but a
+    /// non-empty text is at least one line: `"\n"` is one empty line, `""` none), or else the
+    /// values of the `Output:` headers.
     pub fn command_output(&self) -> CommandOutput<'a> {
         match self.follows_body() {
             Some(body) => {
-                let body = body.strip_suffix(b"\n").unwrap_or(body);
-                let body = body.strip_suffix(b"\r").unwrap_or(body);
+                let text = body.strip_suffix(b"\n").unwrap_or(body);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
                 CommandOutput::Raw {
-                    rest: (!body.is_empty()).then_some(body),
+                    rest: (!body.is_empty()).then_some(text),
                 }
             }
             None => CommandOutput::Headers { inner: self.iter() },

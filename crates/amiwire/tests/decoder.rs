@@ -123,6 +123,227 @@ fn old_command_framing_empty_output() {
     assert_eq!(ms[0].as_ref().follows_body(), Some(&b""[..]));
 }
 
+/// Decodes `wire` whole, one byte at a time, and cut in two and in three at every pair of
+/// points; every way must agree.
+fn decode_any_split(cfg: DecoderConfig, wire: &[u8]) -> Vec<Seen> {
+    let whole = decode(cfg.clone(), wire);
+    for i in 0..=wire.len() {
+        let two = decode_with(cfg.clone(), &[&wire[..i], &wire[i..]]);
+        assert_eq!(whole, two, "cut at {i}");
+        for j in (i..=wire.len()).step_by(7) {
+            let three = decode_with(cfg.clone(), &[&wire[..i], &wire[i..j], &wire[j..]]);
+            assert_eq!(whole, three, "cut at {i} and {j}");
+        }
+    }
+    whole
+}
+
+fn messages_any_split(wire: &[u8]) -> Vec<Message> {
+    decode_any_split(DecoderConfig::without_banner(), wire)
+        .into_iter()
+        .map(|s| match s {
+            Seen::Msg(m) => m,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
+
+/// The start of `core show settings` as Asterisk 13 prints it (main/asterisk.c,
+/// handle_show_settings: `"\nPBX Core settings\n"`, `"-----------------\n"`, then
+/// `"  Version:                     %s\n"`…, ending with `"\n\n"`).
+const CORE_SHOW_SETTINGS: &[u8] = b"\nPBX Core settings\n-----------------\n\
+\x20 Version:                     13.38.3\n\
+\x20 Build Options:               BUILD_NATIVE, OPTIONAL_API\n\
+\x20 Maximum calls:               Not set\n\
+\x20 Maximum open file handles:   Unlimited\n\
+\x20 Root console verbosity:      0\n\
+\x20 Current console verbosity:   3\n\
+\x20 Debug level:                 0\n\
+\x20 Maximum load average:        0.000000\n\
+\x20 Minimum free memory:         0 MB\n\
+\x20 Startup time:                10:14:02\n\
+\x20 Last reload time:            10:14:02\n\
+\x20 System:                      Linux/4.19.0 built by root on x86_64 2021-03-03 10:12:20 UTC\n\
+\n* Subsystems\n  -------------\n\
+\x20 Manager (AMI):               Enabled\n\
+\x20 Web Manager (AMI/HTTP):      Disabled\n\
+\n* Directories\n  -------------\n\
+\x20 Configuration file:          /etc/asterisk/asterisk.conf\n\
+\x20 AGI Scripts directory:       /var/lib/asterisk/agi-bin\n\n\n";
+
+/// `sip show settings` (channels/chan_sip.c, sip_show_settings: `"\n\nGlobal Settings:\n"`,
+/// `"----------------\n"`, `"  UDP Bindaddress:        %s\n"`…).
+const SIP_SHOW_SETTINGS: &[u8] = b"\n\nGlobal Settings:\n----------------\n\
+\x20 UDP Bindaddress:        0.0.0.0:5060\n\
+\x20 TCP SIP Bindaddress:    Disabled\n\
+\x20 TLS SIP Bindaddress:    Disabled\n\
+\x20 Videosupport:           No\n\
+\x20 Allow unknown access:   Yes\n";
+
+/// `manager show settings` (main/manager.c, handle_manager_show_settings:
+/// `"\nGlobal Settings:\n"`, `"----------------\n"`, then `"  %-25.25s  %-15.55s\n"` lines).
+const MANAGER_SHOW_SETTINGS: &[u8] = b"\nGlobal Settings:\n----------------\n\
+\x20 Manager (AMI):             Yes            \n\
+\x20 Web Manager (AMI/HTTP):    No             \n\
+\x20 TCP Bindaddress:           0.0.0.0:5038   \n\
+\x20 HTTP Timeout (seconds):    60             \n\
+\x20 Channel vars:                             \n\
+\x20 Debug:                     No             \n";
+
+/// An Asterisk 13 Command answer: action_command's headers, the output, the marker.
+fn follows_answer(action_id: Option<&str>, output: &[u8]) -> Vec<u8> {
+    let mut w = b"Response: Follows\r\nPrivilege: Command\r\n".to_vec();
+    if let Some(id) = action_id {
+        w.extend_from_slice(format!("ActionID: {id}\r\n").as_bytes());
+    }
+    w.extend_from_slice(output);
+    w.extend_from_slice(b"--END COMMAND--\r\n\r\n");
+    w
+}
+
+fn text_lines(output: &[u8]) -> Vec<String> {
+    let text = String::from_utf8(output.to_vec()).unwrap();
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    text.split('\n').map(str::to_owned).collect()
+}
+
+#[test]
+fn old_command_output_starting_with_an_empty_line() {
+    let next = b"Response: Success\r\nActionID: 2\r\nPing: Pong\r\n\r\n";
+    for output in [CORE_SHOW_SETTINGS, SIP_SHOW_SETTINGS, MANAGER_SHOW_SETTINGS] {
+        for id in [Some("1"), None] {
+            let mut wire = follows_answer(id, output);
+            wire.extend_from_slice(next);
+            let ms = messages_any_split(&wire);
+            assert_eq!(ms.len(), 2, "{ms:?}");
+            let mut headers = vec![("Response", "Follows"), ("Privilege", "Command")];
+            headers.extend(id.map(|id| ("ActionID", id)));
+            assert_eq!(pairs(&ms[0]), kv(&headers));
+            assert_eq!(ms[0].as_ref().follows_body(), Some(output));
+            assert_eq!(lines(&ms[0]), text_lines(output));
+            assert_eq!(lines(&ms[0])[0], "", "the leading empty line is kept");
+            assert_eq!(ms[0].as_ref().action_id(), id.map(str::as_bytes));
+            assert_eq!(ms[1].get_str("Ping"), Some("Pong"));
+        }
+    }
+}
+
+#[test]
+fn old_command_core_show_settings_lines() {
+    let ms = messages_any_split(&follows_answer(Some("1"), CORE_SHOW_SETTINGS));
+    assert_eq!(ms.len(), 1);
+    let l = lines(&ms[0]);
+    assert_eq!(l[..3], ["", "PBX Core settings", "-----------------"]);
+    assert_eq!(l[3], "  Version:                     13.38.3");
+    assert_eq!(
+        l[l.len() - 3..],
+        [
+            "  AGI Scripts directory:       /var/lib/asterisk/agi-bin",
+            "",
+            ""
+        ]
+    );
+    assert_eq!(ms[0].as_ref().len(), 3, "no output line taken as a header");
+}
+
+#[test]
+fn old_command_empty_first_line_and_marker_glued() {
+    let ms = messages_any_split(&follows_answer(Some("x"), b"\nlast line"));
+    assert_eq!(lines(&ms[0]), ["", "last line"]);
+    let ms = messages_any_split(&follows_answer(None, b"\n"));
+    assert_eq!(lines(&ms[0]), [""]);
+    assert_eq!(ms[0].as_ref().follows_body(), Some(&b"\n"[..]));
+}
+
+#[test]
+fn old_command_empty_output_as_a_blank_line_before_the_marker() {
+    let wire =
+        b"Response: Follows\r\nPrivilege: Command\r\nActionID: 1\r\n\r\n--END COMMAND--\r\n\r\n\
+Event: Next\r\n\r\n";
+    let ms = messages_any_split(wire);
+    assert_eq!(ms.len(), 2, "{ms:?}");
+    assert_eq!(ms[0].as_ref().len(), 3);
+    assert_eq!(ms[0].as_ref().follows_body(), Some(&b"\r\n"[..]));
+    assert_eq!(lines(&ms[0]), [""], "one empty output line");
+    assert_eq!(ms[1].get_str("Event"), Some("Next"));
+    // The same without ActionID.
+    let ms = messages_any_split(
+        b"Response: Follows\r\nPrivilege: Command\r\n\r\n--END COMMAND--\r\n\r\n",
+    );
+    assert_eq!(ms.len(), 1);
+    assert_eq!(lines(&ms[0]), [""]);
+}
+
+#[test]
+fn follows_headers_then_crlf_blank_line_still_end_the_message() {
+    let wire = b"Response: Follows\r\nPrivilege: Command\r\nActionID: 1\r\n\r\n\
+Response: Success\r\nActionID: 2\r\n\r\n\
+Response: Follows\r\nPrivilege: Command\r\n\r\n--END COMMANDO\r\n\r\n\
+Response: Follows\r\n\r\n-\r\n\r\n";
+    let ms = messages_any_split(wire);
+    let summary: Vec<_> = ms.iter().map(pairs).collect();
+    assert_eq!(
+        summary,
+        [
+            kv(&[
+                ("Response", "Follows"),
+                ("Privilege", "Command"),
+                ("ActionID", "1")
+            ]),
+            kv(&[("Response", "Success"), ("ActionID", "2")]),
+            kv(&[("Response", "Follows"), ("Privilege", "Command")]),
+            kv(&[("", "--END COMMANDO")]),
+            kv(&[("Response", "Follows")]),
+            kv(&[("", "-")]),
+        ]
+    );
+    assert!(ms.iter().all(|m| m.as_ref().follows_body().is_none()));
+}
+
+#[test]
+fn follows_with_lf_headers_ends_at_a_bare_lf() {
+    // Headers with bare LF line ends are not manager.c's: their bare LF blank line is the end.
+    let ms = messages_any_split(b"Response: Follows\nPrivilege: Command\n\nEvent: X\n\n");
+    assert_eq!(ms.len(), 2);
+    assert_eq!(ms[0].as_ref().len(), 2);
+    assert!(ms[0].as_ref().follows_body().is_none());
+    assert_eq!(ms[1].get_str("Event"), Some("X"));
+}
+
+#[test]
+fn follows_stream_ending_at_a_crlf_blank_line_is_truncated() {
+    // Whether the output starts there is only known from the next bytes.
+    let seen = decode(
+        DecoderConfig::without_banner(),
+        b"Response: Follows\r\nPrivilege: Command\r\n\r\n--END",
+    );
+    assert_eq!(seen, [Seen::Err(DecodeError::Truncated { bytes: 46 })]);
+}
+
+#[test]
+fn follows_blank_line_at_the_size_limit_waits_for_the_marker_in_a_full_buffer() {
+    let mut cfg = DecoderConfig::without_banner();
+    cfg.max_message_len = 64;
+    cfg.max_buffered = 0;
+    // Raised so that a message at the limit and a marker's first 15 bytes fit.
+    assert_eq!(Decoder::with_config(cfg.clone()).config().max_buffered, 79);
+    cfg.max_buffered = 79;
+    let head = b"Response: Follows\r\nPrivilege: Command\r\nActionID: 0123456789a\r\n\r\n";
+    assert_eq!(head.len(), 64);
+    let mut wire = head.to_vec();
+    wire.extend_from_slice(b"--END COMMAND--\r\n\r\nEvent: Next\r\n\r\n");
+    let seen = decode_any_split(cfg, &wire);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        seen[0],
+        Seen::Err(DecodeError::MessageTooLarge { limit: 64 })
+    );
+    match &seen[1] {
+        Seen::Msg(m) => assert_eq!(m.get_str("Event"), Some("Next")),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn new_command_framing_output_headers_keep_indentation() {
     let wire = b"Response: Success\r\nActionID: c3\r\nMessage: Command output follows\r\n\
@@ -274,6 +495,43 @@ fn banner_then_messages_and_no_banner_when_first_line_has_colon() {
     assert!(matches!(seen[0], Seen::Msg(_)));
 }
 
+#[test]
+fn first_line_is_a_header_when_no_banner_comes() {
+    let wire = b"Event: HangupRequest\r\nChannel: PJSIP/201-00000001\r\nCause: 16\r\n\r\n";
+    for cfg in [DecoderConfig::default(), DecoderConfig::without_banner()] {
+        let seen = decode_any_split(cfg, wire);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let Seen::Msg(m) = &seen[0] else {
+            panic!("{seen:?}")
+        };
+        assert_eq!(
+            pairs(m),
+            kv(&[
+                ("Event", "HangupRequest"),
+                ("Channel", "PJSIP/201-00000001"),
+                ("Cause", "16")
+            ])
+        );
+        assert_eq!(m.kind(), MessageKind::Event);
+        assert!(m.as_ref().is_event("HangupRequest"));
+    }
+}
+
+#[test]
+fn first_line_response_follows_without_banner() {
+    let mut wire = follows_answer(Some("1"), b"\nGlobal Settings:\n");
+    wire.extend_from_slice(b"Event: Next\r\n\r\n");
+    for cfg in [DecoderConfig::default(), DecoderConfig::without_banner()] {
+        let seen = decode_any_split(cfg, &wire);
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        let Seen::Msg(m) = &seen[0] else {
+            panic!("{seen:?}")
+        };
+        assert_eq!(m.as_ref().response(), Some(&b"Follows"[..]));
+        assert_eq!(lines(m), ["", "Global Settings:"]);
+    }
+}
+
 fn small() -> DecoderConfig {
     let mut cfg = DecoderConfig::without_banner();
     cfg.max_line_len = 16;
@@ -413,6 +671,11 @@ fn ami_like() -> impl Strategy<Value = Vec<u8>> {
         Just(b"Privilege: Command\r\n".to_vec()),
         Just(b"--END COMMAND--".to_vec()),
         Just(b"Key: value\r\n".to_vec()),
+        Just(b"ActionID: 1\r\n".to_vec()),
+        Just(b"Response: Follows\r\nPrivilege: Command\r\n\n".to_vec()),
+        Just(b"Response: Follows\r\nPrivilege: Command\r\nActionID: 1\r\n\r\n".to_vec()),
+        Just(b"\r\n--END COMMAND--\r\n\r\n".to_vec()),
+        Just(b"--END COMMAND-".to_vec()),
         Just(b"Asterisk Call Manager/11.0.0\r\n".to_vec()),
         Just(b":".to_vec()),
         proptest::collection::vec(any::<u8>(), 0..40),

@@ -6,11 +6,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use amiwire::{Decoder, DecoderConfig, Frame};
+use amiwire::{jsonl, Decoder, DecoderConfig, Frame};
 use proptest::prelude::*;
-
-#[path = "../examples/support/json.rs"]
-mod json;
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -32,7 +29,7 @@ fn decode_chunks<'a>(
                     Ok(None) => break,
                     Ok(Some(f)) => {
                         let mut s = String::new();
-                        json::frame_json(&f, &mut s);
+                        jsonl::push_frame(&f, &mut s);
                         out.push(s);
                     }
                     Err(e) => out.push(format!("{{\"error\": \"{e}\"}}")),
@@ -238,4 +235,27 @@ fn bulk_stream_summary() {
         fs::read_to_string(data_dir().join("golden/12a-bulk-events.summary.json")).unwrap();
     assert_eq!(summary, expected.trim());
     assert_eq!(events.values().sum::<usize>(), 78_003);
+}
+
+/// `jsonl::decode_stream`, what `amiwire decode` and the decode example print, gives the golden
+/// lines whatever its read size.
+#[test]
+fn decode_stream_gives_the_golden_lines() {
+    for case in cases().iter().filter(|c| !c.http) {
+        for chunk in [0, 1, 5, 4096] {
+            let mut lines = Vec::new();
+            let counts = jsonl::decode_stream(&case.data, DecoderConfig::client(), chunk, |l| {
+                lines.push(l.to_owned());
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+            assert_eq!(lines, case.expected, "{} in {chunk}-byte reads", case.name);
+            let messages = lines
+                .iter()
+                .filter(|l| l.starts_with("{\"headers\""))
+                .count();
+            assert_eq!(counts.messages, messages as u64, "{}", case.name);
+            assert_eq!(counts.errors, 0, "{}", case.name);
+        }
+    }
 }
