@@ -144,23 +144,47 @@ pub fn fuzz_roundtrip(data: &[u8]) {
 }
 
 /// Applies a sequence of API calls and peer bytes, read from `data`, to a logged-in
-/// [`Connection`](crate::Connection): no panic; every ActionID `send` returned resolves exactly
-/// once (a response or a failure), none resolves twice or unasked; after the end of the
-/// stream everything is resolved and no timeout is left.
+/// [`Connection`](crate::Connection) whose settings come from `data` too (durations from zero
+/// to `Duration::MAX`, limits down to zero, resumable or not): no panic from any argument;
+/// every ActionID `send` returned resolves exactly once (a response or a failure), none
+/// resolves twice or unasked, across reconnects too; nothing but the failures of kept actions
+/// follows a `Closed` until the next session; after the end of the stream and a final close
+/// everything is resolved and no timeout is left.
 pub fn fuzz_connection(data: &[u8]) {
     use std::collections::HashMap;
     use std::time::{Duration, Instant};
 
     use crate::connection::{Connection, ConnectionConfig, Credentials, Output};
 
+    /// A duration chosen by one byte: zero, a few steps of 50 ms, or one too large for any
+    /// clock.
+    fn duration(b: u8) -> Duration {
+        match b % 8 {
+            0 => Duration::ZERO,
+            7 => Duration::MAX,
+            6 => Duration::from_secs(u64::MAX / 2),
+            _ => Duration::from_millis(u64::from(b) * 50),
+        }
+    }
+    let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+
     let t0 = Instant::now();
     let mut cfg = ConnectionConfig::new(Credentials::plain("admin", "amp111"));
     cfg.action_ids = crate::ActionIdGenerator::with_prefix("f").unwrap();
-    cfg.max_pending = 8;
-    cfg.max_list_items = 4;
-    cfg.keepalive = Some(Duration::from_secs(7));
-    cfg.pong_timeout = Duration::from_secs(3);
-    cfg.action_timeout = Duration::from_secs(5);
+    cfg.max_pending = usize::from(byte(0) % 9);
+    cfg.max_list_items = usize::from(byte(1) % 5);
+    cfg.keepalive = (byte(2) & 1 == 1).then(|| duration(byte(2) >> 1));
+    cfg.pong_timeout = duration(byte(3));
+    cfg.action_timeout = duration(byte(4));
+    cfg.login_timeout = duration(byte(5)).max(Duration::from_secs(1));
+    cfg.max_queued_bytes = match byte(6) % 4 {
+        0 => 0,
+        1 => 64,
+        2 => 1024,
+        _ => usize::MAX,
+    };
+    cfg.resumable = byte(7) & 1 == 1;
+    let data = data.get(8..).unwrap_or_default();
     let mut conn = Connection::new(cfg, t0);
     let mut now = t0;
     let mut sent: Vec<String> = Vec::new();
@@ -171,12 +195,18 @@ pub fn fuzz_connection(data: &[u8]) {
     let drain =
         |conn: &mut Connection, resolved: &mut HashMap<String, usize>, closed: &mut bool| {
             while let Some(o) = conn.poll_output() {
-                assert!(!*closed, "output after Closed");
                 match o {
-                    Output::Response(r) => *resolved.entry(r.id.to_string()).or_default() += 1,
+                    Output::Response(r) => {
+                        assert!(!*closed, "response after Closed");
+                        *resolved.entry(r.id.to_string()).or_default() += 1
+                    }
+                    // Kept actions may expire, or fail at a final close, after `Closed`.
                     Output::Failed { id, .. } => *resolved.entry(id.to_string()).or_default() += 1,
-                    Output::Closed(_) => *closed = true,
-                    _ => {}
+                    Output::Closed(_) => {
+                        assert!(!*closed, "Closed twice");
+                        *closed = true
+                    }
+                    other => assert!(!*closed, "{other:?} after Closed"),
                 }
             }
         };
@@ -196,19 +226,31 @@ pub fn fuzz_connection(data: &[u8]) {
         assert!(rest.is_empty(), "receive made no progress");
     };
 
-    feed(
-        &mut conn,
-        b"Asterisk Call Manager/11.0.0\r\n",
-        &mut resolved,
-        &mut closed,
-    );
-    let _ = conn.poll_transmit(&mut wire);
-    feed(
-        &mut conn,
-        b"Response: Success\r\nActionID: f-1\r\nMessage: Authentication accepted\r\n\r\n",
-        &mut resolved,
-        &mut closed,
-    );
+    // Banner, then the answer to the Login just written (whatever its ActionID).
+    let login = |conn: &mut Connection,
+                 wire: &mut Vec<u8>,
+                 resolved: &mut HashMap<String, usize>,
+                 closed: &mut bool| {
+        feed(conn, b"Asterisk Call Manager/11.0.0\r\n", resolved, closed);
+        let from = wire.len();
+        let _ = conn.poll_transmit(wire);
+        let written = &wire[from..];
+        let key = b"Action: Login\r\nActionID: ";
+        let Some(at) = written.windows(key.len()).position(|w| w == key) else {
+            return;
+        };
+        let id_start = at + key.len();
+        let id_len = written[id_start..]
+            .iter()
+            .position(|&b| b == b'\r')
+            .unwrap_or(0);
+        let id = String::from_utf8_lossy(&written[id_start..id_start + id_len]).into_owned();
+        let answer = format!(
+            "Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"
+        );
+        feed(conn, answer.as_bytes(), resolved, closed);
+    };
+    login(&mut conn, &mut wire, &mut resolved, &mut closed);
 
     let mut i = 0;
     while i < data.len() {
@@ -220,7 +262,7 @@ pub fn fuzz_connection(data: &[u8]) {
         } else {
             sent[usize::from(arg) % sent.len()].clone()
         };
-        match op % 12 {
+        match op % 14 {
             0 => {
                 if let Ok(id) = conn.send(Action::ping(), now) {
                     sent.push(id.to_string());
@@ -241,7 +283,8 @@ pub fn fuzz_connection(data: &[u8]) {
                 }
             }
             3 => {
-                now += Duration::from_millis(u64::from(arg) * 50);
+                // Time never goes backwards; a jump past the clock's end is not taken.
+                now = now.checked_add(duration(arg)).unwrap_or(now);
                 conn.handle_timeout(now);
             }
             4 => {
@@ -284,6 +327,25 @@ pub fn fuzz_connection(data: &[u8]) {
                 let msg = b"Response: Success\r\nPing: Pong\r\n\r\n";
                 feed(&mut conn, msg, &mut resolved, &mut closed);
             }
+            11 => {
+                if let Ok(id) = conn.send_with_timeout(Action::ping(), duration(arg), now) {
+                    sent.push(id.to_string());
+                }
+            }
+            12 => {
+                // The socket breaks (or not), and the next session starts.
+                if arg & 1 == 0 {
+                    conn.receive_eof();
+                    drain(&mut conn, &mut resolved, &mut closed);
+                }
+                if conn.reconnect(now).is_ok() {
+                    drain(&mut conn, &mut resolved, &mut closed);
+                    closed = false;
+                    if arg & 2 == 0 {
+                        login(&mut conn, &mut wire, &mut resolved, &mut closed);
+                    }
+                }
+            }
             _ => {
                 if arg & 1 == 0 {
                     conn.close();
@@ -297,7 +359,11 @@ pub fn fuzz_connection(data: &[u8]) {
     conn.receive_eof();
     drain(&mut conn, &mut resolved, &mut closed);
     assert!(closed, "no Closed after the end of the stream");
+    // What a resumable connection kept for a next session fails when no session follows.
+    conn.close();
+    drain(&mut conn, &mut resolved, &mut closed);
     assert_eq!(conn.poll_timeout(), None);
+    assert_eq!(conn.pending(), 0);
     for id in &sent {
         assert_eq!(
             resolved.get(id),
