@@ -195,7 +195,9 @@ impl Reconnect {
                 .max(1.0)
                 .powi(attempt.min(64).try_into().unwrap_or(64));
         let capped = base.min(self.max.as_secs_f64());
-        let jitter = self.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0);
+        // A NaN counts as 0 (no jitter), not as a wait of nothing.
+        let unit = |x: f64| if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+        let jitter = unit(self.jitter) * unit(random);
         // Any setting (a huge `max`, a NaN) gives a wait, never a panic.
         Duration::try_from_secs_f64((capped * (1.0 - jitter)).max(0.0)).unwrap_or(self.max)
     }

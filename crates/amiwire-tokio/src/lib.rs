@@ -53,10 +53,13 @@
 //!   told how many ([`ClientEvent::Lagged`]), or is ended ([`Overflow::Close`]), never silently.
 //!   [`Client::add_server_filter`] asks the server to filter instead.
 //! - **Reconnect** ([`ClientConfig::reconnect`]): exponential backoff with jitter, a new login,
-//!   the event mask and server-side filters of the old session applied again. Subscribers see
-//!   [`ClientEvent::Disconnected`] and [`ClientEvent::Reconnected`]. An action that was written
+//!   the event mask and server-side filters of the old session applied again, by the core
+//!   ([`Connection::reconnect`](amiwire::Connection::reconnect)): the task keeps no protocol
+//!   state of its own. Subscribers see [`ClientEvent::Disconnected`] (with a typed
+//!   [`Disconnect`] reason) and [`ClientEvent::Reconnected`]. An action that was written
 //!   before the connection broke fails with `sent: true` and is never sent again by the client;
-//!   one that was never written waits for the next connection (within its deadline).
+//!   one that was never written waits for the next connection (within its deadline). A new
+//!   login the server refuses ends the client ([`Status::Closed`]).
 //! - **Timeouts** everywhere a server can stall: connect, login, each action, keepalive Ping
 //!   ([`ClientConfig::keepalive`]), writes the server does not read.
 //! - **Close:** [`Client::close`] logs off; dropping every `Client` handle does the same.

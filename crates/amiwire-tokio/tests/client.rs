@@ -393,3 +393,42 @@ async fn reconnecting_gives_up_after_max_attempts() {
     let e = client.send(Action::ping()).await.unwrap_err();
     assert!(matches!(e, Error::Closed), "{e:?}");
 }
+
+/// Every duration may be as large as `Duration::MAX` (it means "never"), and limits come from
+/// the core's `ConnectionConfig`: no setting panics the client.
+#[tokio::test]
+async fn huge_durations_mean_never_and_the_core_limits_apply() {
+    let sim = sim(SimConfig::default()).await;
+    let mut cfg = admin(&sim);
+    cfg.connect_timeout = Duration::MAX;
+    cfg.write_timeout = Duration::MAX;
+    cfg.connection.login_timeout = Duration::MAX;
+    cfg.connection.action_timeout = Duration::MAX;
+    cfg.connection.keepalive = Some(Duration::MAX);
+    cfg.connection.pong_timeout = Duration::MAX;
+    let mut rc = amiwire_tokio::Reconnect::default();
+    rc.initial = Duration::MAX;
+    rc.max = Duration::MAX;
+    rc.multiplier = f64::NAN;
+    rc.jitter = f64::INFINITY;
+    assert_eq!(rc.delay(u32::MAX, f64::NAN), Duration::MAX);
+    cfg.reconnect = Some(rc);
+    let client = Client::connect(cfg).await.unwrap();
+    assert!(client.send(Action::ping()).await.unwrap().is_success());
+    let r = client
+        .send_with_timeout(Action::ping(), Duration::MAX)
+        .await
+        .unwrap();
+    assert!(r.is_success());
+    client.close().await;
+
+    // The output queue's bound is the core's own, settable here.
+    let mut cfg = admin(&sim);
+    cfg.connection.max_queued_bytes = 16;
+    let client = Client::connect(cfg).await.unwrap();
+    match client.send(Action::ping()).await {
+        Err(Error::Local(amiwire::LocalError::OutputFull { limit: 16 })) => {}
+        other => panic!("{other:?}"),
+    }
+    client.close().await;
+}
