@@ -233,7 +233,7 @@ fn list_complete_with_legacy_completion_and_item_limit() {
     cfg.max_list_items = 1;
     let (mut conn, mut peer) = logged_in(cfg, t0);
     // Asterisk 11 style: no EventList header; StatusComplete ends it.
-    let status = conn.send(Action::status(None).unwrap(), t0).unwrap();
+    let status = conn.send(Action::status(None), t0).unwrap();
     let _ = peer.read(&mut conn);
     feed(
         &mut conn,
@@ -265,8 +265,7 @@ fn async_originate_resolved_by_its_originate_response_only() {
     let (mut conn, mut peer) = logged_in(config(), t0);
     let o = Originate::to_exten("Local/100@test", "test", "100", 1)
         .asynchronous(true)
-        .build()
-        .unwrap();
+        .build();
     let id = conn.send(o, t0).unwrap();
     let _ = peer.read(&mut conn);
     feed(
@@ -303,14 +302,13 @@ fn async_originate_refused_up_front_when_events_cannot_carry_its_result() {
         Originate::to_application("Local/100@test", "Wait", "1")
             .asynchronous(true)
             .build()
-            .unwrap()
     };
     assert!(matches!(
         conn.send(o(), t0),
         Err(LocalError::OriginateResultUnavailable { .. })
     ));
     // Turning call events on makes it possible.
-    let ev = conn.send(Action::events("call").unwrap(), t0).unwrap();
+    let ev = conn.send(Action::events("call"), t0).unwrap();
     let _ = peer.read(&mut conn);
     feed(
         &mut conn,
@@ -341,11 +339,11 @@ fn pending_and_output_limits_are_explicit_errors() {
     let (mut conn, _peer) = logged_in(cfg, t0);
     conn.send(Action::ping(), t0).unwrap();
     assert_eq!(
-        conn.send(Action::command("core show channels").unwrap(), t0),
+        conn.send(Action::command("core show channels"), t0),
         Err(LocalError::OutputFull { limit: 64 })
     );
     // Duplicate ActionID.
-    let a = Action::ping().action_id("same").unwrap();
+    let a = Action::ping().action_id("same");
     conn.send(a.clone(), t0).ok();
     let mut cfg = config();
     cfg.max_queued_bytes = 1 << 20;
@@ -363,10 +361,8 @@ fn pending_and_output_limits_are_explicit_errors() {
 fn filters_and_mask_are_session_state() {
     let t0 = Instant::now();
     let (mut conn, mut peer) = logged_in(config(), t0);
-    conn.send(Action::filter_add("Event: Hangup").unwrap(), t0)
-        .unwrap();
-    conn.send(Action::filter_add("!Event: Bad(").unwrap(), t0)
-        .unwrap();
+    conn.send(Action::filter_add("Event: Hangup"), t0).unwrap();
+    conn.send(Action::filter_add("!Event: Bad("), t0).unwrap();
     let _ = peer.read(&mut conn);
     feed(
         &mut conn,
