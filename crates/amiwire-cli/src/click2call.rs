@@ -210,10 +210,10 @@ impl Service {
         for (k, v) in &self.vars {
             o = o.variable(k, fill(v));
         }
-        let action = match o.build() {
-            Ok(a) => a,
-            Err(e) => return Reply::error(400, &e.to_string()),
-        };
+        let action = o.build();
+        if let Err(e) = action.validate() {
+            return Reply::error(400, &e.to_string());
+        }
         let wait = Duration::from_secs(u64::from(self.ring_timeout) + 10);
         let r = match self.client.send_with_timeout(action, wait).await {
             Ok(r) => r,

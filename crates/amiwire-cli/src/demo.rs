@@ -144,7 +144,7 @@ async fn session(p: &Printer, sim: &Simulator) -> Result<(), Failure> {
         .caller_id("Click to call <100>")
         .variable("CAMPAIGN", "demo")
         .asynchronous(true)
-        .build()?;
+        .build();
     p.line(
         "  originate   Local/200@test -> test,100,1 (async, CallerID \"Click to call\" <100>)\n",
     )?;
@@ -290,7 +290,7 @@ async fn show_channels(p: &Printer, client: &Client) -> Result<(), Failure> {
 }
 
 async fn show_command(p: &Printer, client: &Client) -> Result<(), Failure> {
-    let r = client.send(Action::command("core show channels")?).await?;
+    let r = client.send(Action::command("core show channels")).await?;
     if p.json {
         return p.json("command", &render::response_json(&r));
     }

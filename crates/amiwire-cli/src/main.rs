@@ -560,12 +560,13 @@ async fn events(a: EventsArgs) -> Result<(), Failure> {
 
 /// `Key=Value` arguments into an action.
 fn build_action(name: &str, headers: &[String]) -> Result<Action, Failure> {
-    let mut action = Action::try_new(name)?;
+    let mut action = Action::new(name);
+    action.validate()?;
     for h in headers {
         let Some((k, v)) = h.split_once('=') else {
             return Err(Failure::usage(format!("{h:?}: expected KEY=VALUE")));
         };
-        action.push_header(k.trim(), v)?;
+        action.push_header(k.trim(), v).validate()?;
     }
     Ok(action)
 }
@@ -592,8 +593,10 @@ async fn action(a: ActionArgs) -> Result<(), Failure> {
 }
 
 async fn command(a: CommandArgs) -> Result<(), Failure> {
+    let action = Action::command(&a.cli);
+    action.validate()?;
     let client = connect(&a.conn, Some(EventMask::Off)).await?;
-    let result = client.send(Action::command(&a.cli)?).await;
+    let result = client.send(action).await;
     client.close().await;
     let r = result?;
     check(&r)?;
@@ -633,7 +636,8 @@ async fn originate(a: OriginateArgs) -> Result<(), Failure> {
         let (k, val) = parse_var(v)?;
         o = o.variable(k, val);
     }
-    let action = o.build()?;
+    let action = o.build();
+    action.validate()?;
     // The result of an async Originate comes as an event of the call class.
     let mask = if a.sync {
         EventMask::Off

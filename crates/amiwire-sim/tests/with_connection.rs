@@ -94,8 +94,7 @@ async fn connection_against_the_simulator() {
     // An async Originate resolved by its own OriginateResponse, and a list taken meanwhile.
     let originate = Originate::to_application("Local/600@test", "Wait", "30")
         .asynchronous(true)
-        .build()
-        .unwrap();
+        .build();
     let call = d.conn.send(originate, now).unwrap();
     let rs = d.run(|rs, _| has(rs, &call)).await;
     let r = rs.iter().find(|r| r.id == call).unwrap();
@@ -103,10 +102,10 @@ async fn connection_against_the_simulator() {
     assert_eq!(r.originate.as_ref().unwrap().get_str("Reason"), Some("4"));
 
     let list = d.conn.send(Action::core_show_channels(), now).unwrap();
-    let status = d.conn.send(Action::status(None).unwrap(), now).unwrap();
+    let status = d.conn.send(Action::status(None), now).unwrap();
     let cmd = d
         .conn
-        .send(Action::command("core show version").unwrap(), now)
+        .send(Action::command("core show version"), now)
         .unwrap();
     let rs = d
         .run(|rs, _| has(rs, &list) && has(rs, &status) && has(rs, &cmd))
@@ -123,10 +122,7 @@ async fn connection_against_the_simulator() {
 
     // Hang the call up by name; its events arrive as plain events.
     let chan = l.events[0].get_str("Channel").unwrap().to_owned();
-    let hang = d
-        .conn
-        .send(Action::hangup(&chan, Some(16)).unwrap(), now)
-        .unwrap();
+    let hang = d.conn.send(Action::hangup(&chan, Some(16)), now).unwrap();
     d.run(|rs, d| has(rs, &hang) && d.events.iter().filter(|e| *e == "Hangup").count() == 2)
         .await;
     assert!(d.events.contains(&"Newchannel".to_owned()));

@@ -56,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let call = Originate::to_application("Local/200@test", "Wait", "3")
             .caller_id("Alice <5551234>")
             .asynchronous(true)
-            .build()?;
+            .build();
         let c = client.clone();
         tokio::spawn(async move { c.send(call).await });
     }

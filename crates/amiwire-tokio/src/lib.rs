@@ -29,7 +29,7 @@
 //! let mut hangups = client.events(Filter::event("Hangup"));
 //! let call = Originate::to_exten("Local/110@test", "test", "s", 1)
 //!     .asynchronous(true)
-//!     .build()?;
+//!     .build();
 //! let result = client.send(call).await?;
 //! assert!(result.is_success()); // the call was placed: OriginateResponse said Success
 //! let reason = result.originate.as_ref().and_then(|m| m.get_str("Reason"));
@@ -130,8 +130,10 @@ impl Client {
     /// Sends an action and waits for its whole result, within
     /// [`ClientConfig::action_timeout`].
     ///
-    /// An action without an ActionID gets a unique one. The result may be `Response: Error`
-    /// (check [`Response::is_success`] and [`Response::text`]). Dropping the future does not
+    /// An action with an [`error`](Action::error) fails at once with
+    /// `Error::Local(LocalError::Encode(..))`. An action without an ActionID gets a unique one.
+    /// The result may be `Response: Error` (check [`Response::is_success`] and
+    /// [`Response::text`]). Dropping the future does not
     /// withdraw an action already written; prefer [`send_with_timeout`](Self::send_with_timeout)
     /// to wrapping it in a timeout.
     pub async fn send(&self, action: Action) -> Result<Response, Error> {
@@ -148,6 +150,10 @@ impl Client {
     }
 
     async fn submit(&self, action: Action, timeout: Option<Duration>) -> Result<Response, Error> {
+        // An action with an error fails here, before it waits for a connection.
+        action
+            .validate()
+            .map_err(|e| Error::Local(amiwire::connection::LocalError::Encode(e)))?;
         let (reply, rx) = oneshot::channel();
         self.cmds
             .send(Command::Send {
@@ -200,18 +206,13 @@ impl Client {
     /// server then sends this session only what passes its filters. Kept and applied again
     /// after a reconnect. An `Err` or a `Response: Error` means it was not added.
     pub async fn add_server_filter(&self, filter: &ManagerFilter) -> Result<Response, Error> {
-        let action = filter
-            .to_action()
-            .map_err(|e| Error::Local(amiwire::LocalError::Encode(e)))?;
-        self.send(action).await
+        self.send(filter.to_action()).await
     }
 
     /// Changes the session's event mask (the `Events` action); kept and applied again after a
     /// reconnect.
     pub async fn set_event_mask(&self, mask: &EventMask) -> Result<Response, Error> {
-        let action = Action::events(&mask.to_header_value())
-            .map_err(|e| Error::Local(amiwire::LocalError::Encode(e)))?;
-        self.send(action).await
+        self.send(Action::events(&mask.to_header_value())).await
     }
 
     /// The link's state now.

@@ -32,7 +32,7 @@ async fn ping_command_list_and_errors() {
 
     // Command output, as lines.
     let out = client
-        .send(Action::command("dialplan show test").unwrap())
+        .send(Action::command("dialplan show test"))
         .await
         .unwrap();
     let lines: Vec<String> = out
@@ -48,8 +48,7 @@ async fn ping_command_list_and_errors() {
             .send(
                 Originate::to_exten("Local/600@test", "test", "s", 1)
                     .asynchronous(true)
-                    .build()
-                    .unwrap(),
+                    .build(),
             )
             .await
             .unwrap();
@@ -81,8 +80,7 @@ async fn ping_command_list_and_errors() {
         .send(
             Originate::to_exten("Local/100@nowhere", "test", "s", 1)
                 .asynchronous(true)
-                .build()
-                .unwrap(),
+                .build(),
         )
         .await
         .unwrap();
@@ -158,7 +156,7 @@ async fn subscribers_get_what_their_filters_pass() {
 
     for name in ["A", "B", "A", "B"] {
         let r = client
-            .send(Action::user_event(name, &[("Seq", name)]).unwrap())
+            .send(Action::user_event(name, &[("Seq", name)]))
             .await
             .unwrap();
         assert!(r.is_success());
@@ -281,8 +279,7 @@ async fn actions_after_close_fail_and_unanswerable_originates_are_refused() {
         .send(
             Originate::to_exten("Local/110@test", "test", "s", 1)
                 .asynchronous(true)
-                .build()
-                .unwrap(),
+                .build(),
         )
         .await
         .unwrap_err();

@@ -155,9 +155,7 @@ async fn an_action_written_before_a_disconnect_is_not_sent_again() {
     cfg.reconnect = Some(fast_reconnect());
     let (client, mut all) = watching(cfg).await;
 
-    let call = amiwire::action::Originate::to_exten("Local/100@test", "test", "s", 1)
-        .build()
-        .unwrap();
+    let call = amiwire::action::Originate::to_exten("Local/100@test", "test", "s", 1).build();
     let e = client.send(call).await.unwrap_err();
     assert!(
         matches!(e, Error::Action(ActionError::Closed { sent: true })),
@@ -388,7 +386,7 @@ async fn a_server_that_stops_reading_is_given_up() {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..200 {
         let c = client.clone();
-        let a = Action::user_event("bulk", &refs).unwrap();
+        let a = Action::user_event("bulk", &refs);
         set.spawn(async move { c.send(a).await });
     }
     match next(&mut all).await {

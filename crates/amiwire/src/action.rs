@@ -1,20 +1,20 @@
 //! Encoding actions: what a client sends to Asterisk.
 //!
 //! An [`Action`] is an ordered list of `Key: Value` header lines whose first line is
-//! `Action: <name>`. It is built with a consuming builder, validated as it is built, and
-//! encoded to the canonical wire form `Key: Value\r\n` … `\r\n`:
+//! `Action: <name>`. It is built with a consuming, infallible builder, validated as it is
+//! built, and encoded to the canonical wire form `Key: Value\r\n` … `\r\n`:
 //!
 //! ```
 //! use amiwire::Action;
 //!
 //! let action = Action::new("Originate")
-//!     .action_id("o-1")?
-//!     .header("Channel", "Local/100@test")?
-//!     .header("Application", "Wait")?
-//!     .header("Data", "1")?
-//!     .variable("V1", "one")?;
+//!     .action_id("o-1")
+//!     .header("Channel", "Local/100@test")
+//!     .header("Application", "Wait")
+//!     .header("Data", "1")
+//!     .variable("V1", "one");
 //! assert_eq!(
-//!     action.to_bytes(),
+//!     action.to_bytes()?,
 //!     b"Action: Originate\r\nActionID: o-1\r\nChannel: Local/100@test\r\n\
 //!       Application: Wait\r\nData: 1\r\nVariable: V1=one\r\n\r\n"
 //! );
@@ -27,8 +27,9 @@
 //!
 //! # Validation
 //!
-//! Every key and value is checked when it is added, so an `Action` that exists holds only
-//! bytes that Asterisk parses the way the caller meant. This closes the header-injection hole
+//! Every key and value is checked when it is added, so the headers of an `Action` hold only
+//! bytes that Asterisk parses the way the caller meant; a refused one is recorded as the
+//! action's error instead (see [One error model](#one-error-model)). This closes the header-injection hole
 //! of hand-rolled clients (a "channel" of `100\r\nAction: Command\r\nCommand: …` smuggling a
 //! second action):
 //!
@@ -42,14 +43,15 @@
 //! * **Line length.** Asterisk reads client input into a 1025-byte buffer and only
 //!   recognises a line whose terminator fits in the first 1024 bytes (`get_input()` in
 //!   `main/manager.c`). A line is therefore limited to [`MAX_LINE_LEN`] = 1024 bytes
-//!   *including* its `\r\n`, that is 1022 bytes of `Key: Value`. Longer lines fail with
+//!   *including* its `\r\n`, that is 1022 bytes of `Key: Value`. Longer lines are refused with
 //!   [`EncodeError::LineTooLong`] (Asterisk would answer `Failed to parse message: line too
 //!   long`, and a 1023-byte line would even end the action early).
 //! * **Header count.** Asterisk keeps at most [`MAX_HEADERS`] = 128 lines per action
 //!   (`AST_MAX_MANHEADERS`), the `Action:` line included. Because every action sent through a
 //!   connection carries an `ActionID`, one of the 128 lines is always reserved for it: without
 //!   an `ActionID`, at most 127 lines can be added, so that [`Action::ensure_action_id`] can
-//!   never push an action over the limit.
+//!   never push an action over the limit (one line more is refused with
+//!   [`EncodeError::TooManyHeaders`]).
 //! * The `Action` header can only be set by [`Action::new`]; adding a second one is an error.
 //!   An `ActionID` header is always validated as an [`ActionId`] and kept as the second line
 //!   (where real clients put it), whichever method sets it.
@@ -58,13 +60,36 @@
 //! `Secret` cannot end up in a log through an error message. The `Debug` output of an
 //! [`Action`] prints the values of `Secret` and `Key` headers as `<redacted>`.
 //!
-//! # Invalid action names
+//! # One error model
 //!
-//! [`Action::new`] is infallible so that literal names read well. If the name is invalid, the
-//! action is *poisoned*: it remembers the error, every fallible builder method returns it,
-//! [`Action::validate`] and [`Action::encode`] return it, and [`Action::to_bytes`] returns an
-//! empty vector. A poisoned action can never put bad bytes on the wire. Use
-//! [`Action::try_new`] for names that do not come from the source code.
+//! Building never fails and never panics; encoding does. Like `http::request::Builder`, an
+//! action records the **first** problem met while it is built (an invalid name given to
+//! [`Action::new`], a refused key, value, variable or ActionID, a line too long, one header too
+//! many): the refused part is not added, every later builder call adds nothing, and the first
+//! error is kept. It is reported by [`Action::error`] and [`Action::validate`], and
+//! [`Action::encode`], [`Action::to_bytes`] and a connection's `send` fail with it, so an
+//! action with an error can never put bytes on the wire, silently or not. The typed helpers
+//! and [`Originate::build`] work the same way.
+//!
+//! ```
+//! use amiwire::{Action, EncodeError};
+//!
+//! // A "channel" smuggling a second action is refused, and so is everything after it.
+//! let action = Action::new("Hangup")
+//!     .header("Channel", "100\r\nAction: Command")
+//!     .header("Cause", "16");
+//! let error = EncodeError::InvalidValue {
+//!     key: "Channel".into(),
+//!     reason: "contains a carriage return (CR)",
+//! };
+//! assert_eq!(action.error(), Some(&error));
+//! assert_eq!(action.get("Cause"), None);
+//! assert_eq!(action.validate(), Err(error.clone()));
+//! assert_eq!(action.to_bytes(), Err(error));
+//!
+//! // A name that does not come from the source code: `new`, then `validate`.
+//! assert!(Action::new("Core Show").validate().is_err());
+//! ```
 //!
 //! # Channel variables
 //!
@@ -103,7 +128,8 @@ const ACTION_ID_KEY: &str = "ActionID";
 const VARIABLE_KEY: &str = "Variable";
 const REDACTED: &str = "<redacted>";
 
-/// Why an action could not be built or encoded.
+/// Why an action cannot be encoded: the first problem met while it was built, reported by
+/// [`Action::error`], [`Action::validate`], [`Action::encode`] and [`Action::to_bytes`].
 ///
 /// No variant ever contains a header value, so errors are safe to log even when the value was
 /// a secret. Keys and names that are echoed are printed with `escape_debug` in `Display`, so a
@@ -111,7 +137,7 @@ const REDACTED: &str = "<redacted>";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {
-    /// The action name given to [`Action::new`] or [`Action::try_new`] is not usable.
+    /// The action name given to [`Action::new`] is not usable.
     #[error("invalid action name `{}`: {reason}", .name.escape_debug())]
     InvalidActionName {
         /// The name as given.
@@ -546,17 +572,24 @@ fn random_u64() -> u64 {
 // Action
 // ---------------------------------------------------------------------------------------------
 
-/// One AMI action, owned and validated: an ordered list of `Key: Value` headers whose first
-/// header is `Action: <name>`.
+/// One AMI action: an ordered list of `Key: Value` headers whose first header is
+/// `Action: <name>`, plus the first error met while building it, if any.
 ///
-/// See the [module documentation](self) for the validation rules, the limits and the handling
-/// of an invalid name. `Debug` prints `Secret` and `Key` values as `<redacted>`.
+/// Every builder method is infallible and chainable; a refused name, key, value, variable or
+/// ActionID is recorded instead of being added, and then reported by
+/// [`error`](Action::error), [`validate`](Action::validate), [`encode`](Action::encode),
+/// [`to_bytes`](Action::to_bytes) and by a connection's `send`. See the
+/// [module documentation](self) for the validation rules, the limits and the error model.
+/// `Debug` prints `Secret` and `Key` values as `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
 #[must_use]
 pub struct Action {
-    /// `headers[0]` is always `Action`; `headers[1]` is `ActionID` when one is set.
+    /// `headers[0]` is always `Action`; `headers[1]` is `ActionID` when one is set. Only
+    /// validated lines are ever pushed (the name in `headers[0]` is kept even when invalid, so
+    /// that errors and `Debug` can show what was meant).
     headers: Vec<(String, String)>,
-    /// Set when the name given to `new` was invalid; the action then refuses to encode.
+    /// The first error met while building; once set, builder calls add nothing and encoding
+    /// fails with it.
     error: Option<EncodeError>,
 }
 
@@ -564,24 +597,15 @@ impl Action {
     /// Starts an action named `name` (the value of the `Action:` header).
     ///
     /// Never fails and never panics: if `name` is invalid (empty, or anything other than
-    /// printable ASCII without spaces, or too long), the action is poisoned and every later
-    /// fallible call, [`validate`](Action::validate) and [`encode`](Action::encode) return the
-    /// error, while [`to_bytes`](Action::to_bytes) returns an empty vector. Use
-    /// [`try_new`](Action::try_new) for names that are not literals.
+    /// printable ASCII without spaces, or too long), the error
+    /// ([`EncodeError::InvalidActionName`] or [`EncodeError::LineTooLong`]) is recorded, later
+    /// builder calls add nothing, and the action refuses to encode. `Action::new(name)` followed
+    /// by [`validate`](Action::validate) checks a name that does not come from the source code.
     pub fn new(name: impl AsRef<str>) -> Action {
         let name = name.as_ref();
         Action {
             headers: vec![(ACTION_KEY.to_owned(), name.to_owned())],
             error: Self::check_name(name).err(),
-        }
-    }
-
-    /// Starts an action named `name`, or fails if the name is invalid.
-    pub fn try_new(name: impl AsRef<str>) -> Result<Action, EncodeError> {
-        let action = Action::new(name);
-        match action.error {
-            Some(e) => Err(e),
-            None => Ok(action),
         }
     }
 
@@ -605,11 +629,14 @@ impl Action {
         action
     }
 
-    fn poisoned(&self) -> Result<(), EncodeError> {
-        match &self.error {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
+    /// Runs `step` unless an error is already recorded, and records its error if it fails.
+    fn record(&mut self, step: impl FnOnce(&mut Self) -> Result<(), EncodeError>) -> &mut Self {
+        if self.error.is_none() {
+            if let Err(e) = step(self) {
+                self.error = Some(e);
+            }
         }
+        self
     }
 
     fn has_action_id(&self) -> bool {
@@ -653,29 +680,27 @@ impl Action {
     /// A key equal to `ActionID` (any case) is handled as [`action_id`](Action::action_id);
     /// a key equal to `Action` is refused. A `Variable` header added here is sent raw, without
     /// the escaping that [`variable`](Action::variable) applies.
-    pub fn header(
-        mut self,
-        key: impl AsRef<str>,
-        value: impl AsRef<str>,
-    ) -> Result<Self, EncodeError> {
-        self.push_header(key, value)?;
-        Ok(self)
+    ///
+    /// A refused key or value adds nothing and is recorded as the action's
+    /// [`error`](Action::error) (unless an earlier error is already recorded, which is kept).
+    pub fn header(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        self.push_header(key, value);
+        self
     }
 
     /// Appends the header `key: value` in place; see [`header`](Action::header).
     ///
-    /// On error the action is unchanged.
-    pub fn push_header(
-        &mut self,
-        key: impl AsRef<str>,
-        value: impl AsRef<str>,
-    ) -> Result<&mut Self, EncodeError> {
-        self.poisoned()?;
+    /// A refused header leaves the headers unchanged and is recorded as the action's
+    /// [`error`](Action::error).
+    pub fn push_header(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> &mut Self {
         let (key, value) = (key.as_ref(), value.as_ref());
+        self.record(|a| a.try_push_header(key, value))
+    }
+
+    fn try_push_header(&mut self, key: &str, value: &str) -> Result<(), EncodeError> {
         check_key(key)?;
         if key.eq_ignore_ascii_case(ACTION_ID_KEY) {
-            self.push_action_id(value)?;
-            return Ok(self);
+            return self.try_action_id(value);
         }
         if key.eq_ignore_ascii_case(ACTION_KEY) {
             return Err(EncodeError::InvalidKey {
@@ -684,8 +709,7 @@ impl Action {
             });
         }
         check_value(key, value)?;
-        self.push_checked(key, value.to_owned())?;
-        Ok(self)
+        self.push_checked(key, value.to_owned())
     }
 
     /// Appends `Variable: name=value` (one header per variable) and returns the action.
@@ -694,28 +718,26 @@ impl Action {
     /// without leading or trailing blanks; the value must not contain CR, LF or control
     /// characters other than TAB. `\`, `,` and `"` in either are escaped with a backslash, as
     /// Asterisk's argument splitter expects, so the channel receives exactly `value`.
+    /// A refused variable adds nothing and is recorded as the action's
+    /// [`error`](Action::error).
     ///
     /// Asterisk applies the `Variable` headers of an action in reverse order; do not send the
     /// same name twice.
-    pub fn variable(
-        mut self,
-        name: impl AsRef<str>,
-        value: impl AsRef<str>,
-    ) -> Result<Self, EncodeError> {
-        self.push_variable(name, value)?;
-        Ok(self)
+    pub fn variable(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        self.push_variable(name, value);
+        self
     }
 
     /// Appends `Variable: name=value` in place; see [`variable`](Action::variable).
     ///
-    /// On error the action is unchanged.
-    pub fn push_variable(
-        &mut self,
-        name: impl AsRef<str>,
-        value: impl AsRef<str>,
-    ) -> Result<&mut Self, EncodeError> {
-        self.poisoned()?;
+    /// A refused variable leaves the headers unchanged and is recorded as the action's
+    /// [`error`](Action::error).
+    pub fn push_variable(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> &mut Self {
         let (name, value) = (name.as_ref(), value.as_ref());
+        self.record(|a| a.try_push_variable(name, value))
+    }
+
+    fn try_push_variable(&mut self, name: &str, value: &str) -> Result<(), EncodeError> {
         if let Some(reason) = variable_name_problem(name).or_else(|| variable_value_problem(value))
         {
             return Err(EncodeError::InvalidVariable {
@@ -727,21 +749,22 @@ impl Action {
         push_escaped_variable_part(&mut line, name);
         line.push('=');
         push_escaped_variable_part(&mut line, value);
-        self.push_checked(VARIABLE_KEY, line)?;
-        Ok(self)
+        self.push_checked(VARIABLE_KEY, line)
     }
 
     /// Sets the `ActionID` header, replacing any previous one, and returns the action.
     ///
     /// The ID is validated as an [`ActionId`] (1 to 64 bytes of printable ASCII without
-    /// spaces). It is placed right after the `Action:` line, where real clients put it.
-    pub fn action_id(mut self, id: impl AsRef<str>) -> Result<Self, EncodeError> {
-        self.push_action_id(id.as_ref())?;
-        Ok(self)
+    /// spaces). It is placed right after the `Action:` line, where real clients put it. An
+    /// invalid ID is recorded as the action's [`error`](Action::error)
+    /// ([`EncodeError::InvalidActionId`]).
+    pub fn action_id(mut self, id: impl AsRef<str>) -> Self {
+        let id = id.as_ref();
+        self.record(|a| a.try_action_id(id));
+        self
     }
 
-    fn push_action_id(&mut self, id: &str) -> Result<(), EncodeError> {
-        self.poisoned()?;
+    fn try_action_id(&mut self, id: &str) -> Result<(), EncodeError> {
         if let Some(reason) = action_id_problem(id) {
             return Err(EncodeError::InvalidActionId { reason });
         }
@@ -751,12 +774,16 @@ impl Action {
 
     /// Sets the `ActionID` header to an already validated ID, replacing any previous one.
     ///
-    /// Infallible: a slot is always reserved for the ActionID line.
+    /// Infallible: a slot is always reserved for the ActionID line. On an action with an
+    /// [`error`](Action::error) the ID is set too; the action still refuses to encode.
     pub fn set_action_id(&mut self, id: &ActionId) {
         self.put_action_id(id.as_str());
     }
 
     /// Returns the ActionID the caller set, or assigns a fresh one from `ids` and returns it.
+    ///
+    /// Never panics, also on an action with an [`error`](Action::error) (which still refuses
+    /// to encode).
     pub fn ensure_action_id(&mut self, ids: &mut ActionIdGenerator) -> ActionId {
         if let Some(existing) = self.action_id_value() {
             return ActionId::from_valid(existing);
@@ -766,7 +793,8 @@ impl Action {
         id
     }
 
-    /// The action name (the value of the `Action:` header).
+    /// The action name (the value of the `Action:` header), as given to
+    /// [`new`](Action::new) even if it was refused.
     pub fn name(&self) -> &str {
         &self.headers[0].1
     }
@@ -797,7 +825,8 @@ impl Action {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Every header as `(key, value)`, in wire order, the `Action` header first.
+    /// Every header as `(key, value)`, in wire order, the `Action` header first. Headers that
+    /// were refused are not among them.
     ///
     /// Unlike `Debug`, this shows secret values: it is the data of the action.
     pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
@@ -809,13 +838,21 @@ impl Action {
         self.headers.len()
     }
 
-    /// `Ok` unless the action was created with an invalid name (every other problem is
-    /// refused when the header is added).
-    pub fn validate(&self) -> Result<(), EncodeError> {
-        self.poisoned()
+    /// The first error met while building the action, if any.
+    pub fn error(&self) -> Option<&EncodeError> {
+        self.error.as_ref()
     }
 
-    /// Number of bytes [`encode`](Action::encode) appends (0 for a poisoned action).
+    /// `Ok` if the action can be encoded; otherwise the first error met while building it.
+    pub fn validate(&self) -> Result<(), EncodeError> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Number of bytes [`encode`](Action::encode) appends: 0 for an action with an
+    /// [`error`](Action::error), since nothing is encoded then.
     pub fn encoded_len(&self) -> usize {
         if self.error.is_some() {
             return 0;
@@ -829,10 +866,9 @@ impl Action {
 
     /// Appends the canonical encoding `Key: Value\r\n` … `\r\n` to `out`.
     ///
-    /// Fails, appending nothing, only for a poisoned action (invalid name given to
-    /// [`Action::new`]).
+    /// Fails with the first error met while building the action, appending nothing.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.poisoned()?;
+        self.validate()?;
         out.reserve(self.encoded_len());
         for (k, v) in &self.headers {
             out.extend_from_slice(k.as_bytes());
@@ -844,17 +880,12 @@ impl Action {
         Ok(())
     }
 
-    /// The canonical encoding as a new vector.
-    ///
-    /// For a poisoned action (invalid name given to [`Action::new`]) this is an **empty**
-    /// vector: bad bytes are never produced. Call [`validate`](Action::validate) or use
-    /// [`encode`](Action::encode) to see the error.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The canonical encoding as a new vector, or the first error met while building the
+    /// action.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         let mut out = Vec::with_capacity(self.encoded_len());
-        if self.encode(&mut out).is_err() {
-            out.clear();
-        }
-        out
+        self.encode(&mut out)?;
+        Ok(out)
     }
 }
 
@@ -888,21 +919,24 @@ impl fmt::Debug for Action {
 // Typed helpers
 // ---------------------------------------------------------------------------------------------
 
+/// Every helper returns an [`Action`]; an argument that cannot be sent (a CR or LF in a
+/// channel name, say) is recorded as the action's [`error`](Action::error) and reported when the
+/// action is validated, encoded or sent.
 impl Action {
     /// `Login` with a plaintext secret: `Username`, `Secret`.
     ///
-    /// Add `.header("Events", "off")?` to log in with events off.
-    pub fn login(username: &str, secret: &str) -> Result<Action, EncodeError> {
+    /// Add `.header("Events", "off")` to log in with events off.
+    pub fn login(username: &str, secret: &str) -> Action {
         Action::new("Login")
-            .header("Username", username)?
+            .header("Username", username)
             .header("Secret", secret)
     }
 
     /// `Login` answering an MD5 challenge: `AuthType: md5`, `Username`, `Key` (the hex MD5 of
     /// the challenge followed by the secret, computed by the caller).
-    pub fn login_md5(username: &str, key_hex: &str) -> Result<Action, EncodeError> {
+    pub fn login_md5(username: &str, key_hex: &str) -> Action {
         Action::fixed("Login", &[("AuthType", "md5")])
-            .header("Username", username)?
+            .header("Username", username)
             .header("Key", key_hex)
     }
 
@@ -922,73 +956,69 @@ impl Action {
     }
 
     /// `Events` with `EventMask: <mask>` (`on`, `off`, or a comma list such as `call,user`).
-    pub fn events(mask: &str) -> Result<Action, EncodeError> {
+    pub fn events(mask: &str) -> Action {
         Action::new("Events").header("EventMask", mask)
     }
 
     /// `Filter` with `Operation: Add` and a legacy `Filter:` regex (a leading `!` excludes).
     ///
     /// Asterisk skips leading blanks of the filter.
-    pub fn filter_add(filter: &str) -> Result<Action, EncodeError> {
+    pub fn filter_add(filter: &str) -> Action {
         Action::fixed("Filter", &[("Operation", "Add")]).header("Filter", filter)
     }
 
     /// `Filter` with `Operation: Add` in the new syntax (Asterisk 18.26, 20.11, 21.6, 22.1,
     /// 23.0 and later): `MatchCriteria: <criteria>` (e.g. `action(exclude),name(Newchannel)`)
     /// and `Filter: <pattern>` (empty for `method(none)`).
-    pub fn filter_add_criteria(match_criteria: &str, filter: &str) -> Result<Action, EncodeError> {
+    pub fn filter_add_criteria(match_criteria: &str, filter: &str) -> Action {
         Action::fixed("Filter", &[("Operation", "Add")])
-            .header("MatchCriteria", match_criteria)?
+            .header("MatchCriteria", match_criteria)
             .header("Filter", filter)
     }
 
     /// `Command` running the CLI command `cli`.
-    pub fn command(cli: &str) -> Result<Action, EncodeError> {
+    pub fn command(cli: &str) -> Action {
         Action::new("Command").header("Command", cli)
     }
 
     /// `Getvar`: `Variable: <variable>` and, for a channel variable, `Channel`.
     ///
     /// The variable may be a function call such as `GLOBAL(FOO)`; it is sent as is.
-    pub fn getvar(variable: &str, channel: Option<&str>) -> Result<Action, EncodeError> {
-        let mut action = Action::new("Getvar").header("Variable", variable)?;
+    pub fn getvar(variable: &str, channel: Option<&str>) -> Action {
+        let mut action = Action::new("Getvar").header("Variable", variable);
         if let Some(channel) = channel {
-            action.push_header("Channel", channel)?;
+            action.push_header("Channel", channel);
         }
-        Ok(action)
+        action
     }
 
     /// `Setvar`: `Variable`, `Value` and, for a channel variable, `Channel`.
-    pub fn setvar(
-        variable: &str,
-        value: &str,
-        channel: Option<&str>,
-    ) -> Result<Action, EncodeError> {
+    pub fn setvar(variable: &str, value: &str, channel: Option<&str>) -> Action {
         let mut action = Action::new("Setvar")
-            .header("Variable", variable)?
-            .header("Value", value)?;
+            .header("Variable", variable)
+            .header("Value", value);
         if let Some(channel) = channel {
-            action.push_header("Channel", channel)?;
+            action.push_header("Channel", channel);
         }
-        Ok(action)
+        action
     }
 
     /// `UserEvent` named `name`, carrying `headers` in order.
-    pub fn user_event(name: &str, headers: &[(&str, &str)]) -> Result<Action, EncodeError> {
-        let mut action = Action::new("UserEvent").header("UserEvent", name)?;
+    pub fn user_event(name: &str, headers: &[(&str, &str)]) -> Action {
+        let mut action = Action::new("UserEvent").header("UserEvent", name);
         for (k, v) in headers {
-            action.push_header(k, v)?;
+            action.push_header(k, v);
         }
-        Ok(action)
+        action
     }
 
     /// `Hangup` of `channel`, with an optional Q.850 `Cause`.
-    pub fn hangup(channel: &str, cause: Option<u32>) -> Result<Action, EncodeError> {
-        let mut action = Action::new("Hangup").header("Channel", channel)?;
+    pub fn hangup(channel: &str, cause: Option<u32>) -> Action {
+        let mut action = Action::new("Hangup").header("Channel", channel);
         if let Some(cause) = cause {
-            action.push_header("Cause", cause.to_string())?;
+            action.push_header("Cause", cause.to_string());
         }
-        Ok(action)
+        action
     }
 
     /// `Redirect` of `channel` to `context`, `exten`, `priority` (a number or a label).
@@ -997,11 +1027,11 @@ impl Action {
         context: &str,
         exten: &str,
         priority: impl fmt::Display,
-    ) -> Result<Action, EncodeError> {
+    ) -> Action {
         Action::new("Redirect")
-            .header("Channel", channel)?
-            .header("Context", context)?
-            .header("Exten", exten)?
+            .header("Channel", channel)
+            .header("Context", context)
+            .header("Exten", exten)
             .header("Priority", priority.to_string())
     }
 
@@ -1018,11 +1048,11 @@ impl Action {
         extra_context: &str,
         extra_exten: &str,
         extra_priority: impl fmt::Display,
-    ) -> Result<Action, EncodeError> {
-        Action::redirect(channel, context, exten, priority)?
-            .header("ExtraChannel", extra_channel)?
-            .header("ExtraContext", extra_context)?
-            .header("ExtraExten", extra_exten)?
+    ) -> Action {
+        Action::redirect(channel, context, exten, priority)
+            .header("ExtraChannel", extra_channel)
+            .header("ExtraContext", extra_context)
+            .header("ExtraExten", extra_exten)
             .header("ExtraPriority", extra_priority.to_string())
     }
 
@@ -1032,21 +1062,21 @@ impl Action {
     }
 
     /// `Status` of every channel, or of one `channel` (an event list).
-    pub fn status(channel: Option<&str>) -> Result<Action, EncodeError> {
+    pub fn status(channel: Option<&str>) -> Action {
         let mut action = Action::new("Status");
         if let Some(channel) = channel {
-            action.push_header("Channel", channel)?;
+            action.push_header("Channel", channel);
         }
-        Ok(action)
+        action
     }
 
     /// `QueueStatus` of every queue, or of one `queue` (an event list).
-    pub fn queue_status(queue: Option<&str>) -> Result<Action, EncodeError> {
+    pub fn queue_status(queue: Option<&str>) -> Action {
         let mut action = Action::new("QueueStatus");
         if let Some(queue) = queue {
-            action.push_header("Queue", queue)?;
+            action.push_header("Queue", queue);
         }
-        Ok(action)
+        action
     }
 
     /// `ListCommands`.
@@ -1064,19 +1094,19 @@ impl Action {
     }
 
     /// `Atxfer`: attended transfer of `channel` to `exten` in `context`.
-    pub fn atxfer(channel: &str, exten: &str, context: &str) -> Result<Action, EncodeError> {
+    pub fn atxfer(channel: &str, exten: &str, context: &str) -> Action {
         Action::new("Atxfer")
-            .header("Channel", channel)?
-            .header("Exten", exten)?
+            .header("Channel", channel)
+            .header("Exten", exten)
             .header("Context", context)
     }
 
     /// `Bridge` of `channel1` and `channel2`; `tone` plays a courtesy tone to `channel2`
     /// (`Tone: yes` / `Tone: no`).
-    pub fn bridge(channel1: &str, channel2: &str, tone: bool) -> Result<Action, EncodeError> {
+    pub fn bridge(channel1: &str, channel2: &str, tone: bool) -> Action {
         Action::new("Bridge")
-            .header("Channel1", channel1)?
-            .header("Channel2", channel2)?
+            .header("Channel1", channel1)
+            .header("Channel2", channel2)
             .header("Tone", if tone { "yes" } else { "no" })
     }
 }
@@ -1101,7 +1131,7 @@ enum OriginateTarget {
 /// Builder of an `Originate` action.
 ///
 /// Setters only record; [`build`](Originate::build) validates everything and returns the
-/// [`Action`]. Headers are emitted in this order: `Channel`, then `Context`/`Exten`/`Priority`
+/// [`Action`] (with the first refused field as its [`error`](Action::error), if any). Headers are emitted in this order: `Channel`, then `Context`/`Exten`/`Priority`
 /// or `Application`/`Data`, `Async`, `CallerID`, `Timeout`, `Account`, `EarlyMedia`, `Codecs`,
 /// one `Variable` per variable, `ChannelId`, `OtherChannelId`.
 ///
@@ -1111,10 +1141,10 @@ enum OriginateTarget {
 /// let action = Originate::to_application("Local/100@test", "Wait", "3")
 ///     .asynchronous(true)
 ///     .caller_id("AMI Test <1000>")
-///     .build()?
-///     .action_id("orig-1")?;
+///     .build()
+///     .action_id("orig-1");
 /// assert_eq!(
-///     action.to_bytes(),
+///     action.to_bytes()?,
 ///     b"Action: Originate\r\nActionID: orig-1\r\nChannel: Local/100@test\r\n\
 ///       Application: Wait\r\nData: 3\r\nAsync: true\r\nCallerID: AMI Test <1000>\r\n\r\n"
 /// );
@@ -1249,55 +1279,56 @@ impl Originate {
         self
     }
 
-    /// Validates every field and builds the action.
-    pub fn build(&self) -> Result<Action, EncodeError> {
+    /// Builds the action, validating every field: the first field that cannot be sent is
+    /// recorded as the action's [`error`](Action::error).
+    pub fn build(&self) -> Action {
         let mut a = Action::new("Originate");
-        a.push_header("Channel", &self.channel)?;
+        a.push_header("Channel", &self.channel);
         match &self.target {
             OriginateTarget::Exten {
                 context,
                 exten,
                 priority,
             } => {
-                a.push_header("Context", context)?;
-                a.push_header("Exten", exten)?;
-                a.push_header("Priority", priority)?;
+                a.push_header("Context", context);
+                a.push_header("Exten", exten);
+                a.push_header("Priority", priority);
             }
             OriginateTarget::Application { application, data } => {
-                a.push_header("Application", application)?;
+                a.push_header("Application", application);
                 if !data.is_empty() {
-                    a.push_header("Data", data)?;
+                    a.push_header("Data", data);
                 }
             }
         }
         if let Some(b) = self.asynchronous {
-            a.push_header("Async", bool_str(b))?;
+            a.push_header("Async", bool_str(b));
         }
         if let Some(cid) = &self.caller_id {
-            a.push_header("CallerID", cid)?;
+            a.push_header("CallerID", cid);
         }
         if let Some(t) = self.timeout_ms {
-            a.push_header("Timeout", t.min(i32::MAX as u32).to_string())?;
+            a.push_header("Timeout", t.min(i32::MAX as u32).to_string());
         }
         if let Some(account) = &self.account {
-            a.push_header("Account", account)?;
+            a.push_header("Account", account);
         }
         if let Some(b) = self.early_media {
-            a.push_header("EarlyMedia", bool_str(b))?;
+            a.push_header("EarlyMedia", bool_str(b));
         }
         if let Some(codecs) = &self.codecs {
-            a.push_header("Codecs", codecs)?;
+            a.push_header("Codecs", codecs);
         }
         for (name, value) in &self.variables {
-            a.push_variable(name, value)?;
+            a.push_variable(name, value);
         }
         if let Some(id) = &self.channel_id {
-            a.push_header("ChannelId", id)?;
+            a.push_header("ChannelId", id);
         }
         if let Some(id) = &self.other_channel_id {
-            a.push_header("OtherChannelId", id)?;
+            a.push_header("OtherChannelId", id);
         }
-        Ok(a)
+        a
     }
 }
 
@@ -1315,9 +1346,8 @@ mod tests {
 
     #[test]
     fn variable_escaping() {
-        let a = Action::new("Originate")
-            .variable("A", r#"x,y"z\w"#)
-            .unwrap();
+        let a = Action::new("Originate").variable("A", r#"x,y"z\w"#);
+        assert_eq!(a.error(), None);
         assert_eq!(a.get("Variable"), Some(r#"A=x\,y\"z\\w"#));
     }
 
@@ -1325,15 +1355,17 @@ mod tests {
     fn slot_reserved_for_action_id() {
         let mut a = Action::new("X");
         for i in 0..126 {
-            a.push_header(format!("H{i}"), "v").unwrap();
+            a.push_header(format!("H{i}"), "v");
         }
+        assert_eq!(a.error(), None);
         assert_eq!(a.header_count(), 127);
-        assert_eq!(
-            a.push_header("One", "more").unwrap_err(),
-            EncodeError::TooManyHeaders { limit: 128 }
-        );
+        a.push_header("One", "more");
+        assert_eq!(a.error(), Some(&EncodeError::TooManyHeaders { limit: 128 }));
+        assert_eq!(a.header_count(), 127);
+        // The ActionID slot is still there, even on an action with an error.
         let mut ids = ActionIdGenerator::with_prefix("t").unwrap();
         assert_eq!(a.ensure_action_id(&mut ids), "t-1");
         assert_eq!(a.header_count(), 128);
+        assert!(a.to_bytes().is_err());
     }
 }

@@ -1019,12 +1019,14 @@ enum Step {
     Unmatched,
 }
 
-/// Adds the `Events:` header to a Login, if a mask is configured.
+/// Adds the `Events:` header to a Login, if a mask is configured, and validates it.
 fn with_events(login: Action, mask: Option<&EventMask>) -> Result<Action, EncodeError> {
-    match mask {
+    let login = match mask {
         Some(m) => login.header("Events", m.to_header_value()),
-        None => Ok(login),
-    }
+        None => login,
+    };
+    login.validate()?;
+    Ok(login)
 }
 
 fn is_true(v: &[u8]) -> bool {
@@ -1187,8 +1189,10 @@ impl Inner {
             Some(c) => {
                 self.state = State::LoggingIn;
                 let action = match c.method {
-                    AuthMethod::Plain => Action::login(&c.username, c.secret.expose())
-                        .and_then(|a| with_events(a, self.login_events.as_ref())),
+                    AuthMethod::Plain => with_events(
+                        Action::login(&c.username, c.secret.expose()),
+                        self.login_events.as_ref(),
+                    ),
                     AuthMethod::Md5 => Ok(Action::challenge()),
                 };
                 let role = match c.method {
@@ -1518,8 +1522,10 @@ impl Inner {
         h.update(challenge);
         h.update(c.secret.expose().as_bytes());
         let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        let action = Action::login_md5(&c.username, &key)
-            .and_then(|a| with_events(a, self.login_events.as_ref()));
+        let action = with_events(
+            Action::login_md5(&c.username, &key),
+            self.login_events.as_ref(),
+        );
         self.send_login(action, self.login_deadline, Role::Login);
     }
 

@@ -1358,14 +1358,14 @@ impl ManagerFilter {
     }
 
     /// The `Filter` action that adds this filter on the server (see
-    /// [`to_action_headers`](Self::to_action_headers)); an error only if the pattern cannot
-    /// travel in a header.
-    pub fn to_action(&self) -> Result<crate::Action, crate::EncodeError> {
+    /// [`to_action_headers`](Self::to_action_headers)); it has an
+    /// [`error`](crate::Action::error) only if the pattern cannot travel in a header.
+    pub fn to_action(&self) -> crate::Action {
         let mut action = crate::Action::new("Filter");
         for (k, v) in self.to_action_headers() {
-            action = action.header(&k, &v)?;
+            action.push_header(&k, &v);
         }
-        Ok(action)
+        action
     }
 
     /// The headers of the `Filter` action adding this filter on the server, in order:

@@ -103,30 +103,70 @@ fn must_refuse(k: &str, v: &str, count: usize) -> bool {
         || count >= 127
 }
 
+/// An independent statement of what makes an action name unusable: empty, a byte outside
+/// printable ASCII without space, or an `Action: <name>` line over 1022 bytes.
+fn must_refuse_name(name: &str) -> bool {
+    name.is_empty() || !name.bytes().all(|b| (0x21..=0x7e).contains(&b)) || 8 + name.len() > 1022
+}
+
+/// Checks that `action`, which has an error, refuses to encode with exactly that error and
+/// that a later builder call adds nothing and keeps it.
+fn check_refusing(action: &Action) {
+    let error = action.error().expect("an action with an error").clone();
+    let mut out = b"x".to_vec();
+    assert_eq!(action.encode(&mut out), Err(error.clone()));
+    assert_eq!(
+        out, b"x",
+        "encode appended bytes for an action with an error"
+    );
+    assert_eq!(action.to_bytes(), Err(error.clone()));
+    assert_eq!(action.validate(), Err(error.clone()));
+    assert_eq!(action.encoded_len(), 0);
+    let mut later = action.clone().header("Later", "ok").variable("v", "1");
+    later.push_header("Later", "ok");
+    assert_eq!(later, *action, "a call after the error changed the action");
+}
+
 /// Builds an action from `data` (NUL-separated key/value pairs): when the builder accepts it,
-/// decoding its bytes gives back exactly its headers; when it refuses, nothing is encoded.
+/// decoding its bytes gives back exactly its headers; when it refuses, the refusal is recorded
+/// as the action's error, nothing is added or encoded, and the reason is one stated
+/// independently here.
 pub fn fuzz_roundtrip(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let mut parts = text.split('\0');
     let name = parts.next().unwrap_or_default();
-    let mut action = match Action::try_new(name) {
-        Ok(a) => a,
-        Err(_) => {
-            assert!(Action::new(name).to_bytes().is_empty());
-            return;
-        }
-    };
+    let mut action = Action::new(name);
+    assert_eq!(
+        action.error().is_some(),
+        must_refuse_name(name),
+        "name {name:?}"
+    );
+    if action.error().is_some() {
+        check_refusing(&action);
+        return;
+    }
     while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
-        match action.clone().header(k, v) {
-            Ok(a) => action = a,
-            Err(e) => assert!(
-                must_refuse(k, v, action.header_count()),
+        let before = action.clone();
+        action.push_header(k, v);
+        if let Some(e) = action.error() {
+            assert!(
+                must_refuse(k, v, before.header_count()),
                 "refused a valid header {k:?}: {v:?} ({e})"
-            ),
+            );
+            assert!(
+                action.headers().eq(before.headers()),
+                "a refused header changed the headers"
+            );
+            check_refusing(&action);
+            // Go on from the action as it was, to reach deeper states.
+            action = before;
         }
     }
-    let bytes = action.to_bytes();
+    let bytes = action
+        .to_bytes()
+        .expect("an action without an error encodes");
     assert!(!bytes.is_empty());
+    assert_eq!(bytes.len(), action.encoded_len());
     let mut dec = Decoder::with_config(DecoderConfig::without_banner());
     assert_eq!(dec.feed(&bytes), bytes.len());
     let msg = match dec.decode() {
@@ -276,8 +316,7 @@ pub fn fuzz_connection(data: &[u8]) {
             2 => {
                 let o = crate::action::Originate::to_application("Local/1@t", "Wait", "1")
                     .asynchronous(true)
-                    .build()
-                    .unwrap();
+                    .build();
                 if let Ok(id) = conn.send(o, now) {
                     sent.push(id.to_string());
                 }

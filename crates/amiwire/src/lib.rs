@@ -29,7 +29,7 @@
 //! cfg.action_ids = ActionIdGenerator::with_prefix("login")?; // the recorded login-1
 //! let mut conn = Connection::new(cfg, now);
 //! // Sent before the banner: held until the login succeeds.
-//! let ping = conn.send(Action::ping().action_id("ping-2")?, now)?;
+//! let ping = conn.send(Action::ping().action_id("ping-2"), now)?;
 //!
 //! let (mut written, mut seen, mut logoff) = (Vec::new(), Vec::new(), None);
 //! for mut chunk in server.chunks(64) {
@@ -48,7 +48,7 @@
 //!             });
 //!         }
 //!         if seen.iter().any(|s| s == "ping: Pong") && logoff.is_none() {
-//!             logoff = Some(conn.send(Action::logoff().action_id("logoff-3")?, now)?);
+//!             logoff = Some(conn.send(Action::logoff().action_id("logoff-3"), now)?);
 //!         }
 //!         let _ = conn.poll_transmit(&mut written);
 //!     }
@@ -76,8 +76,8 @@
 //! ```
 //! use amiwire::{Action, Decoder, Frame, MessageKind};
 //!
-//! let ping = Action::new("Ping").action_id("p1").unwrap();
-//! assert_eq!(ping.to_bytes(), b"Action: Ping\r\nActionID: p1\r\n\r\n");
+//! let ping = Action::new("Ping").action_id("p1");
+//! assert_eq!(ping.to_bytes().unwrap(), b"Action: Ping\r\nActionID: p1\r\n\r\n");
 //!
 //! let mut dec = Decoder::new();
 //! let wire = b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nActionID: p1\r\nPing: Pong\r\n\r\n";

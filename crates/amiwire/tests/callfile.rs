@@ -996,20 +996,6 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_values_either_refused_or_round_trip(
-        channel in "\\PC{0,12}",
-        data in "[\\PC\t\r\n\0;#\\\\ ]{0,40}",
-        name in "[\\PC=\t ]{0,8}",
-        var in "[\\PC\t\r\n;#\\\\ ]{0,20}",
-        key in "[\\PC:;#\t ]{0,8}",
-    ) {
-        let cf = CallFile::to_application(channel, "Echo", data).variable(name, var).extra(key, "v");
-        if let Ok(text) = cf.to_text() {
-            prop_assert_eq!(CallFile::parse(&text), Ok(cf));
-        }
-    }
-
-    #[test]
     fn parse_never_panics_on_bytes(data in proptest::collection::vec(any::<u8>(), 0..600)) {
         fuzz_callfile(&data);
     }
@@ -1032,4 +1018,149 @@ proptest! {
         let text = lines.join(if crlf { "\r\n" } else { "\n" });
         fuzz_callfile(text.as_bytes());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arbitrary values: refused for a reason stated here, or round trip
+// ---------------------------------------------------------------------------------------------
+
+/// An independent statement of what makes a value unwritable: a control character other than
+/// TAB, a blank (any byte below 33) at either end, or a `#` at the start or after a space or
+/// tab.
+fn value_unwritable(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
+        || b.first().is_some_and(|&c| c < 33)
+        || b.last().is_some_and(|&c| c < 33)
+        || b.iter()
+            .enumerate()
+            .any(|(i, &c)| c == b'#' && (i == 0 || matches!(b[i - 1], b' ' | b'\t')))
+}
+
+/// Not `Tech/Resource` (tech of letters, digits, `_`, `-`; non-empty resource; no blanks), or
+/// an unwritable value.
+fn channel_unwritable(c: &str) -> bool {
+    let form_ok = c.split_once('/').is_some_and(|(tech, res)| {
+        !tech.is_empty()
+            && !res.is_empty()
+            && tech
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    !form_ok || c.contains([' ', '\t']) || value_unwritable(c)
+}
+
+/// An empty name, or one with `=`, a blank or DEL.
+fn var_name_unwritable(n: &str) -> bool {
+    n.is_empty() || n.contains('=') || n.bytes().any(|b| b < 33 || b == 0x7f)
+}
+
+/// An empty extra key, or one starting with `#`, or with `:`, `;`, a blank or DEL.
+fn extra_key_malformed(k: &str) -> bool {
+    k.is_empty()
+        || k.starts_with('#')
+        || k.contains([':', ';'])
+        || k.bytes().any(|b| b < 33 || b == 0x7f)
+}
+
+/// Whether the reader takes `key` for one of its own keys (it does not keep it as an extra).
+fn pbx_spool_knows(key: &str) -> bool {
+    CallFile::parse(&format!("Channel: A/b\nApplication: Echo\n{key}: 1\n"))
+        .map_or(true, |cf| cf.extra.is_empty())
+}
+
+/// Mostly valid text (`valid`), sometimes with one troublesome character inserted, sometimes
+/// anything from `wild`: both branches of the property below are taken often.
+fn mostly(valid: &'static str, wild: &'static str) -> impl Strategy<Value = String> {
+    let bad_char = prop_oneof![
+        Just('\r'),
+        Just('\n'),
+        Just('\0'),
+        Just('\x1b'),
+        Just('\x7f'),
+        Just('\t'),
+        Just(' '),
+        Just('#'),
+        Just(';'),
+        Just(':'),
+        Just('='),
+        Just('/'),
+        any::<char>(),
+    ];
+    prop_oneof![
+        4 => valid,
+        1 => (valid, bad_char, any::<prop::sample::Index>()).prop_map(|(s, c, at)| {
+            // Every byte index is a char boundary: the valid patterns are ASCII.
+            let mut s = s;
+            s.insert(at.index(s.len() + 1), c);
+            s
+        }),
+        1 => wild,
+    ]
+}
+
+#[test]
+fn arbitrary_values_either_refused_or_round_trip() {
+    use proptest::test_runner::{Config, TestRunner};
+    use std::cell::Cell;
+
+    let strategy = (
+        mostly(
+            "[A-Za-z][A-Za-z0-9_-]{0,4}/[A-Za-z0-9@.;-]{1,8}",
+            "\\PC{0,12}",
+        ),
+        mostly("[A-Za-z0-9,;\\\\]{0,20}", "[\\PC\t\r\n\0;#\\\\ ]{0,40}"),
+        mostly("[A-Za-z_][A-Za-z0-9_]{0,7}", "[\\PC=\t ]{0,8}"),
+        mostly("[A-Za-z0-9,;\\\\]{0,20}", "[\\PC\t\r\n;#\\\\ ]{0,20}"),
+        mostly("X-[A-Za-z0-9]{1,6}", "[\\PC:;#\t ]{0,8}"),
+    );
+    let (accepted, refused) = (Cell::new(0u32), Cell::new(0u32));
+    let mut runner = TestRunner::new(Config {
+        cases: 512,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, |(channel, data, name, var, key)| {
+            let cf = CallFile::to_application(channel.as_str(), "Echo", data.as_str())
+                .variable(name.as_str(), var.as_str())
+                .extra(key.as_str(), "v");
+            match cf.to_text() {
+                Ok(text) => {
+                    accepted.set(accepted.get() + 1);
+                    prop_assert!(!channel_unwritable(&channel), "accepted channel {channel:?}");
+                    prop_assert!(!value_unwritable(&data), "accepted data {data:?}");
+                    prop_assert!(!var_name_unwritable(&name), "accepted name {name:?}");
+                    prop_assert!(!extra_key_malformed(&key), "accepted key {key:?}");
+                    prop_assert_eq!(CallFile::parse(&text), Ok(cf));
+                }
+                Err(e) => {
+                    refused.set(refused.get() + 1);
+                    // The field the error names really is unwritable.
+                    let named_field_is_bad = match &e {
+                        CallFileError::InvalidValue { key: k, .. } if k == "Channel" => {
+                            channel_unwritable(&channel)
+                        }
+                        CallFileError::InvalidValue { key: k, .. } if k == "Data" => {
+                            value_unwritable(&data)
+                        }
+                        CallFileError::InvalidValue { key: k, .. } if k == "Set" => {
+                            var_name_unwritable(&name) || value_unwritable(&format!("{name}={var}"))
+                        }
+                        CallFileError::InvalidExtraKey { key: k, .. } => {
+                            *k == key && (extra_key_malformed(&key) || pbx_spool_knows(&key))
+                        }
+                        _ => false,
+                    };
+                    prop_assert!(
+                        named_field_is_bad,
+                        "{e:?} for channel {channel:?}, data {data:?}, {name:?}={var:?}, key {key:?}"
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Neither branch is vacuous.
+    assert!(accepted.get() >= 50, "only {} accepted", accepted.get());
+    assert!(refused.get() >= 50, "only {} refused", refused.get());
 }

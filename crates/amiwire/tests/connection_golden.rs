@@ -149,10 +149,10 @@ impl Recorded {
     fn action(&self) -> Action {
         let mut a = Action::new(self.name());
         for (k, v) in &self.headers[1..] {
-            a = a.header(k, v).unwrap();
+            a = a.header(k, v);
         }
         assert_eq!(
-            String::from_utf8_lossy(&a.to_bytes()),
+            String::from_utf8_lossy(&a.to_bytes().unwrap()),
             String::from_utf8_lossy(&self.bytes),
             "rebuilt action encodes as recorded"
         );
@@ -1008,9 +1008,7 @@ fn originate_results_tied_to_their_requests() {
         .asynchronous(true)
         .caller_id("AMI Test <1000>")
         .build()
-        .unwrap()
-        .action_id("orig-async-ok")
-        .unwrap();
+        .action_id("orig-async-ok");
     assert_eq!(typed, by_id(&rec, "orig-async-ok").action());
 
     let t = whole_and_bytewise(scenario(ORIGINATE));
@@ -1247,7 +1245,7 @@ fn run_03_bad_key(chunks: &[&[u8]]) -> Trace {
     let at = end_of(&server_03_bad_key(), "Challenge: 510231392\r\n\r\n");
     let chunks = &recut(chunks, at)[..];
     let cfg = config(Credentials::md5("admin", "wrong"), EventMask::Off);
-    let held = Action::ping().action_id("held-1").unwrap();
+    let held = Action::ping().action_id("held-1");
     run_simple(cfg, [held], None, chunks)
 }
 
@@ -1622,8 +1620,7 @@ fn events_off_at_login_refuses_async_originate_up_front() {
     assert_eq!(conn.pending(), 0);
     let sync = Originate::to_application("Local/100@test", "Wait", "1")
         .asynchronous(false)
-        .build()
-        .unwrap();
+        .build();
     assert!(conn.send(sync, now).is_ok());
     assert_eq!(conn.pending(), 1);
 }

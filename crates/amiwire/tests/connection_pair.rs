@@ -233,7 +233,7 @@ fn list_complete_with_legacy_completion_and_item_limit() {
     cfg.max_list_items = 1;
     let (mut conn, mut peer) = logged_in(cfg, t0);
     // Asterisk 11 style: no EventList header; StatusComplete ends it.
-    let status = conn.send(Action::status(None).unwrap(), t0).unwrap();
+    let status = conn.send(Action::status(None), t0).unwrap();
     let _ = peer.read(&mut conn);
     feed(
         &mut conn,
@@ -265,8 +265,7 @@ fn async_originate_resolved_by_its_originate_response_only() {
     let (mut conn, mut peer) = logged_in(config(), t0);
     let o = Originate::to_exten("Local/100@test", "test", "100", 1)
         .asynchronous(true)
-        .build()
-        .unwrap();
+        .build();
     let id = conn.send(o, t0).unwrap();
     let _ = peer.read(&mut conn);
     feed(
@@ -303,14 +302,13 @@ fn async_originate_refused_up_front_when_events_cannot_carry_its_result() {
         Originate::to_application("Local/100@test", "Wait", "1")
             .asynchronous(true)
             .build()
-            .unwrap()
     };
     assert!(matches!(
         conn.send(o(), t0),
         Err(LocalError::OriginateResultUnavailable { .. })
     ));
     // Turning call events on makes it possible.
-    let ev = conn.send(Action::events("call").unwrap(), t0).unwrap();
+    let ev = conn.send(Action::events("call"), t0).unwrap();
     let _ = peer.read(&mut conn);
     feed(
         &mut conn,
@@ -341,11 +339,11 @@ fn pending_and_output_limits_are_explicit_errors() {
     let (mut conn, _peer) = logged_in(cfg, t0);
     conn.send(Action::ping(), t0).unwrap();
     assert_eq!(
-        conn.send(Action::command("core show channels").unwrap(), t0),
+        conn.send(Action::command("core show channels"), t0),
         Err(LocalError::OutputFull { limit: 64 })
     );
     // Duplicate ActionID.
-    let a = Action::ping().action_id("same").unwrap();
+    let a = Action::ping().action_id("same");
     conn.send(a.clone(), t0).ok();
     let mut cfg = config();
     cfg.max_queued_bytes = 1 << 20;
@@ -363,10 +361,8 @@ fn pending_and_output_limits_are_explicit_errors() {
 fn filters_and_mask_are_session_state() {
     let t0 = Instant::now();
     let (mut conn, mut peer) = logged_in(config(), t0);
-    conn.send(Action::filter_add("Event: Hangup").unwrap(), t0)
-        .unwrap();
-    conn.send(Action::filter_add("!Event: Bad(").unwrap(), t0)
-        .unwrap();
+    conn.send(Action::filter_add("Event: Hangup"), t0).unwrap();
+    conn.send(Action::filter_add("!Event: Bad("), t0).unwrap();
     let _ = peer.read(&mut conn);
     feed(
         &mut conn,
@@ -546,10 +542,8 @@ fn reconnect_carries_the_mask_the_filters_and_the_actions_never_written() {
     let t0 = Instant::now();
     let (mut conn, mut peer) = logged_in(resumable(), t0);
     // Session state changed by actions: the event mask and a server-side filter.
-    let events = conn.send(Action::events("call,user").unwrap(), t0).unwrap();
-    let filter = conn
-        .send(Action::filter_add("Event: Dial.*").unwrap(), t0)
-        .unwrap();
+    let events = conn.send(Action::events("call,user"), t0).unwrap();
+    let filter = conn.send(Action::filter_add("Event: Dial.*"), t0).unwrap();
     assert_eq!(peer.read(&mut conn).len(), 2);
     feed(
         &mut conn,
@@ -570,7 +564,7 @@ fn reconnect_carries_the_mask_the_filters_and_the_actions_never_written() {
         [("Ping".into(), written_id.to_string())]
     );
     let unsent = conn
-        .send(Action::new("CoreStatus").action_id("mine").unwrap(), t0)
+        .send(Action::new("CoreStatus").action_id("mine"), t0)
         .unwrap();
     conn.receive_eof();
     assert_eq!(
@@ -649,7 +643,7 @@ fn a_replayed_filter_the_server_refuses_is_dropped() {
     let t0 = Instant::now();
     let (mut conn, mut peer) = logged_in(resumable(), t0);
     let f = conn
-        .send(Action::filter_add("!Event: Newexten").unwrap(), t0)
+        .send(Action::filter_add("!Event: Newexten"), t0)
         .unwrap();
     let _ = peer.read(&mut conn);
     feed(
@@ -819,9 +813,7 @@ fn a_generated_id_never_takes_one_the_caller_chose() {
     let mut conn = Connection::new(config(), t0);
     let mut peer = Peer::new();
     // The caller picks the ID the generator would give the login next.
-    let mine = conn
-        .send(Action::ping().action_id("t-1").unwrap(), t0)
-        .unwrap();
+    let mine = conn.send(Action::ping().action_id("t-1"), t0).unwrap();
     feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
     let _ = outputs(&mut conn);
     let login = peer.read(&mut conn);

@@ -707,8 +707,12 @@ proptest! {
     #[test]
     fn messages_respect_the_limits(wire in ami_like()) {
         let cfg = small();
+        // A message first, so that every case checks at least one (the loop cannot be empty).
+        let wire = [&b"Event: A\r\nK: v\r\n\r\n"[..], &wire].concat();
+        let mut checked = 0;
         for s in decode_with(cfg.clone(), &[&wire]) {
             if let Seen::Msg(m) = s {
+                checked += 1;
                 prop_assert!(m.as_bytes().len() <= cfg.max_message_len);
                 prop_assert!(m.iter().count() <= cfg.max_headers);
                 for h in m.iter() {
@@ -716,6 +720,7 @@ proptest! {
                 }
             }
         }
+        prop_assert!(checked >= 1);
     }
 }
 

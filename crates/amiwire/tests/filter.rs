@@ -1269,11 +1269,11 @@ proptest! {
 fn filter_actions_on_the_wire() {
     let legacy = ManagerFilter::legacy("!Event: Newexten").unwrap();
     assert_eq!(
-        legacy.to_action().unwrap().to_bytes(),
+        legacy.to_action().to_bytes().unwrap(),
         b"Action: Filter\r\nOperation: Add\r\nFilter: !Event: Newexten\r\n\r\n"
     );
     let criteria = ManagerFilter::parse("action(include),name(UserEvent)", "").unwrap();
-    let bytes = criteria.to_action().unwrap().to_bytes();
+    let bytes = criteria.to_action().to_bytes().unwrap();
     let text = String::from_utf8(bytes).unwrap();
     assert!(
         text.starts_with(

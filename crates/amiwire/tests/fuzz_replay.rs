@@ -1,22 +1,46 @@
 //! Replays the fuzz targets' logic in `cargo test`: on every recording (with several decoder
-//! settings and chunk sizes), and on every saved input under tests/data/fuzz/<target>/
-//! (crashes and interesting cases found by fuzzing are saved there).
+//! settings and chunk sizes), and on every saved input under tests/data/fuzz/<target>/: the
+//! seeds that `fuzz/seed.sh` writes there (committed), and crashes and interesting cases found
+//! by fuzzing. A missing or empty directory is an error, so no loop can replay nothing.
 use std::fs;
 use std::path::Path;
 
 use amiwire::fuzzing;
 
+/// Every saved input of `target`; panics if the directory is missing or holds no file.
 fn saved(target: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/fuzz")
         .join(target);
+    let entries = fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: the saved inputs of the {target} fuzz target are missing \
+             (bash fuzz/seed.sh writes the seeds; commit them)",
+            dir.display()
+        )
+    });
     let mut out = Vec::new();
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries {
-            out.push(fs::read(e.unwrap().path()).unwrap());
+    for e in entries {
+        let path = e.unwrap().path();
+        if path.is_file() {
+            out.push(fs::read(&path).unwrap());
         }
     }
+    assert!(!out.is_empty(), "{}: no saved input", dir.display());
     out
+}
+
+/// Runs `f` on every saved input of `target` and checks that at least `min` were replayed.
+fn replay(target: &str, min: usize, f: impl Fn(&[u8])) {
+    let mut n = 0;
+    for input in saved(target) {
+        f(&input);
+        n += 1;
+    }
+    assert!(
+        n >= min,
+        "{target}: replayed {n} saved inputs, expected at least {min}"
+    );
 }
 
 #[test]
@@ -37,9 +61,8 @@ fn decoder_on_recordings_and_saved_inputs() {
         n += 1;
     }
     assert!(n >= 20);
-    for input in saved("decoder") {
-        fuzzing::fuzz_decoder(&input);
-    }
+    // A seed per server recording, plus the crashes found by fuzzing.
+    replay("decoder", 20, fuzzing::fuzz_decoder);
 }
 
 #[test]
@@ -66,29 +89,21 @@ fn roundtrip_on_client_recordings_and_saved_inputs() {
             fuzzing::fuzz_roundtrip(fields.join("\0").as_bytes());
         }
     }
-    for input in saved("roundtrip") {
-        fuzzing::fuzz_roundtrip(&input);
-    }
+    replay("roundtrip", 20, fuzzing::fuzz_roundtrip);
     fuzzing::fuzz_roundtrip(b"Originate\0Channel\0Local/100@test\r\nAction: Command\0Data\0 x ");
 }
 
 #[test]
 fn filter_and_callfile_saved_inputs() {
-    for input in saved("filter") {
-        fuzzing::fuzz_filter(&input);
-    }
-    for input in saved("callfile") {
-        fuzzing::fuzz_callfile(&input);
-    }
+    replay("filter", 1, fuzzing::fuzz_filter);
+    replay("callfile", 1, fuzzing::fuzz_callfile);
     fuzzing::fuzz_filter(b"!Event: Newexten");
     fuzzing::fuzz_callfile(b"Channel: Local/1@t\nContext: t\nExtension: 1\nPriority: 1\n");
 }
 
 #[test]
 fn connection_saved_inputs_and_generated_sequences() {
-    for input in saved("connection") {
-        fuzzing::fuzz_connection(&input);
-    }
+    replay("connection", 1, fuzzing::fuzz_connection);
     // A few hundred deterministic pseudo-random sequences (xorshift), so the invariants run on
     // every test run, not only under the fuzzer.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -1,6 +1,6 @@
 //! Encode-then-decode round trips: what the encoder writes, the decoder reads back exactly.
 use amiwire::action::Originate;
-use amiwire::{Action, Decoder, DecoderConfig, Frame, MessageKind};
+use amiwire::{Action, Decoder, DecoderConfig, EncodeError, Frame, MessageKind};
 use proptest::prelude::*;
 
 fn decode_one(bytes: &[u8]) -> amiwire::Message {
@@ -23,10 +23,8 @@ fn originate_round_trip() {
         .variable("A", "1,2")
         .variable("B", "x=y")
         .build()
-        .unwrap()
-        .action_id("o1")
-        .unwrap();
-    let m = decode_one(&action.to_bytes());
+        .action_id("o1");
+    let m = decode_one(&action.to_bytes().unwrap());
     assert_eq!(m.kind(), MessageKind::Action);
     assert_eq!(m.as_ref().action(), Some(&b"Originate"[..]));
     assert_eq!(m.as_ref().action_id(), Some(&b"o1"[..]));
@@ -62,9 +60,9 @@ proptest! {
     ) {
         let mut action = Action::new(&name);
         for (k, v) in &headers {
-            action = action.header(k, v).unwrap();
+            action = action.header(k, v);
         }
-        let bytes = action.to_bytes();
+        let bytes = action.to_bytes().unwrap();
         let m = decode_one(&bytes);
         prop_assert_eq!(m.as_bytes(), &bytes[..]);
         let decoded: Vec<(String, String)> = m
@@ -79,6 +77,10 @@ proptest! {
     #[test]
     fn values_with_line_breaks_are_refused(k in key(), a in value(), b in value(), brk in prop_oneof![Just("\r"), Just("\n"), Just("\r\n")]) {
         let v = format!("{a}{brk}{b}");
-        prop_assert!(Action::new("Ping").header(&k, &v).is_err());
+        let error = Action::new("Ping").header(&k, &v).validate().unwrap_err();
+        prop_assert!(
+            matches!(&error, EncodeError::InvalidValue { key, .. } if *key == k),
+            "{error:?}"
+        );
     }
 }
