@@ -75,14 +75,14 @@ use std::time::Duration;
 
 pub use amiwire;
 pub use amiwire::connection::{ActionError, EventMask, Response};
-use amiwire::filter::ManagerFilter;
+use amiwire::filter::{Filter, ManagerFilter};
 use amiwire::Action;
 use tokio::sync::{mpsc, oneshot};
 
 pub use config::{ClientConfig, Overflow, Reconnect, Roots, TlsConfig};
 pub use driver::Status;
 pub use error::Error;
-pub use events::{ClientEvent, EventFilter, EventStream};
+pub use events::{ClientEvent, EventStream};
 
 use driver::{lock_hub, Command, Driver, Hub};
 
@@ -158,12 +158,14 @@ impl Client {
         rx.await.map_err(|_| Error::Closed)?
     }
 
-    /// Subscribes to the events that pass `filter` (a [`Filter`](amiwire::filter::Filter), a
-    /// [`Predicate`](amiwire::filter::Predicate), a [`FilterSet`](amiwire::filter::FilterSet)
-    /// or [`EventFilter::All`]). The stream starts with the link's state
+    /// Subscribes to the events that pass `filter`, evaluated here on the client: a [`Filter`]
+    /// (structured, manager.conf syntax, or both composed; [`Filter::all`] for every event), or
+    /// a [`FilterSet`](amiwire::filter::FilterSet) or
+    /// [`ManagerFilter`] (Asterisk's include-then-exclude semantics). The stream starts with
+    /// the link's state
     /// ([`ClientEvent::Connected`] or [`ClientEvent::Disconnected`]) and ends when the client
     /// is closed.
-    pub fn events(&self, filter: impl Into<EventFilter>) -> EventStream {
+    pub fn events(&self, filter: impl Into<Filter>) -> EventStream {
         self.events_with(filter, self.capacity, self.overflow)
     }
 
@@ -172,7 +174,7 @@ impl Client {
     /// [`ClientConfig::overflow`]).
     pub fn events_with(
         &self,
-        filter: impl Into<EventFilter>,
+        filter: impl Into<Filter>,
         capacity: usize,
         overflow: Overflow,
     ) -> EventStream {
