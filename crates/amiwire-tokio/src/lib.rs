@@ -48,10 +48,12 @@
 //!   answered, `Response: Error` included: see [`Response::is_success`]) or an [`Error`] that
 //!   says whether the action was written ([`Error::outcome_unknown`]). Every action has a
 //!   deadline ([`ClientConfig::action_timeout`], or [`Client::send_with_timeout`]).
-//! - **Events:** [`Client::events`] subscribes with a client-side filter. Queues are bounded
-//!   ([`ClientConfig::subscriber_capacity`]); a slow subscriber loses its oldest events and is
-//!   told how many ([`ClientEvent::Lagged`]), or is ended ([`Overflow::Close`]), never silently.
-//!   [`Client::add_server_filter`] asks the server to filter instead.
+//! - **Events:** [`Client::events`] subscribes with a client-side
+//!   [`Filter`] (structured, manager.conf syntax, or both). Queues
+//!   are bounded ([`ClientConfig::subscriber_capacity`]); a slow subscriber loses its oldest
+//!   events and is told how many ([`ClientEvent::Lagged`]), or is ended
+//!   ([`Overflow::Close`]), never silently. [`Client::add_server_filter`] asks the server to
+//!   filter instead.
 //! - **Reconnect** ([`ClientConfig::reconnect`]): exponential backoff with jitter, a new login,
 //!   the event mask and server-side filters of the old session applied again. Subscribers see
 //!   [`ClientEvent::Disconnected`] and [`ClientEvent::Reconnected`]. An action that was written
@@ -159,10 +161,9 @@ impl Client {
     }
 
     /// Subscribes to the events that pass `filter`, evaluated here on the client: a [`Filter`]
-    /// (structured, manager.conf syntax, or both composed; [`Filter::all`] for every event), or
-    /// a [`FilterSet`](amiwire::filter::FilterSet) or
-    /// [`ManagerFilter`] (Asterisk's include-then-exclude semantics). The stream starts with
-    /// the link's state
+    /// (structured, manager.conf syntax, or both composed; [`Filter::all`] for every event), a
+    /// [`FilterSet`](amiwire::filter::FilterSet) or a [`ManagerFilter`] (Asterisk's
+    /// include-then-exclude semantics). The stream starts with the link's state
     /// ([`ClientEvent::Connected`] or [`ClientEvent::Disconnected`]) and ends when the client
     /// is closed.
     pub fn events(&self, filter: impl Into<Filter>) -> EventStream {
