@@ -69,7 +69,8 @@ pub fn amiwire_decode(data: &[u8], dec: &mut Decoder) -> Counts {
 
 /// A CRM screen-pop style filter: event name in a set and one header value.
 pub fn screen_pop_filter() -> amiwire::filter::Filter {
-    amiwire::filter::Filter::events(["Hangup", "DialBegin"]).and_header_eq("Context", "test")
+    use amiwire::filter::Filter;
+    Filter::events(["Hangup", "DialBegin"]) & Filter::header_eq("Context", "test")
 }
 
 /// Events of the bulk stream that pass [`screen_pop_filter`] (counted independently with a

@@ -9,7 +9,7 @@ use amiwire::action::Originate;
 use amiwire::filter::Filter;
 use amiwire::{Action, Message};
 use amiwire_sim::server::{SimConfig, Simulator};
-use amiwire_tokio::{Client, ClientConfig, ClientEvent, EventFilter};
+use amiwire_tokio::{Client, ClientConfig, ClientEvent};
 
 use crate::{out, render, Exit, Failure};
 
@@ -132,11 +132,7 @@ async fn session(p: &Printer, sim: &Simulator) -> Result<(), Failure> {
 
     // Subscribe before the call, so that nothing is missed.
     let mut shown = client.events(Filter::events(SHOWN));
-    let mut all = client.events_with(
-        EventFilter::All,
-        100_000,
-        amiwire_tokio::Overflow::DropOldest,
-    );
+    let mut all = client.events_with(Filter::all(), 100_000, amiwire_tokio::Overflow::DropOldest);
 
     // Click-to-call: ring the agent's phone (Local/200@test, which dials Local/100@test), and
     // once it answers, connect it to the customer's number (extension 100 in context test).

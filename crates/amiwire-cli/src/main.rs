@@ -17,7 +17,7 @@ use amiwire::action::Originate;
 use amiwire::filter::{Filter, FilterSet, ManagerFilter};
 use amiwire::Action;
 use amiwire::{ActionError, Refusal, Response};
-use amiwire_tokio::{Client, ClientEvent, EventFilter, EventMask};
+use amiwire_tokio::{Client, ClientEvent, EventMask};
 use clap::{Args, Parser, Subcommand};
 
 use conn::ConnArgs;
@@ -503,12 +503,13 @@ async fn events(a: EventsArgs) -> Result<(), Failure> {
         server.push(parsed.clone());
         set.add(parsed);
     }
-    let filter: EventFilter = match (a.events.is_empty(), set.is_empty()) {
-        (true, true) => EventFilter::All,
-        (true, false) => set.into(),
-        (false, true) => Filter::events(&a.events).into(),
-        (false, false) => EventFilter::from(Filter::events(&a.events)).and(set),
+    // No --event: any name; no --filter: an empty set, which lets everything through.
+    let names = if a.events.is_empty() {
+        Filter::all()
+    } else {
+        Filter::events(&a.events)
     };
+    let filter = names & set;
     // A long watch survives restarts of the server: reconnect, with the markers on stderr.
     let mut cfg = a.conn.client_config(Some(EventMask::parse(&a.mask)))?;
     if !a.no_reconnect {

@@ -47,7 +47,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut pops = client.events(
-        Filter::events(["DialBegin", "DialEnd"]).and_header_starts_with("DestChannel", &device),
+        Filter::events(["DialBegin", "DialEnd"])
+            & Filter::header_starts_with("DestChannel", &device),
     );
     println!("watching calls to {device}");
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use amiwire::filter::{Filter, FilterSet, Predicate};
+use amiwire::filter::Filter;
 use amiwire::{Message, MessageRef};
 
 use crate::config::Overflow;
@@ -47,60 +47,6 @@ pub enum ClientEvent {
     },
 }
 
-/// Which events a subscription receives: a structured [`Filter`], a [`Predicate`], or a
-/// [`FilterSet`] of manager.conf-style filters (evaluated here, on the client).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum EventFilter {
-    /// Every event.
-    All,
-    /// A structured filter.
-    Filter(Filter),
-    /// manager.conf `eventfilter` semantics (include, then exclude).
-    Manager(FilterSet),
-    /// Events that pass both.
-    Both(Box<EventFilter>, Box<EventFilter>),
-}
-
-impl EventFilter {
-    /// Whether `msg` passes.
-    pub fn matches(&self, msg: &MessageRef<'_>) -> bool {
-        match self {
-            EventFilter::All => true,
-            EventFilter::Filter(f) => f.matches(msg),
-            EventFilter::Manager(s) => s.matches(msg),
-            EventFilter::Both(a, b) => a.matches(msg) && b.matches(msg),
-        }
-    }
-
-    /// Events that pass this filter and `other`.
-    pub fn and(self, other: impl Into<EventFilter>) -> EventFilter {
-        EventFilter::Both(Box::new(self), Box::new(other.into()))
-    }
-}
-
-impl From<Filter> for EventFilter {
-    fn from(f: Filter) -> Self {
-        EventFilter::Filter(f)
-    }
-}
-
-impl From<Predicate> for EventFilter {
-    fn from(p: Predicate) -> Self {
-        EventFilter::Filter(Filter::new(p))
-    }
-}
-
-impl From<FilterSet> for EventFilter {
-    fn from(s: FilterSet) -> Self {
-        if s.is_empty() {
-            EventFilter::All
-        } else {
-            EventFilter::Manager(s)
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct QueueState {
     items: VecDeque<ClientEvent>,
@@ -114,7 +60,7 @@ struct QueueState {
 /// One subscriber's queue, shared by the connection task (writer) and the stream (reader).
 #[derive(Debug)]
 pub(crate) struct Subscriber {
-    filter: EventFilter,
+    filter: Filter,
     capacity: usize,
     policy: Overflow,
     state: Mutex<QueueState>,
@@ -129,7 +75,7 @@ fn lock(m: &Mutex<QueueState>) -> MutexGuard<'_, QueueState> {
 }
 
 impl Subscriber {
-    pub(crate) fn new(filter: EventFilter, capacity: usize, policy: Overflow) -> Subscriber {
+    pub(crate) fn new(filter: Filter, capacity: usize, policy: Overflow) -> Subscriber {
         Subscriber {
             filter,
             capacity: capacity.max(1),

@@ -48,10 +48,12 @@
 //!   answered, `Response: Error` included: see [`Response::is_success`]) or an [`Error`] that
 //!   says whether the action was written ([`Error::outcome_unknown`]). Every action has a
 //!   deadline ([`ClientConfig::action_timeout`], or [`Client::send_with_timeout`]).
-//! - **Events:** [`Client::events`] subscribes with a client-side filter. Queues are bounded
-//!   ([`ClientConfig::subscriber_capacity`]); a slow subscriber loses its oldest events and is
-//!   told how many ([`ClientEvent::Lagged`]), or is ended ([`Overflow::Close`]), never silently.
-//!   [`Client::add_server_filter`] asks the server to filter instead.
+//! - **Events:** [`Client::events`] subscribes with a client-side
+//!   [`Filter`] (structured, manager.conf syntax, or both). Queues
+//!   are bounded ([`ClientConfig::subscriber_capacity`]); a slow subscriber loses its oldest
+//!   events and is told how many ([`ClientEvent::Lagged`]), or is ended
+//!   ([`Overflow::Close`]), never silently. [`Client::add_server_filter`] asks the server to
+//!   filter instead.
 //! - **Reconnect** ([`ClientConfig::reconnect`]): exponential backoff with jitter, a new login,
 //!   the event mask and server-side filters of the old session applied again, by the core
 //!   ([`Connection::reconnect`](amiwire::Connection::reconnect)): the task keeps no protocol
@@ -77,14 +79,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use amiwire;
-use amiwire::{Action, ManagerFilter};
+use amiwire::{Action, Filter, ManagerFilter};
 pub use amiwire::{ActionError, CloseReason, Credentials, EventMask, Response};
 use tokio::sync::{mpsc, oneshot};
 
 pub use config::{ClientConfig, Overflow, Reconnect, Roots, TlsConfig};
 pub use driver::{Disconnect, Status};
 pub use error::Error;
-pub use events::{ClientEvent, EventFilter, EventStream};
+pub use events::{ClientEvent, EventStream};
 
 use driver::{lock_hub, Command, Driver, Hub};
 
@@ -166,12 +168,13 @@ impl Client {
         rx.await.map_err(|_| Error::Closed)?
     }
 
-    /// Subscribes to the events that pass `filter` (a [`Filter`](amiwire::filter::Filter), a
-    /// [`Predicate`](amiwire::filter::Predicate), a [`FilterSet`](amiwire::filter::FilterSet)
-    /// or [`EventFilter::All`]). The stream starts with the link's state
+    /// Subscribes to the events that pass `filter`, evaluated here on the client: a [`Filter`]
+    /// (structured, manager.conf syntax, or both composed; [`Filter::all`] for every event), a
+    /// [`FilterSet`](amiwire::filter::FilterSet) or a [`ManagerFilter`] (Asterisk's
+    /// include-then-exclude semantics). The stream starts with the link's state
     /// ([`ClientEvent::Connected`] or [`ClientEvent::Disconnected`]) and ends when the client
     /// is closed.
-    pub fn events(&self, filter: impl Into<EventFilter>) -> EventStream {
+    pub fn events(&self, filter: impl Into<Filter>) -> EventStream {
         self.events_with(filter, self.capacity, self.overflow)
     }
 
@@ -180,7 +183,7 @@ impl Client {
     /// [`ClientConfig::overflow`]).
     pub fn events_with(
         &self,
-        filter: impl Into<EventFilter>,
+        filter: impl Into<Filter>,
         capacity: usize,
         overflow: Overflow,
     ) -> EventStream {

@@ -10,9 +10,7 @@ use amiwire::Action;
 use amiwire_sim::accounts::Privileges;
 use amiwire_sim::server::SimConfig;
 use amiwire_sim::session::SimEvent;
-use amiwire_tokio::{
-    ActionError, Client, ClientEvent, Error, EventFilter, EventMask, Overflow, Status,
-};
+use amiwire_tokio::{ActionError, Client, ClientEvent, Error, EventMask, Overflow, Status};
 use support::{admin, next, next_name, sim, watching};
 
 #[tokio::test]
@@ -143,8 +141,8 @@ async fn connect_errors_are_precise_and_keep_the_secret() {
 async fn subscribers_get_what_their_filters_pass() {
     let sim = sim(SimConfig::default()).await;
     let client = Client::connect(admin(&sim)).await.unwrap();
-    let mut users = client.events(Filter::event("UserEvent").and_header_eq("UserEvent", "B"));
-    let mut all = client.events(EventFilter::All);
+    let mut users = client.events(Filter::event("UserEvent") & Filter::header_eq("UserEvent", "B"));
+    let mut all = client.events(Filter::all());
     assert!(matches!(
         next(&mut users).await,
         Some(ClientEvent::Connected { .. })
@@ -192,6 +190,19 @@ async fn subscribers_get_what_their_filters_pass() {
         &[("Module", "x")],
     ));
     assert_eq!(next_name(&mut no_users).await, "Reload");
+
+    // The set composed with structured filters: no UserEvent (the set), no Reload.
+    let mut mixed =
+        client.events(Filter::manager("!Event: UserEvent").unwrap() & !Filter::event("Reload"));
+    let _ = next(&mut mixed).await; // Connected
+    for (name, privs) in [
+        ("UserEvent", Privileges::USER),
+        ("Reload", Privileges::SYSTEM),
+        ("Shutdown", Privileges::SYSTEM),
+    ] {
+        sim.raise(SimEvent::new(name, privs, &[("UserEvent", "D")]));
+    }
+    assert_eq!(next_name(&mut mixed).await, "Shutdown");
 
     client.close().await;
     // Subscriptions end after a close, with a marker saying so.

@@ -6,14 +6,14 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use amiwire::filter::ManagerFilter;
+use amiwire::filter::{Filter, ManagerFilter};
 use amiwire::Action;
 use amiwire_sim::accounts::Privileges;
 use amiwire_sim::server::SimConfig;
 use amiwire_sim::session::SimEvent;
 use amiwire_tokio::{
-    ActionError, Client, ClientEvent, CloseReason, Disconnect, Error, EventFilter, EventMask,
-    Reconnect, Status, TlsConfig,
+    ActionError, Client, ClientEvent, CloseReason, Disconnect, Error, EventMask, Reconnect, Status,
+    TlsConfig,
 };
 use support::{
     action_id, admin, fast_reconnect, next, next_name, read_action, scripted_login,
@@ -186,7 +186,7 @@ async fn an_action_written_before_a_disconnect_is_not_sent_again() {
 async fn without_reconnect_a_restart_closes_the_client() {
     let sim = sim(SimConfig::default()).await;
     let client = Client::connect(admin(&sim)).await.unwrap();
-    let mut all = client.events(EventFilter::All);
+    let mut all = client.events(Filter::all());
     let _ = next(&mut all).await;
     sim.restart();
     // Shutdown (admin reads system), then the markers, then the end.
@@ -473,7 +473,7 @@ async fn dropping_the_last_handle_logs_off() {
     .await;
     let cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
     let client = Client::connect(cfg).await.unwrap();
-    let mut events = client.events(EventFilter::All);
+    let mut events = client.events(Filter::all());
     drop(client);
     let sent = tokio::time::timeout(Duration::from_secs(5), server)
         .await

@@ -1,13 +1,14 @@
 //! Event filters, on both sides of the connection.
 //!
-//! * [`Filter`] and [`Predicate`]: client-side filters built in code (event name in a set,
-//!   header equals / contains / starts with / ends with / matches a regex, and `all` / `any` /
-//!   `not`), evaluated on a borrowed [`MessageRef`] without allocating (a regex allocates its
-//!   match cache once per thread, on first use, and reuses it).
-//! * [`ManagerFilter`] and [`FilterSet`]: Asterisk's own event filters, the `eventfilter` lines
-//!   of `manager.conf` and the `Filter` action, with the server's semantics, so that a client
-//!   can parse them, evaluate them locally, and replay them after a reconnect
-//!   ([`ManagerFilter::to_action_headers`]).
+//! * [`Filter`]: the one filter a client composes and evaluates, on a borrowed
+//!   [`MessageRef`] without allocating (a regex allocates its match cache once per thread, on
+//!   first use, and reuses it). Built in code (event name in a set, header exists / equals /
+//!   contains / starts with / ends with / matches a regex, combined with and / or / not) or from
+//!   manager.conf's `eventfilter` syntax, with Asterisk's semantics, and the two mixed freely.
+//! * [`ManagerFilter`] and [`FilterSet`]: what the server is told, Asterisk's own event filters
+//!   (the `eventfilter` lines of `manager.conf` and the `Filter` action), so that a client can
+//!   parse them, install them ([`ManagerFilter::to_action`]), replay them after a reconnect,
+//!   and evaluate them locally (each converts into a [`Filter`]).
 //!
 //! ```
 //! use amiwire::filter::{Filter, FilterSet};
@@ -18,7 +19,7 @@
 //! let Some(Frame::Message(msg)) = dec.decode().unwrap() else { panic!() };
 //!
 //! // A CRM screen pop: dial events towards extension 902.
-//! let pop = Filter::events(["DialBegin", "Hangup"]).and_header_eq("Exten", "902");
+//! let pop = Filter::events(["DialBegin", "Hangup"]) & Filter::header_eq("Exten", "902");
 //! assert!(pop.matches(&msg));
 //!
 //! // What Asterisk would deliver to a manager.conf user with these lines.
@@ -26,6 +27,11 @@
 //! set.parse_eventfilter_line("eventfilter", "Event: Hangup").unwrap();
 //! set.parse_eventfilter_line("eventfilter(action(include),name(DialBegin))", "").unwrap();
 //! assert!(set.matches(&msg));
+//!
+//! // Both at once: the server's view, narrowed on the client.
+//! let both = Filter::from(set) & Filter::header_eq("Privilege", "call,all");
+//! assert!(both.matches(&msg));
+//! assert!(!(both & !pop).matches(&msg));
 //! ```
 //!
 //! # Asterisk's semantics (`main/manager.c`)
@@ -79,7 +85,7 @@
 //!   differently by Asterisk; a bracket expression holding non-ASCII characters matches them as
 //!   UTF-8 characters.
 //!
-//! The structured [`Predicate::header_regex`] uses the `regex` crate's own syntax instead.
+//! The structured [`Filter::header_regex`] uses the `regex` crate's own syntax instead.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -182,7 +188,7 @@ impl FilterError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Structured predicates
+// Filter
 // ---------------------------------------------------------------------------------------------
 
 /// A set of event names, compared ASCII case-insensitively.
@@ -261,332 +267,332 @@ impl ValueTest {
 }
 
 #[derive(Clone, Debug)]
-enum Pred {
+enum Node {
     Event(EventSet),
-    Header { name: Box<[u8]>, test: ValueTest },
-    All(Vec<Pred>),
-    Any(Vec<Pred>),
-    Not(Box<Pred>),
+    Header {
+        name: Box<[u8]>,
+        test: ValueTest,
+    },
+    /// Asterisk's `should_send_event` over a set that is not empty.
+    Manager(FilterSet),
+    All(Vec<Node>),
+    Any(Vec<Node>),
+    Not(Box<Node>),
 }
 
-impl Pred {
+impl Node {
     fn matches(&self, msg: &MessageRef<'_>) -> bool {
         match self {
-            Pred::Event(set) => msg.event().is_some_and(|e| set.contains(e)),
-            Pred::Header { name, test } => msg.iter().any(|h| {
+            Node::Event(set) => msg.event().is_some_and(|e| set.contains(e)),
+            Node::Header { name, test } => msg.iter().any(|h| {
                 h.has_colon()
                     && h.name().len() == name.len()
                     && h.name().eq_ignore_ascii_case(name)
                     && test.test(h.value())
             }),
-            Pred::All(ps) => ps.iter().all(|p| p.matches(msg)),
-            Pred::Any(ps) => ps.iter().any(|p| p.matches(msg)),
-            Pred::Not(p) => !p.matches(msg),
+            Node::Manager(set) => set.matches(msg),
+            Node::All(ns) => ns.iter().all(|n| n.matches(msg)),
+            Node::Any(ns) => ns.iter().any(|n| n.matches(msg)),
+            Node::Not(n) => !n.matches(msg),
         }
     }
 }
 
-/// A condition on one message, built in code; combine with [`and`](Predicate::and),
-/// [`or`](Predicate::or), [`negate`](Predicate::negate) or the `&`, `|` and `!` operators.
+/// A client-side event filter: which messages a subscription (or any loop over decoded
+/// messages) keeps.
 ///
-/// Header predicates hold when **some** header line with that name (ASCII case-insensitive;
-/// lines without a colon never match) has a value, as decoded ([`crate::Header::value`]), that
-/// passes the test; values are compared as exact bytes. Predicates on the event name cost a few
-/// comparisons; header predicates walk the header index of the message (one length comparison
-/// per header), never the message text, except what the value test itself reads.
+/// Built from constructors and composed with [`and`](Filter::and), [`or`](Filter::or),
+/// [`negate`](Filter::negate), [`all_of`](Filter::all_of), [`any_of`](Filter::any_of) or the
+/// `&`, `|` and `!` operators (evaluated left to right, stopping as soon as the answer is
+/// known, so put the cheap test, the event name, first):
+///
+/// * the event name: [`event`](Filter::event), [`events`](Filter::events),
+///   [`event_set`](Filter::event_set) (ASCII case-insensitive; a response is no event);
+/// * a header: [`header_exists`](Filter::header_exists), [`header_eq`](Filter::header_eq),
+///   [`header_contains`](Filter::header_contains),
+///   [`header_starts_with`](Filter::header_starts_with),
+///   [`header_ends_with`](Filter::header_ends_with), [`header_regex`](Filter::header_regex),
+///   [`header_matches`](Filter::header_matches). They hold when **some** header line with that
+///   name (ASCII case-insensitive; lines without a colon never match) has a value, as decoded
+///   ([`crate::Header::value`]), that passes the test; values are compared as exact bytes;
+/// * manager.conf filters, with Asterisk's semantics: [`manager`](Filter::manager) (a legacy
+///   pattern), [`manager_conf`](Filter::manager_conf) (`eventfilter` lines), or any
+///   [`FilterSet`] or [`ManagerFilter`] through [`From`]. Such a filter passes what Asterisk
+///   would deliver to a session with exactly those filters (no filter: everything; include
+///   filters: one must match; then no exclude filter may). Combining two of them with `&` or
+///   `|` is boolean logic on their two answers, which is not what Asterisk does with the lines
+///   of one user (its include filters are alternatives): put filters that belong together in
+///   one [`FilterSet`], or pass their lines to [`manager_conf`](Filter::manager_conf) together;
+/// * [`all`](Filter::all) and [`none`](Filter::none).
+///
+/// [`matches`](Filter::matches) never allocates. A test on the event name costs a few
+/// comparisons; a header test walks the header index of the message (one length comparison per
+/// header), never the message text, except what the value test itself reads.
 ///
 /// ```
-/// use amiwire::filter::Predicate;
-/// let p = Predicate::events(["Newchannel", "Hangup"])
-///     & !Predicate::header_starts_with("Channel", "Local/");
-/// # let _ = p;
+/// use amiwire::filter::{Filter, FilterSet};
+/// use amiwire::{Decoder, DecoderConfig, Frame};
+///
+/// let mut dec = Decoder::with_config(DecoderConfig::without_banner());
+/// dec.feed(b"Event: Hangup\r\nChannel: PJSIP/902-0001\r\nExten: 902\r\n\r\n");
+/// let Some(Frame::Message(msg)) = dec.decode().unwrap() else { panic!() };
+///
+/// // Dial and Hangup events of extension 902, except for Local channels.
+/// let pop = Filter::events(["DialBegin", "Hangup"])
+///     & Filter::header_eq("Exten", "902")
+///     & !Filter::header_starts_with("Channel", "Local/");
+/// assert!(pop.matches(&msg));
+///
+/// // The same, partly in manager.conf's syntax.
+/// let conf = Filter::manager_conf(
+///     "eventfilter(name(Hangup),header(Exten),method(exact)) = 902
+///      eventfilter(name(DialBegin),header(Exten),method(exact)) = 902
+///      eventfilter = !Channel: Local/",
+/// )?;
+/// assert!(conf.matches(&msg));
+///
+/// // A manager.conf filter set is a filter too; an empty one lets everything through.
+/// let f = Filter::event("Hangup") & Filter::from(FilterSet::new());
+/// assert!(f.matches(&msg));
+/// assert!(!(Filter::event("Hangup") & Filter::manager("!Exten: 902")?).matches(&msg));
+/// # Ok::<(), amiwire::filter::FilterError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Predicate(Pred);
+pub struct Filter(Node);
 
-impl Predicate {
-    /// Always true (an empty `all`).
-    pub fn always() -> Predicate {
-        Predicate(Pred::All(Vec::new()))
+impl Default for Filter {
+    /// [`Filter::all`]: every message passes.
+    fn default() -> Filter {
+        Filter::all()
+    }
+}
+
+impl From<FilterSet> for Filter {
+    /// The messages Asterisk would deliver to a session with these filters
+    /// ([`FilterSet::matches`]); an empty set lets everything through.
+    fn from(set: FilterSet) -> Filter {
+        if set.is_empty() {
+            Filter::all()
+        } else {
+            Filter(Node::Manager(set))
+        }
+    }
+}
+
+impl From<ManagerFilter> for Filter {
+    /// The messages Asterisk would deliver to a session with this one filter: those it matches
+    /// for an include filter, those it does not match for an exclude filter.
+    fn from(f: ManagerFilter) -> Filter {
+        Filter::from(FilterSet::from_iter([f]))
+    }
+}
+
+impl Filter {
+    /// Every message passes (an empty [`all_of`](Filter::all_of)).
+    pub fn all() -> Filter {
+        Filter(Node::All(Vec::new()))
     }
 
-    /// Always false (an empty `any`).
-    pub fn never() -> Predicate {
-        Predicate(Pred::Any(Vec::new()))
+    /// No message passes (an empty [`any_of`](Filter::any_of)).
+    pub fn none() -> Filter {
+        Filter(Node::Any(Vec::new()))
     }
 
     /// The message is an event called `name` (ASCII case-insensitive).
-    pub fn event(name: &str) -> Predicate {
-        Predicate(Pred::Event(EventSet::new([name])))
+    pub fn event(name: &str) -> Filter {
+        Filter(Node::Event(EventSet::new([name])))
     }
 
-    /// The message is an event whose name is one of `names` (ASCII case-insensitive).
-    pub fn events<I, S>(names: I) -> Predicate
+    /// The message is an event whose name is one of `names` (ASCII case-insensitive; no name:
+    /// nothing passes).
+    pub fn events<I, S>(names: I) -> Filter
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Predicate(Pred::Event(EventSet::new(names)))
+        Filter(Node::Event(EventSet::new(names)))
     }
 
     /// The message is an event whose name is in `set`.
-    pub fn event_set(set: EventSet) -> Predicate {
-        Predicate(Pred::Event(set))
+    pub fn event_set(set: EventSet) -> Filter {
+        Filter(Node::Event(set))
     }
 
-    fn header(name: &str, test: ValueTest) -> Predicate {
-        Predicate(Pred::Header {
+    fn header(name: &str, test: ValueTest) -> Filter {
+        Filter(Node::Header {
             name: name.as_bytes().into(),
             test,
         })
     }
 
     /// The message has a header called `name`, whatever its value.
-    pub fn header_exists(name: &str) -> Predicate {
-        Predicate::header(name, ValueTest::Exists)
+    pub fn header_exists(name: &str) -> Filter {
+        Filter::header(name, ValueTest::Exists)
     }
 
     /// A header called `name` has exactly the value `value`.
-    pub fn header_eq(name: &str, value: impl AsRef<[u8]>) -> Predicate {
-        Predicate::header(name, ValueTest::Equals(value.as_ref().into()))
+    pub fn header_eq(name: &str, value: impl AsRef<[u8]>) -> Filter {
+        Filter::header(name, ValueTest::Equals(value.as_ref().into()))
     }
 
     /// A header called `name` has a value containing `needle`.
-    pub fn header_contains(name: &str, needle: impl AsRef<[u8]>) -> Predicate {
-        Predicate::header(
+    pub fn header_contains(name: &str, needle: impl AsRef<[u8]>) -> Filter {
+        Filter::header(
             name,
             ValueTest::Contains(Box::new(Finder::new(needle.as_ref()).into_owned())),
         )
     }
 
     /// A header called `name` has a value starting with `prefix`.
-    pub fn header_starts_with(name: &str, prefix: impl AsRef<[u8]>) -> Predicate {
-        Predicate::header(name, ValueTest::StartsWith(prefix.as_ref().into()))
+    pub fn header_starts_with(name: &str, prefix: impl AsRef<[u8]>) -> Filter {
+        Filter::header(name, ValueTest::StartsWith(prefix.as_ref().into()))
     }
 
     /// A header called `name` has a value ending with `suffix`.
-    pub fn header_ends_with(name: &str, suffix: impl AsRef<[u8]>) -> Predicate {
-        Predicate::header(name, ValueTest::EndsWith(suffix.as_ref().into()))
+    pub fn header_ends_with(name: &str, suffix: impl AsRef<[u8]>) -> Filter {
+        Filter::header(name, ValueTest::EndsWith(suffix.as_ref().into()))
     }
 
     /// A header called `name` has a value in which `regex` (the `regex` crate's syntax, not
     /// POSIX; unanchored unless it says `^`/`$`) finds a match.
-    pub fn header_regex(name: &str, regex: &str) -> Result<Predicate, FilterError> {
+    pub fn header_regex(name: &str, regex: &str) -> Result<Filter, FilterError> {
         let re = Regex::new(regex).map_err(|e| FilterError::InvalidRegex {
             pattern: regex.to_owned(),
             message: e.to_string(),
         })?;
-        Ok(Predicate::header_matches(name, re))
+        Ok(Filter::header_matches(name, re))
     }
 
     /// A header called `name` has a value in which the compiled `regex` finds a match.
-    pub fn header_matches(name: &str, regex: Regex) -> Predicate {
-        Predicate::header(name, ValueTest::Regex(regex))
+    pub fn header_matches(name: &str, regex: Regex) -> Filter {
+        Filter::header(name, ValueTest::Regex(regex))
     }
 
-    /// Every predicate holds (true when there is none).
-    pub fn all(preds: impl IntoIterator<Item = Predicate>) -> Predicate {
-        Predicate(Pred::All(preds.into_iter().map(|p| p.0).collect()))
+    /// A manager filter in the legacy syntax, as Asterisk applies it alone: `pattern` is what
+    /// follows `eventfilter =` in manager.conf, or the `Filter:` value of a `Filter` action
+    /// without `MatchCriteria`: a POSIX extended regex over the whole event text
+    /// (`Event: Dial.*`), or with a leading `!` an exclude filter (`!Event: Newexten`).
+    /// [`ManagerFilter::legacy`], then [`From`].
+    pub fn manager(pattern: &str) -> Result<Filter, FilterError> {
+        Ok(ManagerFilter::legacy(pattern)?.into())
     }
 
-    /// At least one predicate holds (false when there is none).
-    pub fn any(preds: impl IntoIterator<Item = Predicate>) -> Predicate {
-        Predicate(Pred::Any(preds.into_iter().map(|p| p.0).collect()))
-    }
-
-    /// Both hold; evaluated left to right, so put the cheap test (the event name) first.
-    pub fn and(self, other: Predicate) -> Predicate {
-        match self.0 {
-            Pred::All(mut v) => {
-                match other.0 {
-                    Pred::All(w) => v.extend(w),
-                    o => v.push(o),
+    /// The `eventfilter` lines of manager.conf, in either syntax, one a line
+    /// (`eventfilter = !Event: Newexten`, `eventfilter(action(include),name(Hangup)) =`), as
+    /// Asterisk applies them together to one user: one [`FilterSet`]. Blank lines and `;`
+    /// comments are skipped; any other line is an error (so that a bare pattern is never read
+    /// as no filter at all: use [`manager`](Filter::manager) for one). `Malformed` offsets are
+    /// relative to `text`. No `eventfilter` line lets everything through.
+    pub fn manager_conf(text: &str) -> Result<Filter, FilterError> {
+        let mut set = FilterSet::new();
+        let mut start = 0;
+        for line in text.split('\n') {
+            let at = start;
+            start += line.len() + 1;
+            match set.add_manager_conf_line(line) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let body = strip_conf_comment(line);
+                    let t = strip_blanks(&body);
+                    if !t.is_empty() {
+                        let lead = body.len()
+                            - body
+                                .trim_start_matches(|c: char| c.is_ascii() && is_blank(c as u8))
+                                .len();
+                        return Err(FilterError::malformed("not an eventfilter line", at + lead));
+                    }
                 }
-                Predicate(Pred::All(v))
+                Err(e) => return Err(e.shifted(at)),
             }
-            s => match other.0 {
-                Pred::All(mut w) => {
-                    w.insert(0, s);
-                    Predicate(Pred::All(w))
-                }
-                o => Predicate(Pred::All(vec![s, o])),
-            },
         }
+        Ok(set.into())
     }
 
-    /// Either holds.
-    pub fn or(self, other: Predicate) -> Predicate {
-        match self.0 {
-            Pred::Any(mut v) => {
-                match other.0 {
-                    Pred::Any(w) => v.extend(w),
-                    o => v.push(o),
-                }
-                Predicate(Pred::Any(v))
+    /// Every filter passes (true when there is none).
+    pub fn all_of(filters: impl IntoIterator<Item = Filter>) -> Filter {
+        Filter(Node::All(filters.into_iter().map(|f| f.0).collect()))
+    }
+
+    /// At least one filter passes (false when there is none).
+    pub fn any_of(filters: impl IntoIterator<Item = Filter>) -> Filter {
+        Filter(Node::Any(filters.into_iter().map(|f| f.0).collect()))
+    }
+
+    /// Both pass (the `&` operator); `self` is evaluated first. `other` can be anything that
+    /// converts to a filter, a [`FilterSet`] for one.
+    pub fn and(self, other: impl Into<Filter>) -> Filter {
+        match (self.0, other.into().0) {
+            (Node::All(mut v), Node::All(w)) => {
+                v.extend(w);
+                Filter(Node::All(v))
             }
-            s => match other.0 {
-                Pred::Any(mut w) => {
-                    w.insert(0, s);
-                    Predicate(Pred::Any(w))
-                }
-                o => Predicate(Pred::Any(vec![s, o])),
-            },
+            (Node::All(mut v), o) => {
+                v.push(o);
+                Filter(Node::All(v))
+            }
+            (s, Node::All(mut w)) => {
+                w.insert(0, s);
+                Filter(Node::All(w))
+            }
+            (s, o) => Filter(Node::All(vec![s, o])),
         }
     }
 
-    /// The opposite.
-    pub fn negate(self) -> Predicate {
+    /// Either passes (the `|` operator); `self` is evaluated first.
+    pub fn or(self, other: impl Into<Filter>) -> Filter {
+        match (self.0, other.into().0) {
+            (Node::Any(mut v), Node::Any(w)) => {
+                v.extend(w);
+                Filter(Node::Any(v))
+            }
+            (Node::Any(mut v), o) => {
+                v.push(o);
+                Filter(Node::Any(v))
+            }
+            (s, Node::Any(mut w)) => {
+                w.insert(0, s);
+                Filter(Node::Any(w))
+            }
+            (s, o) => Filter(Node::Any(vec![s, o])),
+        }
+    }
+
+    /// The opposite (the `!` operator): what this filter keeps out passes.
+    pub fn negate(self) -> Filter {
         match self.0 {
-            Pred::Not(p) => Predicate(*p),
-            p => Predicate(Pred::Not(Box::new(p))),
+            Node::Not(n) => Filter(*n),
+            n => Filter(Node::Not(Box::new(n))),
         }
     }
 
-    /// Whether the message satisfies the predicate. Does not allocate.
+    /// Whether the message passes. Does not allocate.
     #[inline]
     pub fn matches(&self, msg: &MessageRef<'_>) -> bool {
         self.0.matches(msg)
     }
 }
 
-impl BitAnd for Predicate {
-    type Output = Predicate;
-    fn bitand(self, rhs: Predicate) -> Predicate {
+impl<F: Into<Filter>> BitAnd<F> for Filter {
+    type Output = Filter;
+    /// [`Filter::and`].
+    fn bitand(self, rhs: F) -> Filter {
         self.and(rhs)
     }
 }
 
-impl BitOr for Predicate {
-    type Output = Predicate;
-    fn bitor(self, rhs: Predicate) -> Predicate {
+impl<F: Into<Filter>> BitOr<F> for Filter {
+    type Output = Filter;
+    /// [`Filter::or`].
+    fn bitor(self, rhs: F) -> Filter {
         self.or(rhs)
     }
 }
 
-impl Not for Predicate {
-    type Output = Predicate;
-    fn not(self) -> Predicate {
+impl Not for Filter {
+    type Output = Filter;
+    /// [`Filter::negate`].
+    fn not(self) -> Filter {
         self.negate()
-    }
-}
-
-/// A client-side event filter: a [`Predicate`] with a builder API.
-///
-/// ```
-/// use amiwire::filter::Filter;
-/// // Dial and Hangup events of extension 902, except for Local channels.
-/// let f = Filter::events(["DialBegin", "Hangup"])
-///     .and_header_eq("Exten", "902")
-///     .and_not_header_starts_with("Channel", "Local/");
-/// # let _ = f;
-/// ```
-#[derive(Clone, Debug)]
-pub struct Filter {
-    root: Predicate,
-}
-
-impl Default for Filter {
-    /// A filter that lets every message through.
-    fn default() -> Filter {
-        Filter::everything()
-    }
-}
-
-impl From<Predicate> for Filter {
-    fn from(p: Predicate) -> Filter {
-        Filter { root: p }
-    }
-}
-
-impl Filter {
-    /// A filter made of one predicate.
-    pub fn new(p: Predicate) -> Filter {
-        Filter { root: p }
-    }
-
-    /// Lets every message through (add conditions with the `and_*` methods).
-    pub fn everything() -> Filter {
-        Filter::new(Predicate::always())
-    }
-
-    /// Events called `name` (ASCII case-insensitive).
-    pub fn event(name: &str) -> Filter {
-        Filter::new(Predicate::event(name))
-    }
-
-    /// Events whose name is one of `names` (ASCII case-insensitive).
-    pub fn events<I, S>(names: I) -> Filter
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        Filter::new(Predicate::events(names))
-    }
-
-    /// Adds a condition that must hold too.
-    pub fn and(self, p: Predicate) -> Filter {
-        Filter::new(self.root.and(p))
-    }
-
-    /// Adds a condition that must not hold.
-    pub fn and_not(self, p: Predicate) -> Filter {
-        self.and(p.negate())
-    }
-
-    /// Lets through, in addition, the messages satisfying `p`.
-    pub fn or(self, p: Predicate) -> Filter {
-        Filter::new(self.root.or(p))
-    }
-
-    /// And a header called `name` has exactly the value `value`.
-    pub fn and_header_eq(self, name: &str, value: impl AsRef<[u8]>) -> Filter {
-        self.and(Predicate::header_eq(name, value))
-    }
-
-    /// And a header called `name` has a value containing `needle`.
-    pub fn and_header_contains(self, name: &str, needle: impl AsRef<[u8]>) -> Filter {
-        self.and(Predicate::header_contains(name, needle))
-    }
-
-    /// And a header called `name` has a value starting with `prefix`.
-    pub fn and_header_starts_with(self, name: &str, prefix: impl AsRef<[u8]>) -> Filter {
-        self.and(Predicate::header_starts_with(name, prefix))
-    }
-
-    /// And no header called `name` has a value starting with `prefix`.
-    pub fn and_not_header_starts_with(self, name: &str, prefix: impl AsRef<[u8]>) -> Filter {
-        self.and_not(Predicate::header_starts_with(name, prefix))
-    }
-
-    /// And a header called `name` has a value ending with `suffix`.
-    pub fn and_header_ends_with(self, name: &str, suffix: impl AsRef<[u8]>) -> Filter {
-        self.and(Predicate::header_ends_with(name, suffix))
-    }
-
-    /// And there is a header called `name`.
-    pub fn and_header_exists(self, name: &str) -> Filter {
-        self.and(Predicate::header_exists(name))
-    }
-
-    /// And a header called `name` has a value matching `regex` (the `regex` crate's syntax).
-    pub fn and_header_regex(self, name: &str, regex: &str) -> Result<Filter, FilterError> {
-        Ok(self.and(Predicate::header_regex(name, regex)?))
-    }
-
-    /// Whether the message passes. Does not allocate.
-    #[inline]
-    pub fn matches(&self, msg: &MessageRef<'_>) -> bool {
-        self.root.matches(msg)
-    }
-
-    /// The predicate.
-    pub fn predicate(&self) -> &Predicate {
-        &self.root
-    }
-
-    /// The predicate, by value.
-    pub fn into_predicate(self) -> Predicate {
-        self.root
     }
 }
 
@@ -1809,10 +1815,23 @@ pub fn fuzz_filter(data: &[u8]) {
     for line in text.lines() {
         let _ = set.add_manager_conf_line(line);
     }
-    let p = Predicate::header_regex("Channel", text).ok();
+    let p = Filter::header_regex("Channel", text).ok();
+    let conf = Filter::manager_conf(text).ok();
+    let as_filter = Filter::from(set.clone());
+    let mixed = Filter::event("Hangup") & !Filter::from(set.clone());
     for m in fuzz_messages() {
         let m = m.as_ref();
-        let _ = set.matches(&m);
+        let server = set.matches(&m);
+        assert_eq!(as_filter.matches(&m), server, "Filter::from(FilterSet)");
+        assert_eq!(
+            mixed.matches(&m),
+            m.event() == Some(b"Hangup".as_slice()) && !server,
+            "a FilterSet composed"
+        );
+        if let Some(conf) = &conf {
+            // It parsed every line, so the loop above added the same filters.
+            assert_eq!(conf.matches(&m), server, "Filter::manager_conf");
+        }
         if let Some(p) = &p {
             let _ = p.matches(&m);
         }

@@ -1,8 +1,8 @@
-//! Event filters: structured predicates and Asterisk's manager.conf / Filter action filters.
+//! Event filters: structured filters and Asterisk's manager.conf / Filter action filters.
 
 use amiwire::filter::{
     advanced_syntax_supported, fuzz_filter, EventSet, Filter, FilterAction, FilterError, FilterSet,
-    ManagerFilter, MatchMethod, Predicate,
+    ManagerFilter, MatchMethod,
 };
 use amiwire::{Decoder, DecoderConfig, Frame, Message};
 use proptest::prelude::*;
@@ -667,6 +667,126 @@ fn include_exclude_combinations() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// manager.conf filters as Filters
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn manager_filters_are_filters() {
+    let all = [HANGUP, NEWCHANNEL, NEWEXTEN, USEREVENT_ACTION, DIALBEGIN].map(msg);
+    let pass = |f: &Filter| -> Vec<bool> { all.iter().map(|m| f.matches(&m.as_ref())).collect() };
+
+    // The [filtered] user: Hangup and UserEvent included, Newexten excluded.
+    let set: FilterSet = FILTERED_USER
+        .lines()
+        .filter(|l| l.starts_with("eventfilter"))
+        .map(conf)
+        .collect();
+    let expected = [true, false, false, true, false];
+    assert_eq!(pass(&Filter::from(set.clone())), expected);
+    assert_eq!(
+        pass(&Filter::manager_conf(FILTERED_USER.split_once("write = all\n").unwrap().1).unwrap()),
+        expected,
+        "the user's eventfilter lines, comments included"
+    );
+    assert_eq!(pass(&!Filter::from(set.clone())), expected.map(|b| !b));
+
+    // Composed with structured filters, on either side.
+    let hangup_only = Filter::event("Hangup") & Filter::from(set.clone());
+    assert_eq!(pass(&hangup_only), [true, false, false, false, false]);
+    let or = Filter::from(set.clone()) | Filter::event("DialBegin");
+    assert_eq!(pass(&or), [true, false, false, true, true]);
+    assert_eq!(
+        pass(&Filter::event("Hangup").and(set.clone())),
+        pass(&hangup_only)
+    );
+    assert_eq!(pass(&(Filter::event("Newexten") & set)), [false; 5]);
+
+    // An empty set lets everything through, as in Asterisk, and so does a text with no filter.
+    assert_eq!(pass(&Filter::from(FilterSet::new())), [true; 5]);
+    assert_eq!(
+        pass(&(Filter::event("Hangup") & FilterSet::new())),
+        [true, false, false, false, false]
+    );
+    assert_eq!(pass(&Filter::manager_conf("").unwrap()), [true; 5]);
+    assert_eq!(
+        pass(&Filter::manager_conf("\n ; only a comment\r\n\n").unwrap()),
+        [true; 5]
+    );
+
+    // One rule: an include rule passes what it matches, an exclude rule what it does not.
+    let include = ManagerFilter::legacy("Event: Hangup").unwrap();
+    assert_eq!(
+        pass(&Filter::from(include)),
+        [true, false, false, false, false]
+    );
+    let exclude = ManagerFilter::legacy("!Event: Hangup").unwrap();
+    assert_eq!(
+        pass(&Filter::from(exclude)),
+        [false, true, true, true, true]
+    );
+    // A regex over the whole text: DialBegin's "DestChannel: Local/..." matches too.
+    assert_eq!(
+        pass(&Filter::manager("!Channel: Local/").unwrap()),
+        [false, false, false, true, false]
+    );
+    assert_eq!(
+        pass(&Filter::manager("Event: (Hangup|DialBegin)").unwrap()),
+        [true, false, false, false, true]
+    );
+    // Two include lines of one user are alternatives; two Filters joined with & both apply.
+    let two =
+        Filter::manager_conf("eventfilter = Event: Hangup\r\neventfilter = Event: DialBegin\r\n")
+            .unwrap();
+    assert_eq!(pass(&two), [true, false, false, false, true]);
+    let both =
+        Filter::manager("Event: Hangup").unwrap() & Filter::manager("Event: DialBegin").unwrap();
+    assert_eq!(pass(&both), [false; 5]);
+    // Both syntaxes, with blanks around the lines.
+    let mixed = Filter::manager_conf(
+        "  eventfilter(action(exclude),name(Hangup)) =\n\teventfilter => !Event: Newexten ; no",
+    )
+    .unwrap();
+    assert_eq!(pass(&mixed), [false, true, false, true, true]);
+}
+
+#[test]
+fn manager_filter_text_errors() {
+    // A bare pattern is not a manager.conf line: an error, not a filter that passes everything.
+    assert_eq!(
+        Filter::manager_conf("Event: Hangup").unwrap_err(),
+        FilterError::Malformed {
+            reason: "not an eventfilter line".into(),
+            at: 0
+        }
+    );
+    // Offsets count from the start of the text.
+    let text = "eventfilter = Event: Hangup\n  [filtered]\n";
+    match Filter::manager_conf(text).unwrap_err() {
+        FilterError::Malformed { at, .. } => assert_eq!(&text[at..at + 10], "[filtered]"),
+        e => panic!("{e:?}"),
+    }
+    let text = "eventfilter = x\neventfilter(name(X),colour(red)) =";
+    let (at, reason) = malformed_at(Filter::manager_conf(text).map(|_| conf("eventfilter = x")));
+    assert_eq!(&text[at..], "colour(red)) =", "{reason}");
+    assert!(matches!(
+        Filter::manager_conf("eventfilter = Event: (Hangup"),
+        Err(FilterError::InvalidRegex { .. })
+    ));
+    assert!(matches!(
+        Filter::manager("Event: (Hangup"),
+        Err(FilterError::InvalidRegex { .. })
+    ));
+    assert!(matches!(
+        Filter::manager(""),
+        Err(FilterError::InvalidPattern { .. })
+    ));
+    assert!(matches!(
+        Filter::manager("!"),
+        Err(FilterError::InvalidPattern { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
 
@@ -816,7 +936,7 @@ fn regex_errors_and_posix_translation() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Structured predicates
+// Structured filters
 // ---------------------------------------------------------------------------------------------
 
 const DIAL_902: &[u8] = b"Event: DialBegin\r\nPrivilege: call,all\r\nChannel: PJSIP/trunk-00000001\r\nExten: 902\r\nDestChannel: PJSIP/902-00000002\r\nDialString: 902\r\n\r\n";
@@ -824,7 +944,7 @@ const HANGUP_902: &[u8] = b"Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJS
 
 #[test]
 fn crm_screen_pop_filter() {
-    let f = Filter::events(["Dial", "DialBegin", "Hangup"]).and_header_eq("Exten", "902");
+    let f = Filter::events(["Dial", "DialBegin", "Hangup"]) & Filter::header_eq("Exten", "902");
     assert!(f.matches(&msg(DIAL_902).as_ref()));
     assert!(
         f.matches(&msg(HANGUP_902).as_ref()),
@@ -839,7 +959,7 @@ fn crm_screen_pop_filter() {
         !f.matches(&msg(NEWCHANNEL).as_ref()),
         "not in the event set"
     );
-    let f = Filter::events(["dialbegin"]).and_header_eq("Exten", "902");
+    let f = Filter::events(["dialbegin"]) & Filter::header_eq("Exten", "902");
     assert!(
         f.matches(&msg(DIAL_902).as_ref()),
         "event names are case-insensitive"
@@ -851,84 +971,95 @@ fn crm_screen_pop_filter() {
 }
 
 #[test]
-fn predicates() {
+fn structured_filters() {
     let hangup = msg(HANGUP);
     let h = hangup.as_ref();
     let resp = msg(b"Response: Success\r\nActionID: 1\r\nExten: 902\r\n\r\n");
     let r = resp.as_ref();
 
-    assert!(Predicate::always().matches(&h) && !Predicate::never().matches(&h));
-    assert!(Predicate::event("HANGUP").matches(&h));
+    assert!(Filter::all().matches(&h) && !Filter::none().matches(&h));
+    assert!(Filter::all().matches(&r) && !Filter::none().matches(&r));
+    assert!(Filter::event("HANGUP").matches(&h));
     assert!(
-        !Predicate::event("Hangup").matches(&r),
+        !Filter::event("Hangup").matches(&r),
         "a response is no event"
     );
-    assert!(Predicate::header_eq("exten", "902").matches(&r));
-    assert!(Predicate::header_exists("Cause-txt").matches(&h));
-    assert!(!Predicate::header_exists("Cause-Text").matches(&h));
+    assert!(!Filter::events(Vec::<&str>::new()).matches(&h), "no name");
+    assert!(Filter::header_eq("exten", "902").matches(&r));
+    assert!(Filter::header_exists("Cause-txt").matches(&h));
+    assert!(!Filter::header_exists("Cause-Text").matches(&h));
     assert!(
-        Predicate::header_eq("AccountCode", "").matches(&h),
+        Filter::header_eq("AccountCode", "").matches(&h),
         "empty value"
     );
-    assert!(
-        !Predicate::header_eq("Exten", "10").matches(&h),
-        "exact bytes"
-    );
-    assert!(Predicate::header_contains("Channel", "@test-").matches(&h));
-    assert!(Predicate::header_starts_with("Channel", "Local/").matches(&h));
-    assert!(Predicate::header_ends_with("Channel", ";2").matches(&h));
-    assert!(!Predicate::header_ends_with("Channel", ";1").matches(&h));
-    assert!(Predicate::header_regex("Uniqueid", r"^\d+\.46$")
+    assert!(!Filter::header_eq("Exten", "10").matches(&h), "exact bytes");
+    assert!(Filter::header_contains("Channel", "@test-").matches(&h));
+    assert!(!Filter::header_contains("Channel", "@test-;").matches(&h));
+    assert!(Filter::header_starts_with("Channel", "Local/").matches(&h));
+    assert!(!Filter::header_starts_with("Channel", "PJSIP/").matches(&h));
+    assert!(Filter::header_ends_with("Channel", ";2").matches(&h));
+    assert!(!Filter::header_ends_with("Channel", ";1").matches(&h));
+    assert!(Filter::header_regex("Uniqueid", r"^\d+\.46$")
+        .unwrap()
+        .matches(&h));
+    assert!(!Filter::header_regex("Uniqueid", r"^\d+\.47$")
         .unwrap()
         .matches(&h));
     assert!(matches!(
-        Predicate::header_regex("X", "("),
+        Filter::header_regex("X", "("),
         Err(FilterError::InvalidRegex { .. })
     ));
-    assert!(Predicate::header_eq("Cause-txt", b"Normal Clearing".as_slice()).matches(&h));
+    let re = regex::bytes::Regex::new("^Normal").unwrap();
+    assert!(Filter::header_matches("Cause-txt", re.clone()).matches(&h));
+    assert!(!Filter::header_matches("Channel", re).matches(&h));
+    assert!(Filter::header_eq("Cause-txt", b"Normal Clearing".as_slice()).matches(&h));
 
-    let local_hangup =
-        Predicate::event("Hangup") & Predicate::header_starts_with("Channel", "Local/");
+    let local_hangup = Filter::event("Hangup") & Filter::header_starts_with("Channel", "Local/");
     assert!(local_hangup.matches(&h));
     assert!(!(!local_hangup.clone()).matches(&h));
     assert!((!!local_hangup.clone()).matches(&h));
-    assert!((Predicate::event("Newchannel") | Predicate::header_eq("Cause", "16")).matches(&h));
-    assert!(!(Predicate::event("Newchannel") | Predicate::header_eq("Cause", "17")).matches(&h));
-    assert!(Predicate::all([
-        Predicate::event("Hangup"),
-        Predicate::header_exists("Cause")
-    ])
-    .matches(&h));
-    assert!(
-        !Predicate::all([Predicate::event("Hangup"), Predicate::header_exists("Nope")]).matches(&h)
-    );
-    assert!(Predicate::any([Predicate::never(), Predicate::event("Hangup")]).matches(&h));
-    assert!(!Predicate::any(Vec::new()).matches(&h));
+    assert!(!local_hangup.clone().negate().matches(&h));
+    assert!((Filter::event("Newchannel") | Filter::header_eq("Cause", "16")).matches(&h));
+    assert!(!(Filter::event("Newchannel") | Filter::header_eq("Cause", "17")).matches(&h));
+    assert!(Filter::all_of([Filter::event("Hangup"), Filter::header_exists("Cause")]).matches(&h));
+    assert!(!Filter::all_of([Filter::event("Hangup"), Filter::header_exists("Nope")]).matches(&h));
+    assert!(Filter::all_of(Vec::new()).matches(&h));
+    assert!(Filter::any_of([Filter::none(), Filter::event("Hangup")]).matches(&h));
+    assert!(!Filter::any_of(Vec::new()).matches(&h));
 
-    let f = Filter::everything()
-        .and_header_contains("Channel", "Local/")
-        .and_not_header_starts_with("Channel", "PJSIP/")
-        .and_header_regex("Cause", "^1[0-9]$")
-        .unwrap();
+    // What the eight and_* builder methods did, with the combinators.
+    let f = Filter::all()
+        & Filter::header_contains("Channel", "Local/")
+        & !Filter::header_starts_with("Channel", "PJSIP/")
+        & Filter::header_regex("Cause", "^1[0-9]$").unwrap();
     assert!(f.matches(&h));
     assert!(Filter::default().matches(&r));
     assert!(Filter::event("Newchannel")
-        .or(Predicate::event("Hangup"))
+        .or(Filter::event("Hangup"))
+        .matches(&h));
+    assert!(!Filter::event("Newchannel")
+        .or(Filter::event("Hangupx"))
         .matches(&h));
     assert!(!Filter::event("Hangup")
-        .and_not(Predicate::header_exists("Cause"))
-        .matches(&h));
-    assert!(Filter::new(Predicate::event("Hangup"))
-        .and_header_exists("Cause")
-        .matches(&h));
-    assert!(Filter::from(Predicate::event("Hangup"))
-        .and_header_ends_with("Cause-txt", "Clearing")
+        .and(Filter::header_exists("Cause").negate())
         .matches(&h));
     assert!(Filter::event("Hangup")
-        .and_header_starts_with("Channel", "Local")
-        .predicate()
+        .and(Filter::header_exists("Cause"))
         .matches(&h));
-    assert!(Filter::event("Hangup").into_predicate().matches(&h));
+    assert!(
+        (Filter::event("Hangup") & Filter::header_ends_with("Cause-txt", "Clearing")).matches(&h)
+    );
+    // Flattened chains keep every operand, whichever side is a chain.
+    let chain = |a: bool, b: bool, c: bool| {
+        let t = |x: bool| if x { Filter::all() } else { Filter::none() };
+        let and = (t(a) & Filter::event("Hangup")) & (t(b) & t(c));
+        let or = (t(a) | Filter::event("Newchannel")) | (t(b) | t(c));
+        (and.matches(&h), or.matches(&h))
+    };
+    for bits in 0..8 {
+        let (a, b, c) = (bits & 1 != 0, bits & 2 != 0, bits & 4 != 0);
+        assert_eq!(chain(a, b, c), (a && b && c, a || b || c), "{a} {b} {c}");
+    }
 
     let set = EventSet::new(["Dial", "DIAL", "Hangup"]);
     assert_eq!(set.len(), 2);
@@ -937,7 +1068,8 @@ fn predicates() {
         set.iter().collect::<Vec<_>>(),
         [b"dial".as_slice(), b"hangup"]
     );
-    assert!(Predicate::event_set(set).matches(&h));
+    assert!(Filter::event_set(set).matches(&h));
+    assert!(!Filter::event_set(EventSet::new(["Dial"])).matches(&h));
     assert!(EventSet::new(Vec::<String>::new()).is_empty());
 }
 

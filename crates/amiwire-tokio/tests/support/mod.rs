@@ -40,7 +40,7 @@ pub async fn next_name(s: &mut EventStream) -> String {
 /// Connects, subscribes to every event, and checks that the stream starts with `Connected`.
 pub async fn watching(cfg: ClientConfig) -> (amiwire_tokio::Client, EventStream) {
     let client = amiwire_tokio::Client::connect(cfg).await.unwrap();
-    let mut all = client.events(amiwire_tokio::EventFilter::All);
+    let mut all = client.events(amiwire::filter::Filter::all());
     match next(&mut all).await {
         Some(ClientEvent::Connected { .. }) => {}
         other => panic!("the stream must start with Connected: {other:?}"),
