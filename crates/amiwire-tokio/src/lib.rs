@@ -47,7 +47,7 @@
 //! - **Actions:** [`Client::send`] resolves with the [`Response`] (whatever the server
 //!   answered, `Response: Error` included: see [`Response::is_success`]) or an [`Error`] that
 //!   says whether the action was written ([`Error::outcome_unknown`]). Every action has a
-//!   deadline ([`ClientConfig::action_timeout`], or [`Client::send_with_timeout`]).
+//!   deadline ([`ConnectionConfig::action_timeout`](amiwire::ConnectionConfig::action_timeout), or [`Client::send_with_timeout`]).
 //! - **Events:** [`Client::events`] subscribes with a client-side
 //!   [`Filter`] (structured, manager.conf syntax, or both). Queues
 //!   are bounded ([`ClientConfig::subscriber_capacity`]); a slow subscriber loses its oldest
@@ -63,7 +63,7 @@
 //!   one that was never written waits for the next connection (within its deadline). A new
 //!   login the server refuses ends the client ([`Status::Closed`]).
 //! - **Timeouts** everywhere a server can stall: connect, login, each action, keepalive Ping
-//!   ([`ClientConfig::keepalive`]), writes the server does not read.
+//!   ([`ConnectionConfig::keepalive`](amiwire::ConnectionConfig::keepalive)), writes the server does not read.
 //! - **Close:** [`Client::close`] logs off; dropping every `Client` handle does the same.
 //! - Logs go to `tracing`; the secret never appears in them, nor in errors or `Debug`.
 #![forbid(unsafe_code)]
@@ -130,7 +130,7 @@ impl Client {
     }
 
     /// Sends an action and waits for its whole result, within
-    /// [`ClientConfig::action_timeout`].
+    /// [`ConnectionConfig::action_timeout`](amiwire::ConnectionConfig::action_timeout).
     ///
     /// An action with an [`error`](Action::error) fails at once with
     /// `Error::Local(LocalError::Encode(..))`. An action without an ActionID gets a unique one.
