@@ -1220,6 +1220,10 @@ impl Inner {
         while let Some((id, bytes)) = self.held.pop_front() {
             let start = self.out.len();
             self.out.extend_from_slice(&bytes);
+            if !self.order.contains(&id) {
+                // Kept through a reconnect gap: it answers after the replays.
+                self.order.push_back(id.clone());
+            }
             self.in_out.push((id, start, self.out.len()));
         }
     }
@@ -1241,8 +1245,9 @@ impl Inner {
             self.login_events = Some(self.mask.clone());
         }
         self.replay = std::mem::take(&mut self.filters);
-        // Actions kept from the last session, in the order they were sent.
-        self.order = self.held.iter().map(|(id, _)| id.clone()).collect();
+        // Actions kept from the last session join the answer order when they are written,
+        // after the replayed filters (see `ready`).
+        self.order.clear();
     }
 
     /// No session follows: the actions kept for one fail.

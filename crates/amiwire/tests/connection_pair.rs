@@ -862,3 +862,39 @@ fn huge_timeouts_mean_never_and_do_not_panic() {
     conn.handle_timeout(far);
     assert!(outputs(&mut conn).is_empty());
 }
+
+#[test]
+fn after_a_reconnect_answers_without_actionid_match_in_the_order_written() {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = logged_in(resumable(), t0);
+    let f = conn.send(Action::filter_add("Event: Dial.*"), t0).unwrap();
+    let _ = peer.read(&mut conn);
+    feed(
+        &mut conn,
+        format!("Response: Success\r\nActionID: {f}\r\n\r\n").as_bytes(),
+    );
+    let _ = outputs(&mut conn);
+    let kept = conn.send(Action::ping(), t0).unwrap();
+    conn.receive_eof();
+    assert_eq!(outputs(&mut conn), ["Closed PeerClosed"]);
+    conn.reconnect(t0).unwrap();
+    let mut peer = Peer::new();
+    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
+    let _ = outputs(&mut conn);
+    let login = peer.read(&mut conn);
+    accept_login(&mut conn, &login[0].1);
+    assert_eq!(outputs(&mut conn), ["LoggedIn"]);
+    let names: Vec<String> = peer.read(&mut conn).into_iter().map(|(a, _)| a).collect();
+    assert_eq!(names, ["Filter", "Ping"]);
+    // A server that drops ActionIDs answers in order: the replay first, then the kept Ping.
+    feed(
+        &mut conn,
+        b"Response: Success\r\nMessage: Filter Added Successfully\r\n\r\n\
+          Response: Success\r\nPing: Pong\r\n\r\n",
+    );
+    assert_eq!(
+        outputs(&mut conn),
+        [format!("Response {kept} Success items=0 complete=false")]
+    );
+    assert_eq!(conn.server_filters().len(), 1);
+}
