@@ -1115,6 +1115,8 @@ impl Inner {
             let start = self.out.len();
             self.out.extend_from_slice(&bytes);
             self.in_out.push((id.clone(), start, self.out.len()));
+            // Answers come in the order actions are written (a held one joins in `ready`).
+            self.order.push_back(id.clone());
         } else {
             self.held.push_back((id.clone(), bytes));
         }
@@ -1141,9 +1143,6 @@ impl Inner {
         self.seq += 1;
         if role == Role::User {
             self.user_count += 1;
-        }
-        if !closed {
-            self.order.push_back(id.clone());
         }
         Ok(id)
     }
@@ -1220,10 +1219,7 @@ impl Inner {
         while let Some((id, bytes)) = self.held.pop_front() {
             let start = self.out.len();
             self.out.extend_from_slice(&bytes);
-            if !self.order.contains(&id) {
-                // Kept through a reconnect gap: it answers after the replays.
-                self.order.push_back(id.clone());
-            }
+            self.order.push_back(id.clone());
             self.in_out.push((id, start, self.out.len()));
         }
     }
@@ -1245,9 +1241,6 @@ impl Inner {
             self.login_events = Some(self.mask.clone());
         }
         self.replay = std::mem::take(&mut self.filters);
-        // Actions kept from the last session join the answer order when they are written,
-        // after the replayed filters (see `ready`).
-        self.order.clear();
     }
 
     /// No session follows: the actions kept for one fail.
@@ -1646,13 +1639,15 @@ impl Inner {
         }
         unsent.append(&mut self.held);
         let keep = self.resumable && !self.ended && !self.logoff_sent;
+        let mut kept = std::collections::HashSet::new();
         if keep {
+            kept.extend(unsent.iter().map(|(id, _)| id.clone()));
             self.held = unsent;
         }
         let mut ids: Vec<(u64, ActionId)> = self
             .pending
             .iter()
-            .filter(|(id, _)| !keep || !self.held.iter().any(|(h, _)| h == *id))
+            .filter(|(id, _)| !kept.contains(*id))
             .map(|(id, p)| (p.seq, id.clone()))
             .collect();
         ids.sort();

@@ -438,12 +438,7 @@ impl Decoder {
                     match self.follows_blank_line(line_start, nl) {
                         FollowsBlank::Body => {
                             // Old Command framing: the blank line is the output's first line.
-                            self.state = State::Body {
-                                body_start: line_start,
-                                marker: None,
-                                dropping: false,
-                            };
-                            self.scan = line_start;
+                            self.start_body(line_start);
                             continue;
                         }
                         FollowsBlank::NeedMore => {
@@ -474,12 +469,7 @@ impl Decoder {
             }
             if self.follows && !is_follows_header(&self.buf[line_start..line_end]) {
                 // Old Command framing: raw output follows the headers, up to the marker.
-                self.state = State::Body {
-                    body_start: line_start,
-                    marker: None,
-                    dropping: false,
-                };
-                self.scan = line_start;
+                self.start_body(line_start);
                 continue;
             }
             self.push_header(line_start, line_end, colon);
@@ -544,6 +534,16 @@ impl Decoder {
         }
         *start = msg;
         result
+    }
+
+    /// The raw output of an old-style Command answer starts at `at`: look for its marker.
+    fn start_body(&mut self, at: usize) {
+        self.state = State::Body {
+            body_start: at,
+            marker: None,
+            dropping: false,
+        };
+        self.scan = at;
     }
 
     /// Records one header line `[ls, le)` of the current message, whose first colon (if any

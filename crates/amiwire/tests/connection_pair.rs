@@ -537,6 +537,32 @@ fn accept_login(conn: &mut Connection, id: &str) {
     );
 }
 
+/// A server-side filter added and accepted on the session.
+fn add_filter(conn: &mut Connection, peer: &mut Peer, pattern: &str, t: Instant) {
+    let f = conn.send(Action::filter_add(pattern), t).unwrap();
+    let _ = peer.read(conn);
+    feed(
+        conn,
+        format!("Response: Success\r\nActionID: {f}\r\nMessage: Filter Added Successfully\r\n\r\n")
+            .as_bytes(),
+    );
+    let _ = outputs(conn);
+}
+
+/// The next session after a break: reconnect, banner, the new login accepted. Returns the
+/// new session's peer.
+fn next_session(conn: &mut Connection, t: Instant) -> Peer {
+    conn.reconnect(t).unwrap();
+    let mut peer = Peer::new();
+    feed(conn, b"Asterisk Call Manager/11.0.0\r\n");
+    let _ = outputs(conn);
+    let login = peer.read(conn);
+    assert_eq!(login[0].0, "Login");
+    accept_login(conn, &login[0].1);
+    assert_eq!(outputs(conn), ["LoggedIn"]);
+    peer
+}
+
 #[test]
 fn reconnect_carries_the_mask_the_filters_and_the_actions_never_written() {
     let t0 = Instant::now();
@@ -642,26 +668,10 @@ fn reconnect_carries_the_mask_the_filters_and_the_actions_never_written() {
 fn a_replayed_filter_the_server_refuses_is_dropped() {
     let t0 = Instant::now();
     let (mut conn, mut peer) = logged_in(resumable(), t0);
-    let f = conn
-        .send(Action::filter_add("!Event: Newexten"), t0)
-        .unwrap();
-    let _ = peer.read(&mut conn);
-    feed(
-        &mut conn,
-        format!("Response: Success\r\nActionID: {f}\r\nMessage: Filter Added Successfully\r\n\r\n")
-            .as_bytes(),
-    );
-    let _ = outputs(&mut conn);
+    add_filter(&mut conn, &mut peer, "!Event: Newexten", t0);
     conn.receive_eof();
     assert_eq!(outputs(&mut conn), ["Closed PeerClosed"]);
-    conn.reconnect(t0).unwrap();
-    let mut peer = Peer::new();
-    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
-    let _ = outputs(&mut conn);
-    let login = peer.read(&mut conn);
-    // No mask was ever chosen: the new login asks for none either.
-    accept_login(&mut conn, &login[0].1);
-    let _ = outputs(&mut conn);
+    let mut peer = next_session(&mut conn, t0);
     let replay = peer.read(&mut conn);
     assert_eq!(replay[0].0, "Filter");
     feed(
@@ -867,23 +877,11 @@ fn huge_timeouts_mean_never_and_do_not_panic() {
 fn after_a_reconnect_answers_without_actionid_match_in_the_order_written() {
     let t0 = Instant::now();
     let (mut conn, mut peer) = logged_in(resumable(), t0);
-    let f = conn.send(Action::filter_add("Event: Dial.*"), t0).unwrap();
-    let _ = peer.read(&mut conn);
-    feed(
-        &mut conn,
-        format!("Response: Success\r\nActionID: {f}\r\n\r\n").as_bytes(),
-    );
-    let _ = outputs(&mut conn);
+    add_filter(&mut conn, &mut peer, "Event: Dial.*", t0);
     let kept = conn.send(Action::ping(), t0).unwrap();
     conn.receive_eof();
     assert_eq!(outputs(&mut conn), ["Closed PeerClosed"]);
-    conn.reconnect(t0).unwrap();
-    let mut peer = Peer::new();
-    feed(&mut conn, b"Asterisk Call Manager/11.0.0\r\n");
-    let _ = outputs(&mut conn);
-    let login = peer.read(&mut conn);
-    accept_login(&mut conn, &login[0].1);
-    assert_eq!(outputs(&mut conn), ["LoggedIn"]);
+    let mut peer = next_session(&mut conn, t0);
     let names: Vec<String> = peer.read(&mut conn).into_iter().map(|(a, _)| a).collect();
     assert_eq!(names, ["Filter", "Ping"]);
     // A server that drops ActionIDs answers in order: the replay first, then the kept Ping.

@@ -45,14 +45,18 @@ fn decode(cfg: DecoderConfig, wire: &[u8]) -> Vec<Seen> {
     whole
 }
 
-fn messages(wire: &[u8]) -> Vec<Message> {
-    decode(DecoderConfig::without_banner(), wire)
-        .into_iter()
+/// The messages of a run that must have seen nothing else.
+fn only_messages(seen: Vec<Seen>) -> Vec<Message> {
+    seen.into_iter()
         .map(|s| match s {
             Seen::Msg(m) => m,
             other => panic!("unexpected {other:?}"),
         })
         .collect()
+}
+
+fn messages(wire: &[u8]) -> Vec<Message> {
+    only_messages(decode(DecoderConfig::without_banner(), wire))
 }
 
 fn pairs(m: &Message) -> Vec<(String, String)> {
@@ -139,13 +143,7 @@ fn decode_any_split(cfg: DecoderConfig, wire: &[u8]) -> Vec<Seen> {
 }
 
 fn messages_any_split(wire: &[u8]) -> Vec<Message> {
-    decode_any_split(DecoderConfig::without_banner(), wire)
-        .into_iter()
-        .map(|s| match s {
-            Seen::Msg(m) => m,
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect()
+    only_messages(decode_any_split(DecoderConfig::without_banner(), wire))
 }
 
 /// The start of `core show settings` as Asterisk 13 prints it (main/asterisk.c,
