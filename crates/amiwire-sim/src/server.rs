@@ -196,8 +196,14 @@ impl Simulator {
     /// waits while the event queue is half full, so a session that keeps reading is never
     /// dropped); for event floods.
     pub async fn flood(&self, event: &SimEvent, count: usize) {
+        self.flood_with(count, |_| event.clone()).await;
+    }
+
+    /// Raises `count` events made by `make(i)` for `i` in `0..count`, with the pacing of
+    /// [`flood`](Simulator::flood) (events that differ, such as a sequence number).
+    pub async fn flood_with(&self, count: usize, mut make: impl FnMut(usize) -> SimEvent) {
         for i in 0..count {
-            let _ = self.events.send(event.clone());
+            let _ = self.events.send(make(i));
             if i % 1024 == 1023 {
                 while self.events.len() > 32_768 {
                     tokio::time::sleep(Duration::from_micros(200)).await;

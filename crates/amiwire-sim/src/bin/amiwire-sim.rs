@@ -21,11 +21,20 @@ OPTIONS:
     --queues FILE        queues in queues.conf format (default: built-in queue 'support')
     --http ADDR          also serve AMI over HTTP (/rawman, /mxml, /arawman, /manager) here
     --auth-timeout SECS  close unauthenticated connections after this (default 30)
+    --control            take commands on standard input, one a line, each answered on
+                         standard output by a line `ok <command>` once done (for test suites
+                         in any language); the end of standard input stops the simulator:
+                           restart         an Asterisk restart: a Shutdown event to every
+                                           session, close them all, go on accepting
+                           flood N [NAME]  raise N UserEvents (UserEvent: NAME, default
+                                           Flood; Seq: 1..N), as fast as sessions take them
+                           stop            stop the simulator
     -h, --help           this help
 
 EXAMPLES:
     amiwire-sim
     amiwire-sim --listen 127.0.0.1:0 --accounts etc/manager.conf --dialplan etc/extensions.conf
+    amiwire-sim --listen 127.0.0.1:0 --control    # prints the port, then reads commands
 ";
 
 fn fail(msg: &str) -> ExitCode {
@@ -36,6 +45,7 @@ fn fail(msg: &str) -> ExitCode {
 fn main() -> ExitCode {
     let mut cfg = SimConfig::default();
     cfg.listen = SocketAddr::from(([127, 0, 0, 1], 5038));
+    let mut control = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -101,6 +111,7 @@ fn main() -> ExitCode {
                 Ok(s) => cfg.auth_timeout = std::time::Duration::from_secs(s),
                 Err(e) => return fail(&e),
             },
+            "--control" => control = true,
             other => return fail(&format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -120,8 +131,64 @@ fn main() -> ExitCode {
         if let Some(h) = sim.http_addr() {
             println!("amiwire-sim serving AMI over HTTP on http://{h}/rawman");
         }
-        let _ = tokio::signal::ctrl_c().await;
+        flush_stdout();
+        if control {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = serve_control(&sim) => {}
+            }
+        } else {
+            let _ = tokio::signal::ctrl_c().await;
+        }
         sim.stop().await;
         ExitCode::SUCCESS
     })
+}
+
+fn flush_stdout() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+/// Reads `--control` commands from standard input until `stop` or its end.
+async fn serve_control(sim: &Simulator) {
+    use amiwire_sim::accounts::Privileges;
+    use amiwire_sim::session::SimEvent;
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [] => continue,
+            ["stop"] => {
+                println!("ok stop");
+                flush_stdout();
+                return;
+            }
+            ["restart"] => {
+                sim.restart();
+                println!("ok restart");
+            }
+            ["flood", n, rest @ ..] if rest.len() <= 1 => {
+                let Ok(n) = n.parse::<usize>() else {
+                    println!("error flood: {n:?} is not a count");
+                    flush_stdout();
+                    continue;
+                };
+                let name = rest.first().copied().unwrap_or("Flood");
+                sim.flood_with(n, |i| {
+                    let seq = (i + 1).to_string();
+                    SimEvent::new(
+                        "UserEvent",
+                        Privileges::USER,
+                        &[("UserEvent", name), ("Seq", &seq)],
+                    )
+                })
+                .await;
+                println!("ok flood {n}");
+            }
+            _ => println!("error unknown command {line:?} (restart, flood N [NAME], stop)"),
+        }
+        flush_stdout();
+    }
 }
