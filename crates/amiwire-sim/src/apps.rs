@@ -209,6 +209,35 @@ impl Apps {
     }
 }
 
+/// A conference's bridge block (`ast_manager_build_bridge_state_string`), as recording 06's
+/// BridgeList shows it: type `base`, technology `softmix`, creator `ConfBridge`, named after
+/// the conference.
+pub(crate) fn conference_bridge_block(c: &Conference) -> Vec<(&'static str, String)> {
+    vec![
+        ("BridgeUniqueid", c.bridge_id.clone()),
+        ("BridgeType", "base".into()),
+        ("BridgeTechnology", "softmix".into()),
+        ("BridgeCreator", "ConfBridge".into()),
+        ("BridgeName", c.name.clone()),
+        ("BridgeNumChannels", c.bridge_channels().to_string()),
+        ("BridgeVideoSourceMode", "none".into()),
+    ]
+}
+
+/// app_agent_pool's holding bridge's block, as recording 06's BridgeList shows it: type
+/// `agent_hold`, technology `holding_bridge`, creator `AgentPool`, no name.
+pub(crate) fn agent_bridge_block(id: &str, n: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("BridgeUniqueid", id.to_owned()),
+        ("BridgeType", "agent_hold".into()),
+        ("BridgeTechnology", "holding_bridge".into()),
+        ("BridgeCreator", "AgentPool".into()),
+        ("BridgeName", "<unknown>".into()),
+        ("BridgeNumChannels", n.to_string()),
+        ("BridgeVideoSourceMode", "none".into()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

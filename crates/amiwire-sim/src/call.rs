@@ -14,9 +14,12 @@ use std::time::Duration;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::accounts::Privileges;
+use crate::apps::{agent_bridge_block, conference_bridge_block};
 use crate::dialplan::{split_args, Dialplan};
+use crate::pbx::{CallCtl, REDIRECTED};
+pub use crate::pbx::{Channels, Counters, Live};
 use crate::queues::Queues;
-use crate::session::SimEvent;
+use crate::wire::{known, SimEvent};
 
 /// Where an originated call goes once answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,155 +67,15 @@ pub struct OriginateRequest {
     pub timeout: Duration,
 }
 
-/// Counters shared by all calls of a simulator (channel numbers and unique IDs).
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// The number in the next Local channel name (`Local/100@test-0000001a;1`).
-    pub channel: AtomicU64,
-    unique: AtomicU64,
-    /// Calls started.
-    pub processed: AtomicU64,
+/// Lists a call's channel in [`Channels`] with its snapshot.
+trait PutChan {
+    fn put(&self, chan: &Chan, app: &str, data: &str, call: &CallCtl);
 }
 
-/// A live channel, as CoreShowChannels and Hangup see it.
-#[derive(Debug, Clone)]
-pub struct Live {
-    /// The channel snapshot headers (Channel … Linkedid).
-    pub snapshot: Vec<(String, String)>,
-    /// The application it runs.
-    pub app: String,
-    /// Its data.
-    pub data: String,
-    /// When it was created.
-    pub started: std::time::Instant,
-    /// Rings the call's task to hang up; which side asked is in `killed`.
-    kill: Arc<tokio::sync::Notify>,
-    killed: Arc<std::sync::atomic::AtomicU8>,
-    redirect: Arc<std::sync::Mutex<Option<(String, String, u32)>>>,
-    side: u8,
-    /// Channel variables set by Setvar.
-    pub vars: std::collections::BTreeMap<String, String>,
-    /// The `BridgeUniqueid` of the bridge it is in (a conference's), empty if none.
-    pub bridge: String,
-}
-
-/// `killed` value asking the call to continue at its redirect target.
-const REDIRECTED: u8 = 3;
-
-/// The live channels of a simulator, by name.
-#[derive(Debug, Default)]
-pub struct Channels {
-    map: std::sync::Mutex<std::collections::BTreeMap<String, Live>>,
-}
-
-impl Channels {
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Live>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Every live channel, in name order.
-    pub fn list(&self) -> Vec<(String, Live)> {
-        self.lock()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-
-    /// Hangs a channel up (the Hangup action); `false` if there is no such channel.
-    pub fn hangup(&self, name: &str) -> bool {
-        match self.lock().get(name) {
-            Some(live) => {
-                live.killed.store(live.side, Ordering::SeqCst);
-                live.kill.notify_one();
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// A channel variable (`None` when there is no such channel; empty when unset).
-    pub fn get_var(&self, chan: &str, var: &str) -> Option<String> {
-        self.lock()
-            .get(chan)
-            .map(|l| l.vars.get(var).cloned().unwrap_or_default())
-    }
-
-    /// Sets a channel variable and returns the channel's snapshot (for the VarSet event), or
-    /// `None` when there is no such channel.
-    pub fn set_var(&self, chan: &str, var: &str, value: &str) -> Option<Vec<(String, String)>> {
-        let mut map = self.lock();
-        let live = map.get_mut(chan)?;
-        live.vars.insert(var.to_owned(), value.to_owned());
-        Some(live.snapshot.clone())
-    }
-
-    /// Sends a channel to `context`, `exten`, `priority` (the Redirect action); `false` if
-    /// there is no such channel.
-    pub fn redirect(&self, name: &str, context: &str, exten: &str, priority: u32) -> bool {
-        match self.lock().get(name) {
-            Some(live) => {
-                *live.redirect.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((context.to_owned(), exten.to_owned(), priority));
-                live.killed.store(REDIRECTED, Ordering::SeqCst);
-                live.kill.notify_one();
-                true
-            }
-            None => false,
-        }
-    }
-
+impl PutChan for Channels {
     fn put(&self, chan: &Chan, app: &str, data: &str, call: &CallCtl) {
-        let (kill, killed, redirect) = (&call.kill, &call.killed, &call.redirect);
-        let side = if chan.name.ends_with(";2") { 2 } else { 1 };
-        let mut map = self.lock();
-        let (started, vars, bridge) = map
-            .get(&chan.name)
-            .map(|l| (l.started, l.vars.clone(), l.bridge.clone()))
-            .unwrap_or_else(|| (std::time::Instant::now(), Default::default(), String::new()));
-        map.insert(
-            chan.name.clone(),
-            Live {
-                snapshot: chan.snapshot(""),
-                app: app.to_owned(),
-                data: data.to_owned(),
-                started,
-                kill: kill.clone(),
-                killed: killed.clone(),
-                redirect: redirect.clone(),
-                side,
-                vars,
-                bridge,
-            },
-        );
+        self.insert(&chan.name, chan.snapshot(""), app, data, call);
     }
-
-    /// Notes the bridge a channel is in (empty: none), for CoreShowChannels and Status.
-    fn set_bridge(&self, name: &str, bridge: &str) {
-        if let Some(live) = self.lock().get_mut(name) {
-            live.bridge = bridge.to_owned();
-        }
-    }
-
-    fn remove(&self, name: &str) {
-        self.lock().remove(name);
-    }
-
-    /// Whether a live channel but those named in `except` makes `device` (its name up to the
-    /// last `-`): core_local's device state is INUSE while such a channel exists.
-    fn device_in_use(&self, device: &str, except: &[&str]) -> bool {
-        self.lock().keys().any(|name| {
-            name.rsplit_once('-').is_some_and(|(d, _)| d == device)
-                && !except.contains(&name.as_str())
-        })
-    }
-}
-
-/// What a call's task listens to: hang-up and redirect requests.
-#[derive(Debug, Default)]
-struct CallCtl {
-    kill: Arc<tokio::sync::Notify>,
-    killed: Arc<std::sync::atomic::AtomicU8>,
-    redirect: Arc<std::sync::Mutex<Option<(String, String, u32)>>>,
 }
 
 /// One side of a Local channel pair.
@@ -302,15 +165,6 @@ fn event(name: &str, class: Privileges, headers: Vec<(String, String)>) -> SimEv
 
 fn unknown(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "<unknown>".into())
-}
-
-/// A CallerID part as CEL writes it: empty when unknown.
-fn known(v: &str) -> &str {
-    if v == "<unknown>" {
-        ""
-    } else {
-        v
-    }
 }
 
 /// The events of one call, raised on the simulator's bus.
@@ -516,21 +370,6 @@ fn bridge_block(id: &str, n: usize) -> Vec<(String, String)> {
     h
 }
 
-/// A conference's bridge block (`ast_manager_build_bridge_state_string`), as recording 06's
-/// BridgeList shows it: type `base`, technology `softmix`, creator `ConfBridge`, named after
-/// the conference.
-pub(crate) fn conference_bridge_block(c: &crate::apps::Conference) -> Vec<(&'static str, String)> {
-    vec![
-        ("BridgeUniqueid", c.bridge_id.clone()),
-        ("BridgeType", "base".into()),
-        ("BridgeTechnology", "softmix".into()),
-        ("BridgeCreator", "ConfBridge".into()),
-        ("BridgeName", c.name.clone()),
-        ("BridgeNumChannels", c.bridge_channels().to_string()),
-        ("BridgeVideoSourceMode", "none".into()),
-    ]
-}
-
 /// A new bridge's unique id, in the form of Asterisk's (a random UUID).
 fn new_bridge_id() -> String {
     let (a, b) = (random(), random());
@@ -613,7 +452,7 @@ fn redirect_target(
 /// the answer to write; `None` for an asynchronous one, already answered.
 pub(crate) async fn originate(
     req: OriginateRequest,
-    shared: &crate::session::Shared,
+    shared: &crate::pbx::Shared,
     events: &broadcast::Sender<SimEvent>,
 ) -> Option<Vec<u8>> {
     let (tx, rx) = oneshot::channel();
@@ -637,7 +476,7 @@ pub(crate) async fn originate(
         return None;
     }
     let ok = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(true)));
-    Some(crate::session::originate_reply(id.as_deref(), ok))
+    Some(crate::wire::originate_reply(id.as_deref(), ok))
 }
 
 /// What a call needs of its simulator.
@@ -1312,20 +1151,6 @@ async fn queue(
         ev.varset(two, "QUEUESTATUS", "TIMEOUT");
     }
     held
-}
-
-/// app_agent_pool's holding bridge's block, as recording 06's BridgeList shows it: type
-/// `agent_hold`, technology `holding_bridge`, creator `AgentPool`, no name.
-pub(crate) fn agent_bridge_block(id: &str, n: usize) -> Vec<(&'static str, String)> {
-    vec![
-        ("BridgeUniqueid", id.to_owned()),
-        ("BridgeType", "agent_hold".into()),
-        ("BridgeTechnology", "holding_bridge".into()),
-        ("BridgeCreator", "AgentPool".into()),
-        ("BridgeName", "<unknown>".into()),
-        ("BridgeNumChannels", n.to_string()),
-        ("BridgeVideoSourceMode", "none".into()),
-    ]
 }
 
 /// `AgentLogin(<agent>,…)` on the ;2 side: the agent logs in and the channel waits in
@@ -2003,7 +1828,7 @@ fn cdr_time(t: Option<std::time::SystemTime>) -> String {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs();
-            let (d, h) = crate::session::civil_pub(secs);
+            let (d, h) = crate::wire::civil(secs);
             format!("{d} {h}")
         }
         None => String::new(),

@@ -185,25 +185,10 @@ pub(crate) fn help(topic: &[&str]) -> Vec<String> {
     }
 }
 
-/// One AMI session as `manager show connected` lists it.
-#[derive(Clone, Debug)]
-pub(crate) struct Connected {
-    pub(crate) id: u64,
-    pub(crate) username: String,
-    pub(crate) ip: std::net::IpAddr,
-    /// Unix time of the connection.
-    pub(crate) start: u64,
-    /// A file descriptor number as Asterisk's would be (the first session gets 10, as in
-    /// recording 04); -1 for an HTTP session (no stream between requests).
-    pub(crate) fd: i32,
-    pub(crate) read: u32,
-    pub(crate) write: u32,
-}
-
 /// main/manager.c `handle_showmanconn` (Asterisk 22): `HSMCONN_FORMAT1` / `HSMCONN_FORMAT2`,
 /// then `%d users connected.`. The permissions are printed with `%-10.10d` (at least ten
 /// digits, zero-padded).
-pub(crate) fn manager_show_connected(sessions: &[Connected], now: u64) -> Vec<String> {
+pub(crate) fn manager_show_connected(sessions: &[crate::pbx::Connected], now: u64) -> Vec<String> {
     let mut out = vec![format!(
         "  {:<15.15}  {:<55.55}  {:<10.10}  {:<10.10}  {:<8.8}  {:<8.8}  {:<10.10}  {:<10.10}",
         "Username",

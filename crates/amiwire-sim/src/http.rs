@@ -15,7 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch};
 
-use crate::session::{Session, Shared, SimEvent, Then};
+use crate::pbx::Shared;
+use crate::session::{Session, Then};
+use crate::wire::SimEvent;
 
 /// Sessions idle this long are forgotten (Asterisk's `httptimeout` default).
 const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -396,7 +398,7 @@ fn http_date(t: SystemTime) -> String {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let (date, time) = crate::session::civil_pub(secs);
+    let (date, time) = crate::wire::civil(secs);
     let (y, rest) = date.split_once('-').unwrap_or(("1970", "01-01"));
     let (m, d) = rest.split_once('-').unwrap_or(("01", "01"));
     let month = MONTHS[m.parse::<usize>().unwrap_or(1).clamp(1, 12) - 1];

@@ -26,14 +26,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The layers, from the bottom up; each module uses only those above it in this list.
 pub mod accounts;
+mod actions;
 pub mod apps;
 pub mod call;
 mod cli;
 pub mod dialplan;
 mod http;
-mod info;
-mod lists;
+mod pbx;
 pub mod queues;
 pub mod server;
 pub mod session;
+mod wire;

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use crate::accounts::conf::ConfFile;
 use crate::accounts::Privileges;
-use crate::session::SimEvent;
+use crate::wire::SimEvent;
 
 /// The recorded server's queues.conf (`etc/queues.conf`, a copy of the corpus's
 /// `asterisk-etc/queues.conf`): queue `support` with `member => Local/100@test,0,LocalHundred`.

@@ -14,7 +14,9 @@ use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
 use crate::dialplan::Dialplan;
-use crate::session::{Identity, Session, Shared, SimEvent, Then};
+use crate::pbx::{Identity, Shared};
+use crate::session::{Session, Then};
+use crate::wire::SimEvent;
 
 /// Faults to inject, for testing how clients cope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -389,7 +391,7 @@ async fn serve(
                             Ok(None) => break,
                             Ok(Some(Frame::Message(m))) => session.handle(&m),
                             Ok(Some(Frame::Banner(_))) => continue,
-                            Err(e) => crate::session::parse_error_reply(e),
+                            Err(e) => crate::actions::parse_error_reply(e),
                         };
                         if !run_reply(reply, &mut stream, &session, &events, &conn).await {
                             return;
@@ -459,7 +461,7 @@ async fn serve(
 /// Carries out one reply: waits, starts a call (and for a synchronous Originate waits for its
 /// answer), writes, raises events. `false` when the connection is to end.
 async fn run_reply(
-    mut reply: crate::session::Reply,
+    mut reply: crate::actions::Reply,
     stream: &mut Writer,
     session: &Session,
     events: &broadcast::Sender<SimEvent>,

@@ -1,205 +1,18 @@
 //! One AMI session's behaviour, without I/O: an action in, the bytes Asterisk would answer
 //! (and what to do next) out. The server in [`crate::server`] moves the bytes.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use amiwire::filter::FilterSet;
 use amiwire::MessageRef;
 
-use crate::accounts::{Accounts, Privileges};
-
-/// What the simulator pretends to be.
-#[derive(Clone, Debug)]
-pub struct Identity {
-    /// The AMI version in the banner (`Asterisk Call Manager/<this>`).
-    pub ami_version: String,
-    /// The Asterisk version (`core show version`, CoreSettings).
-    pub asterisk_version: String,
-    /// The build line of `core show version`.
-    pub build: String,
-    /// Answer Command in the old framing of Asterisk 13 and earlier (`Response: Follows`,
-    /// the raw CLI text with bare LF, then `--END COMMAND--`).
-    pub old_command_framing: bool,
-}
-
-impl Identity {
-    /// Asterisk 13.38.3 (AMI 2.10.6): the old Command framing.
-    pub fn asterisk_13() -> Identity {
-        Identity {
-            ami_version: "2.10.6".into(),
-            asterisk_version: "13.38.3".into(),
-            old_command_framing: true,
-            ..Identity::default()
-        }
-    }
-}
-
-impl Default for Identity {
-    fn default() -> Self {
-        Identity {
-            ami_version: "11.0.0".into(),
-            asterisk_version: "22.10.1".into(),
-            build: "built by amiwire-sim on a x86_64 running Linux".into(),
-            old_command_framing: false,
-        }
-    }
-}
-
-/// State shared by every session of one simulator: accounts, global variables, the clock of
-/// the "PBX", counters.
-#[derive(Debug)]
-pub struct Shared {
-    /// Accounts (manager.conf).
-    pub accounts: Accounts,
-    /// Who we pretend to be.
-    pub identity: Identity,
-    /// Global dialplan variables (`[globals]`, Setvar without channel).
-    pub globals: Mutex<HashMap<String, String>>,
-    /// When the simulator started.
-    pub started: Instant,
-    /// Wall-clock start, for CoreStatus.
-    pub started_wall: SystemTime,
-    /// Delay before answering a failed login (Asterisk sleeps 1 s).
-    pub failed_login_delay: Duration,
-    /// Issue this MD5 challenge instead of a random one.
-    pub fixed_challenge: Option<String>,
-    /// Categories of the configuration files ListCategories knows, by file name.
-    pub categories: HashMap<String, Vec<String>>,
-    /// The dialplan.
-    pub dialplan: Arc<crate::dialplan::Dialplan>,
-    /// Channel and call counters.
-    pub counters: Arc<crate::call::Counters>,
-    /// Live channels.
-    pub channels: Arc<crate::call::Channels>,
-    /// The queues of queues.conf and their members' states: QueueStatus, QueueSummary and
-    /// GetConfig show them, calls raise their QueueMemberStatus events.
-    pub queues: Arc<crate::queues::Queues>,
-    /// The conferences of ConfBridge calls.
-    pub apps: Arc<crate::apps::Apps>,
-    /// Agents (agents.conf), for Agents and DeviceStateList.
-    pub(crate) agents: Vec<crate::lists::Agent>,
-    /// Connected sessions, for `manager show connected`.
-    connected: Mutex<Vec<crate::cli::Connected>>,
-    /// The id of the next session.
-    next_session: std::sync::atomic::AtomicU64,
-}
-
-impl Shared {
-    /// Seconds since the epoch when the simulator started (the first part of Uniqueids).
-    pub fn epoch(&self) -> u64 {
-        self.started_wall
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs()
-    }
-
-    /// Shared state with these accounts and globals.
-    pub fn new(accounts: Accounts, globals: HashMap<String, String>) -> Shared {
-        let started_wall = SystemTime::now();
-        Shared {
-            accounts,
-            identity: Identity::default(),
-            globals: Mutex::new(globals),
-            started: Instant::now(),
-            started_wall,
-            failed_login_delay: Duration::from_secs(1),
-            fixed_challenge: None,
-            categories: HashMap::new(),
-            dialplan: Arc::new(crate::dialplan::Dialplan::default()),
-            counters: Arc::new(crate::call::Counters::default()),
-            channels: Arc::new(crate::call::Channels::default()),
-            queues: Arc::new(crate::queues::Queues::new(
-                crate::queues::DEFAULT_QUEUES_CONF,
-                started_wall
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs(),
-            )),
-            apps: Arc::new(crate::apps::Apps::with_agents(
-                crate::lists::default_agents()
-                    .into_iter()
-                    .map(|a| a.id)
-                    .collect(),
-            )),
-            agents: crate::lists::default_agents(),
-            connected: Mutex::new(Vec::new()),
-            next_session: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    fn connected(&self) -> std::sync::MutexGuard<'_, Vec<crate::cli::Connected>> {
-        self.connected.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Adds a session to the list of `manager show connected`; its id.
-    fn register(&self, ip: std::net::IpAddr) -> u64 {
-        let id = self
-            .next_session
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut list = self.connected();
-        // The lowest descriptor number from 10 up that no other TCP session has.
-        let mut fd = 10;
-        while list.iter().any(|c| c.fd == fd) {
-            fd += 1;
-        }
-        list.push(crate::cli::Connected {
-            id,
-            username: String::new(),
-            ip,
-            start: unix_now(),
-            fd,
-            read: 0,
-            write: 0,
-        });
-        id
-    }
-
-    fn update_connected(&self, id: u64, f: impl FnOnce(&mut crate::cli::Connected)) {
-        if let Some(c) = self.connected().iter_mut().find(|c| c.id == id) {
-            f(c);
-        }
-    }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-}
-
-/// An event as the simulator raises it: its class and its text without the trailing blank
-/// line, ready to be written to every session whose mask and filters let it through.
-#[derive(Clone, Debug)]
-pub struct SimEvent {
-    /// The event name.
-    pub name: String,
-    /// Its class (`EVENT_FLAG_*`).
-    pub class: Privileges,
-    /// `Event: …\r\nPrivilege: …\r\n…\r\n\r\n`.
-    pub text: Arc<Vec<u8>>,
-}
-
-impl SimEvent {
-    /// Builds an event: `Event`, `Privilege` (as Asterisk's `authority_to_str` writes it, e.g.
-    /// `call,all`), then the headers.
-    pub fn new(name: &str, class: Privileges, headers: &[(&str, &str)]) -> SimEvent {
-        let mut t = String::new();
-        let _ = write!(t, "Event: {name}\r\nPrivilege: {class}\r\n");
-        for (k, v) in headers {
-            let _ = write!(t, "{k}: {v}\r\n");
-        }
-        t.push_str("\r\n");
-        SimEvent {
-            name: name.to_owned(),
-            class,
-            text: Arc::new(t.into_bytes()),
-        }
-    }
-}
+use crate::accounts::Privileges;
+pub use crate::actions::{parse_error_reply, Reply, Then};
+pub use crate::pbx::{Identity, Shared};
+use crate::wire::{civil, error, event_tv, plural, unix_now, Out};
+pub use crate::wire::{originate_reply, SimEvent};
 
 /// The actions the simulator implements: name, authority (Asterisk's classes for it) and
 /// description, as a real Asterisk 22 lists them in ListCommands.
@@ -307,74 +120,6 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("UserEvent", "user", "Send an arbitrary event."),
     ("WaitEvent", "", "Wait for an event to occur."),
 ];
-
-/// What the server does after writing a reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Then {
-    /// Keep reading actions.
-    Continue,
-    /// Close the connection.
-    Close,
-}
-
-/// The answer to one action.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    /// Wait this long before writing (a failed login).
-    pub delay: Duration,
-    /// The bytes to write.
-    pub bytes: Vec<u8>,
-    /// Events raised by the action, for every session (this one included, unless it wrote
-    /// the event into `bytes` itself: [`Session::is_own_event`]).
-    pub events: Vec<SimEvent>,
-    /// What next.
-    pub then: Then,
-    /// A call to start; for a synchronous Originate, `bytes` is empty and the answer is
-    /// written once the call is answered or fails ([`originate_reply`]).
-    pub originate: Option<crate::call::OriginateRequest>,
-}
-
-impl Reply {
-    pub(crate) fn new(bytes: Vec<u8>) -> Reply {
-        Reply {
-            delay: Duration::ZERO,
-            bytes,
-            events: Vec::new(),
-            then: Then::Continue,
-            originate: None,
-        }
-    }
-}
-
-/// Writes a response in Asterisk's header order: `Response`, `ActionID` (if the action had
-/// one), then the rest.
-pub(crate) struct Out {
-    text: String,
-}
-
-impl Out {
-    pub(crate) fn response(kind: &str, id: Option<&str>) -> Out {
-        let mut text = format!("Response: {kind}\r\n");
-        if let Some(id) = id {
-            let _ = write!(text, "ActionID: {id}\r\n");
-        }
-        Out { text }
-    }
-
-    pub(crate) fn h(mut self, k: &str, v: impl std::fmt::Display) -> Out {
-        let _ = write!(self.text, "{k}: {v}\r\n");
-        self
-    }
-
-    pub(crate) fn done(mut self) -> Vec<u8> {
-        self.text.push_str("\r\n");
-        self.text.into_bytes()
-    }
-}
-
-pub(crate) fn error(id: Option<&str>, message: &str) -> Vec<u8> {
-    Out::response("Error", id).h("Message", message).done()
-}
 
 /// One session's state.
 #[derive(Debug)]
@@ -602,23 +347,25 @@ impl Session {
                 Reply::new(out.done())
             }
             "listcategories" => self.list_categories(m, id),
-            "getconfig" => crate::info::getconfig(&self.shared, m, id),
-            "modulecheck" => crate::info::modulecheck(m, id),
-            "reload" => crate::info::reload(m, id),
-            "coreshowchannelmap" => crate::lists::core_show_channel_map(&self.shared, m, id),
-            "devicestatelist" => crate::lists::device_state_list(&self.shared, id),
-            "extensionstatelist" => crate::lists::extension_state_list(id),
-            "presencestatelist" => crate::lists::presence_state_list(id),
-            "bridgelist" => crate::lists::bridge_list(&self.shared, id),
-            "parkinglots" => crate::lists::parking_lots(id),
-            "parkedcalls" => crate::lists::parked_calls(m, id),
-            "showdialplan" => crate::lists::show_dialplan(&self.shared, m, id),
-            "queuestatus" => crate::lists::queue_status(&self.shared, m, id),
-            "queuepause" => crate::lists::queue_pause(&self.shared, m, id),
-            "queuesummary" => crate::lists::queue_summary(&self.shared, m, id),
-            "agents" => crate::lists::agents(&self.shared, id),
-            "confbridgelistrooms" => crate::lists::confbridge_list_rooms(&self.shared, id),
-            "confbridgelist" => crate::lists::confbridge_list(&self.shared, m, id),
+            "getconfig" => crate::actions::info::getconfig(&self.shared, m, id),
+            "modulecheck" => crate::actions::info::modulecheck(m, id),
+            "reload" => crate::actions::info::reload(m, id),
+            "coreshowchannelmap" => {
+                crate::actions::lists::core_show_channel_map(&self.shared, m, id)
+            }
+            "devicestatelist" => crate::actions::lists::device_state_list(&self.shared, id),
+            "extensionstatelist" => crate::actions::lists::extension_state_list(id),
+            "presencestatelist" => crate::actions::lists::presence_state_list(id),
+            "bridgelist" => crate::actions::lists::bridge_list(&self.shared, id),
+            "parkinglots" => crate::actions::lists::parking_lots(id),
+            "parkedcalls" => crate::actions::lists::parked_calls(m, id),
+            "showdialplan" => crate::actions::lists::show_dialplan(&self.shared, m, id),
+            "queuestatus" => crate::actions::lists::queue_status(&self.shared, m, id),
+            "queuepause" => crate::actions::lists::queue_pause(&self.shared, m, id),
+            "queuesummary" => crate::actions::lists::queue_summary(&self.shared, m, id),
+            "agents" => crate::actions::lists::agents(&self.shared, id),
+            "confbridgelistrooms" => crate::actions::lists::confbridge_list_rooms(&self.shared, id),
+            "confbridgelist" => crate::actions::lists::confbridge_list(&self.shared, m, id),
             "loggerrotate" => Reply::new(
                 Out::response("Success", id)
                     .h("Message", "Reloaded the logger and rotated log files")
@@ -1432,17 +1179,6 @@ fn status_variables(m: &MessageRef<'_>, live: &crate::call::Live) -> Vec<(String
     out
 }
 
-/// The answer to an Originate: queued (async, or sync and answered) or failed.
-pub fn originate_reply(id: Option<&str>, ok: bool) -> Vec<u8> {
-    if ok {
-        Out::response("Success", id)
-            .h("Message", "Originate successfully queued")
-            .done()
-    } else {
-        error(id, "Originate failed")
-    }
-}
-
 /// `"Name" <number>`, `Name <number>` or `number`.
 fn parse_caller_id(v: &str) -> (Option<String>, Option<String>) {
     match v.rsplit_once('<') {
@@ -1460,73 +1196,5 @@ fn parse_caller_id(v: &str) -> (Option<String>, Option<String>) {
                 .then(|| v.to_owned())
                 .map_or((None, None), |n| (Some(n), None))
         }
-    }
-}
-
-/// UTC date and time of a Unix time (`2026-11-23`, `17:07:01`).
-pub(crate) fn civil_pub(secs: u64) -> (String, String) {
-    civil(secs)
-}
-
-/// A security event time stamp: `2026-11-23T17:07:30.181+0000`.
-fn event_tv(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (date, time) = civil(d.as_secs());
-    format!("{date}T{time}.{:03}+0000", d.subsec_millis())
-}
-
-fn plural(n: u64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
-}
-
-/// UTC date and time of a Unix time, as CoreStatus prints them (`2026-11-23`, `17:07:01`).
-fn civil(secs: u64) -> (String, String) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (
-        format!("{y:04}-{m:02}-{d:02}"),
-        format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
-    )
-}
-
-/// Asterisk's answer to a message it could not parse: a line over its 1024-byte buffer, or
-/// more than 128 lines (`AST_MAX_MANHEADERS`).
-pub fn parse_error_reply(e: amiwire::DecodeError) -> Reply {
-    let text = match e {
-        amiwire::DecodeError::TooManyHeaders { .. } => {
-            "Too many lines in message or allocation failure"
-        }
-        _ => "Failed to parse message: line too long",
-    };
-    Reply::new(error(None, text))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::civil;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), ("1970-01-01".into(), "00:00:00".into()));
-        // 2026-11-23 17:07:01 UTC, the corpus's CoreStartup.
-        assert_eq!(
-            civil(1_795_453_621),
-            ("2026-11-23".into(), "17:07:01".into())
-        );
     }
 }

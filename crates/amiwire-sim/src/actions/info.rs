@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use amiwire::MessageRef;
 
 use crate::accounts::conf::ConfFile;
-use crate::session::{error, Out, Reply, Shared};
+use crate::actions::Reply;
+use crate::pbx::Shared;
+use crate::wire::{error, Out};
 
 /// The modules the simulator says are loaded: those of the recorded server whose behaviour it
 /// simulates (Local channels are part of the core in Asterisk 22).

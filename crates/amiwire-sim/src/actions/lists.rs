@@ -11,24 +11,10 @@ use std::fmt::Write as _;
 
 use amiwire::MessageRef;
 
+use crate::actions::Reply;
+use crate::pbx::Shared;
 use crate::queues::Queue;
-use crate::session::{error, Reply, Shared};
-
-/// An agent of agents.conf: the recorded server had agent 1001, "Test Agent" (recording 06;
-/// its agents.conf is not in the corpus).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Agent {
-    pub(crate) id: String,
-    pub(crate) name: String,
-}
-
-/// The recorded server's agents.
-pub(crate) fn default_agents() -> Vec<Agent> {
-    vec![Agent {
-        id: "1001".into(),
-        name: "Test Agent".into(),
-    }]
-}
+use crate::wire::{error, Out, SimEvent};
 
 /// A parking lot as `Parkinglots` lists it: the recorded server's `default` lot, spaces
 /// 7001-7010, 60 s (recording 06).
@@ -165,7 +151,7 @@ pub(crate) fn bridge_list(shared: &Shared, id: Option<&str>) -> Reply {
             &mut t,
             "BridgeListItem",
             id,
-            &crate::call::agent_bridge_block(&b, agents),
+            &crate::apps::agent_bridge_block(&b, agents),
         );
         n += 1;
     }
@@ -174,7 +160,7 @@ pub(crate) fn bridge_list(shared: &Shared, id: Option<&str>) -> Reply {
             &mut t,
             "BridgeListItem",
             id,
-            &crate::call::conference_bridge_block(c),
+            &crate::apps::conference_bridge_block(c),
         );
         n += 1;
     }
@@ -506,7 +492,7 @@ pub(crate) fn queue_pause(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>)
         events.push(event);
         for (device, state) in devices {
             shared.apps.set_device(&device, &state);
-            events.push(crate::session::SimEvent::new(
+            events.push(SimEvent::new(
                 "DeviceStateChange",
                 crate::accounts::Privileges::CALL,
                 &[("Device", &device), ("State", &state)],
@@ -520,11 +506,7 @@ pub(crate) fn queue_pause(shared: &Shared, m: &MessageRef<'_>, id: Option<&str>)
     };
     Reply {
         events,
-        ..Reply::new(
-            crate::session::Out::response("Success", id)
-                .h("Message", text)
-                .done(),
-        )
+        ..Reply::new(Out::response("Success", id).h("Message", text).done())
     }
 }
 
