@@ -13,7 +13,7 @@
 //!
 //! # What is read
 //!
-//! The file syntax is Asterisk's config syntax ([`crate::accounts::conf`]). Then:
+//! The file syntax is Asterisk's config syntax ([`crate::conf`]). Then:
 //!
 //! * `[general]` (the first one, any case) is kept as it is ([`Dialplan::general`]);
 //! * `[globals]` (the first one, any case) sets global variables, a later line replacing an
@@ -45,7 +45,7 @@
 //! `n` on the first line, an invalid priority, a missing `)` after the arguments, a priority or
 //! label already in use), this parser fails with the line number instead.
 
-use crate::accounts::conf::{self, ConfError, ConfFile, Entry};
+use crate::conf::{self, ConfError, ConfFile, Entry};
 
 /// The built-in `extensions.conf`: the dialplan the corpus was recorded with (context
 /// `test`). [`Dialplan::default`] parses it.

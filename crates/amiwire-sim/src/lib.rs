@@ -32,6 +32,7 @@ mod actions;
 pub mod apps;
 pub mod call;
 mod cli;
+pub mod conf;
 pub mod dialplan;
 mod http;
 mod pbx;

@@ -11,8 +11,8 @@
 
 use std::sync::Mutex;
 
-use crate::accounts::conf::ConfFile;
 use crate::accounts::Privileges;
+use crate::conf::ConfFile;
 use crate::wire::SimEvent;
 
 /// The recorded server's queues.conf (`etc/queues.conf`, a copy of the corpus's

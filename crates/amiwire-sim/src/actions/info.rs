@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use amiwire::MessageRef;
 
-use crate::accounts::conf::ConfFile;
 use crate::actions::Reply;
+use crate::conf::ConfFile;
 use crate::pbx::Shared;
 use crate::wire::{error, Out};
 
