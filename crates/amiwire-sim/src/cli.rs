@@ -1,11 +1,15 @@
-//! The CLI commands behind the Command action that need tables: `core show help` and
-//! `manager show connected`.
+//! The Asterisk CLI, as the Command action reaches it: [`run`] takes a command line and
+//! answers its output lines (`core show version|uptime|channels|help`, `manager show
+//! connected`, `dialplan show`), in main/cli.c's, main/manager.c's and pbx_config's layouts.
+
+use crate::pbx::Shared;
+use crate::wire::{plural, unix_now};
 
 /// CLI commands as `core show help` lists them: the full command (with its optional words)
 /// and the summary, in the CLI's order. The `core show …` entries are those recording
 /// 04-command shows (Asterisk 22.10.1, `core show help core show`); `dialplan show` and
 /// `manager show …` are from pbx/pbx_config.c and main/manager.c (`AST_CLI_DEFINE`). Only
-/// some of them run (see `Session::command`); the rest answer "No such command".
+/// some of them run (see [`run`]); the rest answer "No such command".
 pub(crate) const HELP: &[(&str, &str)] = &[
     (
         "core show applications [like|describing]",
@@ -219,6 +223,181 @@ pub(crate) fn manager_show_connected(sessions: &[crate::pbx::Connected], now: u6
     }
     out.push(format!("{} users connected.", sessions.len()));
     out
+}
+
+/// Runs a CLI command as main/cli.c would for the Command action: whether the command exists,
+/// and its output lines. Known: `core show version`, `core show uptime`, `core show
+/// channels`, `core show help [topic]`, `manager show connected` and `dialplan show
+/// [context]`; anything else gets the CLI's `No such command`.
+pub(crate) fn run(shared: &Shared, cmd: &str) -> (bool, Vec<String>) {
+    let uptime = shared.started.elapsed().as_secs();
+    // main/cli.c parse_args: words split at blanks; commands match case-insensitively.
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let lower = words.join(" ").to_ascii_lowercase();
+    match lower.as_str() {
+        "core show version" => (
+            true,
+            vec![format!(
+                "Asterisk {} {}",
+                shared.identity.asterisk_version, shared.identity.build
+            )],
+        ),
+        "core show uptime" => (
+            true,
+            vec![
+                format!("System uptime: {}", plural(uptime, "second")),
+                format!("Last reload: {}", plural(uptime, "second")),
+            ],
+        ),
+        "core show channels" => (true, core_show_channels(shared)),
+        "manager show connected" => {
+            let list = shared.connected().clone();
+            (true, manager_show_connected(&list, unix_now()))
+        }
+        c if c == "core show help" || c.starts_with("core show help ") => (true, help(&words[3..])),
+        c if c == "dialplan show" || c.starts_with("dialplan show ") => {
+            let wanted = words.get(2).copied().unwrap_or("");
+            dialplan_show(shared, wanted)
+        }
+        _ => {
+            let first: Vec<&str> = words.iter().copied().take(2).collect();
+            (
+                false,
+                vec![format!(
+                    "No such command '{cmd}' (type 'core show help {}' for other possible commands)",
+                    first.join(" ")
+                )],
+            )
+        }
+    }
+}
+
+/// main/cli.c `handle_chanlist`: the header, a row per channel, the counts and the calls
+/// processed.
+fn core_show_channels(shared: &Shared) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{:<64} {:<32} {:<7} {:<30}",
+        "Channel", "Location", "State", "Application(Data)"
+    )];
+    lines.extend(channel_rows(shared));
+    let n = shared
+        .counters
+        .processed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    lines.push(format!("{} processed", plural(n, "call")));
+    lines
+}
+
+/// `dialplan show [context]`, in the CLI's layout (pbx_config's `show_dialplan_helper`).
+fn dialplan_show(shared: &Shared, wanted: &str) -> (bool, Vec<String>) {
+    let dp = &shared.dialplan;
+    let mut lines = Vec::new();
+    let (mut contexts, mut extens, mut prios) = (0, 0, 0);
+    for ctx in dp.contexts() {
+        if !wanted.is_empty() && ctx.name != wanted {
+            continue;
+        }
+        contexts += 1;
+        lines.push(format!(
+            "[ Context '{}' created by 'pbx_config' ]",
+            ctx.name
+        ));
+        let mut exts: Vec<_> = ctx.extensions().iter().collect();
+        exts.sort_by(|a, b| a.name.cmp(&b.name));
+        for e in exts {
+            extens += 1;
+            for (i, st) in e.steps().iter().enumerate() {
+                prios += 1;
+                let head = if i == 0 {
+                    format!("'{}' =>", e.name)
+                } else {
+                    String::new()
+                };
+                let app = format!("{}. {}({})", st.priority, st.app, st.args);
+                lines.push(format!(
+                    "  {head:<17} {app:<45} [extensions.conf:{}]",
+                    st.line
+                ));
+            }
+        }
+    }
+    if contexts == 0 {
+        return (
+            false,
+            vec![format!("There is no existence of '{wanted}' context")],
+        );
+    }
+    let plural = |n: usize, w: &str| {
+        if n == 1 {
+            format!("{n} {w}")
+        } else {
+            format!("{n} {w}s")
+        }
+    };
+    lines.push(String::new());
+    lines.push(format!(
+        "-= {} ({}) in {}. =-",
+        plural(extens, "extension"),
+        plural(prios, "priority").replace("prioritys", "priorities"),
+        plural(contexts, "context")
+    ));
+    (true, lines)
+}
+
+/// main/cli.c `handle_chanlist` without options: a row per live channel
+/// (`%-64.64s %-32.32s %-7.7s %-30.30s`, location `exten@context:priority` and
+/// `app(data)` each cut to their column, `(None)` when unknown), then the counts. Active
+/// calls are the channels running the dialplan (a PBX thread in Asterisk), so not the
+/// outgoing legs of a Dial, which only sit in its bridge.
+fn channel_rows(shared: &Shared) -> Vec<String> {
+    fn cut(s: &str, n: usize) -> &str {
+        let mut end = s.len().min(n);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        &s[..end]
+    }
+    let chans = shared.channels.list();
+    let mut rows = Vec::with_capacity(chans.len() + 2);
+    let mut calls = 0usize;
+    for (_, live) in &chans {
+        let get = |k: &str| {
+            live.snapshot
+                .iter()
+                .find(|(key, _)| key.as_str() == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("")
+        };
+        let (context, exten) = (get("Context"), get("Exten"));
+        let loc = if context.is_empty() || exten.is_empty() {
+            "(None)".to_owned()
+        } else {
+            format!("{exten}@{context}:{}", get("Priority"))
+        };
+        let app = if live.app.is_empty() {
+            "(None)".to_owned()
+        } else {
+            format!("{}({})", live.app, live.data)
+        };
+        if !live.app.starts_with("AppDial") {
+            calls += 1;
+        }
+        rows.push(format!(
+            "{:<64} {:<32} {:<7} {:<30}",
+            cut(get("Channel"), 64),
+            cut(&loc, 32),
+            cut(get("ChannelStateDesc"), 7),
+            cut(&app, 30)
+        ));
+    }
+    let ess = |n: usize| if n == 1 { "" } else { "s" };
+    rows.push(format!(
+        "{} active channel{}",
+        chans.len(),
+        ess(chans.len())
+    ));
+    rows.push(format!("{calls} active call{}", ess(calls)));
+    rows
 }
 
 #[cfg(test)]
