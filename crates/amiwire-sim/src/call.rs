@@ -8,7 +8,6 @@
 //! HangupRequest, Hangup, DeviceStateChange, QueueMemberStatus (for watched queue members),
 //! OriginateResponse, and cdr_manager's Cdr and cel_manager's CEL events.
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, oneshot};
@@ -17,7 +16,7 @@ use crate::accounts::Privileges;
 use crate::apps::{agent_bridge_block, conference_bridge_block};
 use crate::dialplan::{split_args, Dialplan};
 use crate::pbx::{CallCtl, REDIRECTED};
-pub use crate::pbx::{Channels, Counters, Live};
+pub use crate::pbx::{CallEnv, Channels, Counters, Live};
 use crate::queues::Queues;
 use crate::wire::{known, SimEvent};
 
@@ -447,53 +446,25 @@ fn redirect_target(
     Some((c, e, ext.steps()[at..].to_vec()))
 }
 
-/// Starts an originated call on the simulator's state. For a synchronous Originate, waits
-/// until the call is answered or fails (as Asterisk blocks the session meanwhile) and returns
-/// the answer to write; `None` for an asynchronous one, already answered.
+/// Starts an originated call in `env` (the part of the PBX state calls see:
+/// [`crate::pbx::Shared::call_env`]). For a synchronous Originate, waits until the call is
+/// answered or fails (as Asterisk blocks the session meanwhile) and returns the answer to
+/// write; `None` for an asynchronous one, already answered.
 pub(crate) async fn originate(
     req: OriginateRequest,
-    shared: &crate::pbx::Shared,
+    env: CallEnv,
     events: &broadcast::Sender<SimEvent>,
 ) -> Option<Vec<u8>> {
     let (tx, rx) = oneshot::channel();
     let sync = !req.asynchronous;
     let id = req.action_id.clone();
     let limit = req.timeout + Duration::from_secs(1);
-    tokio::spawn(run(
-        req,
-        CallEnv {
-            dialplan: shared.dialplan.clone(),
-            counters: shared.counters.clone(),
-            channels: shared.channels.clone(),
-            queues: shared.queues.clone(),
-            apps: shared.apps.clone(),
-            epoch: shared.epoch(),
-        },
-        events.clone(),
-        tx,
-    ));
+    tokio::spawn(run(req, env, events.clone(), tx));
     if !sync {
         return None;
     }
     let ok = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(true)));
     Some(crate::wire::originate_reply(id.as_deref(), ok))
-}
-
-/// What a call needs of its simulator.
-#[derive(Debug, Clone)]
-pub struct CallEnv {
-    /// The dialplan it runs.
-    pub dialplan: Arc<Dialplan>,
-    /// Channel numbers and unique IDs.
-    pub counters: Arc<Counters>,
-    /// Where its live channels are listed.
-    pub channels: Arc<Channels>,
-    /// Queue members whose device state it may change.
-    pub queues: Arc<Queues>,
-    /// Conferences it may join.
-    pub apps: Arc<crate::apps::Apps>,
-    /// The first part of its Uniqueids (the simulator's start, in Unix seconds).
-    pub epoch: u64,
 }
 
 /// How a Dial ended.

@@ -866,7 +866,7 @@ async fn serve(
     }
     let mut bytes = reply.bytes.clone();
     if let Some(req) = reply.originate.clone() {
-        if let Some(answer) = crate::call::originate(req, &shared, &events).await {
+        if let Some(answer) = crate::call::originate(req, shared.call_env(), &events).await {
             bytes = answer;
         }
     }

@@ -95,6 +95,19 @@ impl Shared {
             .as_secs()
     }
 
+    /// What a call may see of the PBX: the dialplan, channels, counters, queues and
+    /// application state (not the accounts, globals or sessions).
+    pub fn call_env(&self) -> CallEnv {
+        CallEnv {
+            dialplan: self.dialplan.clone(),
+            counters: self.counters.clone(),
+            channels: self.channels.clone(),
+            queues: self.queues.clone(),
+            apps: self.apps.clone(),
+            epoch: self.epoch(),
+        }
+    }
+
     /// Shared state with these accounts and globals.
     pub fn new(accounts: Accounts, globals: HashMap<String, String>) -> Shared {
         let started_wall = SystemTime::now();
@@ -158,6 +171,23 @@ impl Shared {
             f(c);
         }
     }
+}
+
+/// What a call needs of its simulator.
+#[derive(Debug, Clone)]
+pub struct CallEnv {
+    /// The dialplan it runs.
+    pub dialplan: Arc<crate::dialplan::Dialplan>,
+    /// Channel numbers and unique IDs.
+    pub counters: Arc<Counters>,
+    /// Where its live channels are listed.
+    pub channels: Arc<Channels>,
+    /// Queue members whose device state it may change.
+    pub queues: Arc<crate::queues::Queues>,
+    /// Conferences it may join.
+    pub apps: Arc<crate::apps::Apps>,
+    /// The first part of its Uniqueids (the simulator's start, in Unix seconds).
+    pub epoch: u64,
 }
 
 /// Counters shared by all calls of a simulator (channel numbers and unique IDs).

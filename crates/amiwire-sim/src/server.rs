@@ -246,7 +246,7 @@ impl Simulator {
                 asynchronous: true,
                 timeout: Duration::from_secs(30),
             };
-            let _ = crate::call::originate(req, &self.shared, &self.events).await;
+            let _ = crate::call::originate(req, self.shared.call_env(), &self.events).await;
         }
     }
 
@@ -472,7 +472,8 @@ async fn run_reply(
         tokio::time::sleep(delay).await;
     }
     if let Some(req) = reply.originate.take() {
-        if let Some(answer) = crate::call::originate(req, session.shared(), events).await {
+        if let Some(answer) = crate::call::originate(req, session.shared().call_env(), events).await
+        {
             reply.bytes = answer;
         }
     }
