@@ -492,90 +492,121 @@ pub async fn run(
     bus: broadcast::Sender<SimEvent>,
     answered: oneshot::Sender<bool>,
 ) {
-    let CallEnv {
-        dialplan,
-        counters,
-        channels,
-        queues,
-        apps,
-        epoch,
-    } = env;
     let mut ev = Raise {
         bus: &bus,
-        channels: &channels,
-        queues: &queues,
+        channels: &env.channels,
+        queues: &env.queues,
         held: Vec::new(),
     };
-    let originate_response = |ok: bool, chan: Option<&Chan>| {
-        let mut h: Vec<(String, String)> = Vec::new();
-        if let Some(id) = &req.action_id {
-            h.push(("ActionID".into(), id.clone()));
-        }
-        h.push((
-            "Response".into(),
-            if ok { "Success" } else { "Failure" }.into(),
-        ));
-        h.push((
-            "Channel".into(),
-            chan.map(|c| c.name.clone())
-                .unwrap_or_else(|| req.channel.clone()),
-        ));
-        match &req.target {
-            Target::App { app, data } => {
-                h.push(("Application".into(), app.clone()));
-                h.push(("Data".into(), data.clone()));
-            }
-            Target::Exten { context, exten, .. } => {
-                h.push(("Context".into(), context.clone()));
-                h.push(("Exten".into(), exten.clone()));
-            }
-        }
-        h.push(("Reason".into(), if ok { "4" } else { "0" }.into()));
-        match chan {
-            Some(c) => {
-                h.push(("Uniqueid".into(), c.uniqueid.clone()));
-                h.push(("CallerIDNum".into(), unknown(&req.caller_id.0)));
-                h.push(("CallerIDName".into(), unknown(&req.caller_id.1)));
-            }
-            None => {
-                for k in ["Uniqueid", "CallerIDNum", "CallerIDName"] {
-                    h.push((k.into(), "<unknown>".into()));
-                }
-            }
-        }
-        event("OriginateResponse", Privileges::CALL, h)
-    };
-
     // Only Local channels can be placed (to an existing extension, see below).
     let Some((exten, context)) = req.local.clone() else {
         if req.asynchronous {
-            ev.raise(originate_response(false, None));
+            ev.raise(originate_response(&req, false, None));
         }
         let _ = answered.send(false);
         return;
     };
-    counters.processed.fetch_add(1, Ordering::Relaxed);
-    let n = counters.channel.fetch_add(1, Ordering::Relaxed);
-    let next_unique = || {
-        format!(
-            "{epoch}.{}",
-            counters.unique.fetch_add(1, Ordering::Relaxed)
-        )
+    env.counters.processed.fetch_add(1, Ordering::Relaxed);
+    let (one, two) = new_pair(&req, &env, &exten, &context);
+    let mut call = Call {
+        req: &req,
+        env: &env,
+        ctl: CallCtl::default(),
+        one_side: OneSide::new(&req.target),
+        one,
+        two,
+        answered: Some(answered),
     };
+    call.start(&mut ev, &exten);
+    let Some(steps) = env
+        .dialplan
+        .lookup(&context, &exten)
+        .map(|e| e.steps().to_vec())
+    else {
+        call.no_such_extension(&mut ev);
+        return;
+    };
+    call.caller_id_and_variables(&mut ev, &context, &exten);
+    // The Originate's own DialBegin (to the ;1 side), raised before the ;2 side's first
+    // dialplan event.
+    let dial_begin = {
+        let mut h = call.one.snapshot("Dest");
+        h.push(("DialString".into(), format!("{exten}@{context}")));
+        event("DialBegin", Privileges::CALL, h)
+    };
+    call.run_steps(&mut ev, steps, exten, dial_begin).await;
+}
+
+/// The OriginateResponse event of `req`: placed on `chan`, or failed.
+fn originate_response(req: &OriginateRequest, ok: bool, chan: Option<&Chan>) -> SimEvent {
+    let mut h: Vec<(String, String)> = Vec::new();
+    if let Some(id) = &req.action_id {
+        h.push(("ActionID".into(), id.clone()));
+    }
+    h.push((
+        "Response".into(),
+        if ok { "Success" } else { "Failure" }.into(),
+    ));
+    h.push((
+        "Channel".into(),
+        chan.map(|c| c.name.clone())
+            .unwrap_or_else(|| req.channel.clone()),
+    ));
+    match &req.target {
+        Target::App { app, data } => {
+            h.push(("Application".into(), app.clone()));
+            h.push(("Data".into(), data.clone()));
+        }
+        Target::Exten { context, exten, .. } => {
+            h.push(("Context".into(), context.clone()));
+            h.push(("Exten".into(), exten.clone()));
+        }
+    }
+    h.push(("Reason".into(), if ok { "4" } else { "0" }.into()));
+    match chan {
+        Some(c) => {
+            h.push(("Uniqueid".into(), c.uniqueid.clone()));
+            h.push(("CallerIDNum".into(), unknown(&req.caller_id.0)));
+            h.push(("CallerIDName".into(), unknown(&req.caller_id.1)));
+        }
+        None => {
+            for k in ["Uniqueid", "CallerIDNum", "CallerIDName"] {
+                h.push((k.into(), "<unknown>".into()));
+            }
+        }
+    }
+    event("OriginateResponse", Privileges::CALL, h)
+}
+
+/// The next Uniqueid (`<epoch>.<n>`).
+fn next_unique(env: &CallEnv) -> String {
+    format!(
+        "{}.{}",
+        env.epoch,
+        env.counters.unique.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The Originate's Local channel pair, `Local/<exten>@<context>-<n>;1` and `;2`.
+fn new_pair(req: &OriginateRequest, env: &CallEnv, exten: &str, context: &str) -> (Chan, Chan) {
+    let n = env.counters.channel.fetch_add(1, Ordering::Relaxed);
     let base = format!("Local/{exten}@{context}-{n:08x}");
-    let u1 = req.channel_id.clone().unwrap_or_else(next_unique);
-    let u2 = req.other_channel_id.clone().unwrap_or_else(next_unique);
+    let u1 = req.channel_id.clone().unwrap_or_else(|| next_unique(env));
+    let u2 = req
+        .other_channel_id
+        .clone()
+        .unwrap_or_else(|| next_unique(env));
     let unknown_cid = ("<unknown>".to_owned(), "<unknown>".to_owned());
-    let mut one = Chan {
+    let one = Chan {
         name: format!("{base};1"),
         state: 0,
         cid: unknown_cid.clone(),
         connected: unknown_cid,
-        context: context.clone(),
-        exten: exten.clone(),
+        context: context.to_owned(),
+        exten: exten.to_owned(),
         priority: 1,
         uniqueid: u1.clone(),
-        linkedid: u1.clone(),
+        linkedid: u1,
         ani: String::new(),
         app: (String::new(), String::new()),
         dialstatus: String::new(),
@@ -590,337 +621,437 @@ pub async fn run(
         failed: false,
         runs_dialplan: false,
     };
-    let mut two = Chan {
+    let two = Chan {
         name: format!("{base};2"),
         state: 4,
         uniqueid: u2,
         ani: String::new(),
         ..one.clone()
     };
-    let ctl = CallCtl::default();
-    let mut one_side = OneSide::new(&req.target);
-    channels.put(&one, &one_side.shown.0, &one_side.shown.1, &ctl);
-    channels.put(&two, "", "", &ctl);
-    ev.cel("CHAN_START", &one, "", "");
-    ev.cel("CHAN_START", &two, "", "");
-    ev.newchannel(&one);
-    ev.newchannel(&two);
-    // The ;1 side is the outgoing leg of the Originate's dial.
-    one.app = ("AppDial2".into(), "(Outgoing Line)".into());
-    ev.newexten(&one, &exten);
-    let Some(steps) = dialplan
-        .lookup(&context, &exten)
-        .map(|e| e.steps().to_vec())
-    else {
-        // No such extension: the ;2 side has nowhere to go and hangs up at once, then the
-        // ;1 side (recording 07's Originates to Local/999@nosuchcontext).
+    (one, two)
+}
+
+/// What a step of the ;2 side's dialplan leaves the call to do.
+enum Flow {
+    /// Go on with the next step.
+    Next,
+    /// Stop running the dialplan; the pair ends so (as it was, if `None`).
+    Stop(Option<Ending>),
+    /// The pair ends so, now.
+    End(Ending),
+    /// Everything has been raised (the bridged callee hung up).
+    Done,
+    /// A Redirect: go on at this context, extension and steps.
+    Redirect(String, String, Vec<crate::dialplan::Step>),
+}
+
+/// One originated call while it runs: its Local pair, the ;1 side's own application or
+/// dialplan, and the Originate waiting for an answer.
+struct Call<'e> {
+    req: &'e OriginateRequest,
+    env: &'e CallEnv,
+    ctl: CallCtl,
+    one_side: OneSide,
+    one: Chan,
+    two: Chan,
+    /// Gets whether the call was answered (a synchronous Originate waits for it).
+    answered: Option<oneshot::Sender<bool>>,
+}
+
+impl Call<'_> {
+    /// Lists both channels and raises their creation.
+    fn start(&mut self, ev: &mut Raise<'_>, exten: &str) {
+        let channels = &self.env.channels;
+        channels.put(
+            &self.one,
+            &self.one_side.shown.0,
+            &self.one_side.shown.1,
+            &self.ctl,
+        );
+        channels.put(&self.two, "", "", &self.ctl);
+        ev.cel("CHAN_START", &self.one, "", "");
+        ev.cel("CHAN_START", &self.two, "", "");
+        ev.newchannel(&self.one);
+        ev.newchannel(&self.two);
+        // The ;1 side is the outgoing leg of the Originate's dial.
+        self.one.app = ("AppDial2".into(), "(Outgoing Line)".into());
+        ev.newexten(&self.one, exten);
+    }
+
+    /// No such extension: the ;2 side has nowhere to go and hangs up at once, then the ;1
+    /// side (recording 07's Originates to Local/999@nosuchcontext).
+    fn no_such_extension(mut self, ev: &mut Raise<'_>) {
+        let (one, two) = (&mut self.one, &mut self.two);
         one.last_app = one.app.clone();
         two.last_app = (String::new(), String::new());
         one.failed = true;
         two.failed = true;
         let dev = one.device().to_owned();
-        ev.raise(cdr(&two));
-        ev.cel_gone(&two, 0, false);
-        ev.hangup(&two, 0);
+        ev.raise(cdr(two));
+        ev.cel_gone(two, 0, false);
+        ev.hangup(two, 0);
         ev.devstate(&dev, "INVALID");
-        if req.asynchronous {
-            ev.raise(originate_response(false, None));
+        if self.req.asynchronous {
+            ev.raise(originate_response(self.req, false, None));
         }
-        let _ = answered.send(false);
-        ev.hangup(&one, 0);
-        ev.raise(cdr(&one));
-        ev.cel_gone(&one, 0, false);
-        ev.cel("LINKEDID_END", &one, "", "");
+        if let Some(tx) = self.answered.take() {
+            let _ = tx.send(false);
+        }
+        ev.hangup(one, 0);
+        ev.raise(cdr(one));
+        ev.cel_gone(one, 0, false);
+        ev.cel("LINKEDID_END", one, "", "");
         ev.devstate(&dev, "INVALID");
         ev.flush();
-        channels.remove(&one.name);
-        channels.remove(&two.name);
-        return;
-    };
-    if req.caller_id.0.is_some() || req.caller_id.1.is_some() {
-        let cid = (unknown(&req.caller_id.0), unknown(&req.caller_id.1));
-        one.cid = cid.clone();
-        one.ani = req.caller_id.0.clone().unwrap_or_default();
-        ev.chan(
-            "NewCallerid",
-            Privileges::CALL,
-            &one,
-            &[("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")],
-        );
-        one.connected = cid.clone();
-        ev.chan("NewConnectedLine", Privileges::CALL, &one, &[]);
-        two.cid = cid.clone();
-        two.connected = cid;
-        ev.caller_id(&two);
+        self.env.channels.remove(&one.name);
+        self.env.channels.remove(&two.name);
     }
-    // Originate's variables: Asterisk builds their list in reverse (ORDER_REVERSE) and sets
-    // them so on the ;1 side, then core_local copies them to the ;2 side in the opposite
-    // order (recording 07).
-    for (k, v) in req.variables.iter().rev() {
-        ev.varset(&one, k, v);
-    }
-    for (k, v) in &req.variables {
-        ev.varset(&two, k, v);
-    }
-    ev.local_bridge(&one, &two, &context, &exten);
-    // The Originate's own DialBegin (to the ;1 side), raised before the ;2 side's first
-    // dialplan event.
-    let mut dial_begin = {
-        let mut h = one.snapshot("Dest");
-        h.push(("DialString".into(), format!("{exten}@{context}")));
-        Some(event("DialBegin", Privileges::CALL, h))
-    };
 
-    // The called side (;2) runs the dialplan; the call is answered at its Answer().
-    let mut answered = Some(answered);
-    let deadline = tokio::time::Instant::now() + req.timeout;
-    // How the pair ends if the loop below runs out of dialplan.
-    let mut how = Ending::Dialplan {
-        builtin: false,
-        redirected: false,
-    };
-    let mut redirected = false;
-    let mut steps = steps;
-    let mut exten = exten;
-    let mut i = 0;
-    'steps: while i < steps.len() {
-        let mut step = steps[i].clone();
-        i += 1;
-        step.args = substitute(&step.args, &two.name, &channels);
-        let step = &step;
-        two.priority = step.priority;
-        if two.dialled.is_empty() {
-            // A bridged Dial ends the channel's CDR: its last application stays Dial.
-            two.last_app = (step.app.clone(), step.args.clone());
+    /// The Originate's caller ID and variables on both sides, then the LocalBridge.
+    fn caller_id_and_variables(&mut self, ev: &mut Raise<'_>, context: &str, exten: &str) {
+        let (req, one, two) = (self.req, &mut self.one, &mut self.two);
+        if req.caller_id.0.is_some() || req.caller_id.1.is_some() {
+            let cid = (unknown(&req.caller_id.0), unknown(&req.caller_id.1));
+            one.cid = cid.clone();
+            one.ani = req.caller_id.0.clone().unwrap_or_default();
+            ev.chan(
+                "NewCallerid",
+                Privileges::CALL,
+                one,
+                &[("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")],
+            );
+            one.connected = cid.clone();
+            ev.chan("NewConnectedLine", Privileges::CALL, one, &[]);
+            two.cid = cid.clone();
+            two.connected = cid;
+            ev.caller_id(two);
         }
-        let app = step.app.to_ascii_lowercase();
-        let args = split_args(&step.args);
-        // A Dial's callee channels exist (CEL CHAN_START) before the Dial's Newexten.
-        let callee = if app == "dial" {
-            let dest = args.first().cloned().unwrap_or_default();
-            dest.strip_prefix("Local/")
-                .and_then(|r| r.split_once('@'))
-                .map(|(x, c)| (x.to_owned(), c.split('/').next().unwrap_or(c).to_owned()))
-                .and_then(|(x, c)| {
-                    let steps = dialplan.lookup(&c, &x)?.steps().to_vec();
-                    Some((x, c, steps))
-                })
-                .map(|(x, c, inner)| {
-                    let n2 = counters.channel.fetch_add(1, Ordering::Relaxed);
-                    let a = Chan {
-                        name: format!("Local/{x}@{c}-{n2:08x};1"),
-                        state: 0,
-                        cid: ("<unknown>".into(), "<unknown>".into()),
-                        connected: ("<unknown>".into(), "<unknown>".into()),
-                        context: c.clone(),
-                        exten: x.clone(),
-                        priority: 1,
-                        uniqueid: next_unique(),
-                        ani: String::new(),
-                        app: (String::new(), String::new()),
-                        dialstatus: String::new(),
-                        last_app: ("AppDial".into(), "(Outgoing Line)".into()),
-                        started: std::time::SystemTime::now(),
-                        answered: None,
-                        dialled: String::new(),
-                        cdr: false,
-                        failed: false,
-                        runs_dialplan: false,
-                        ..two.clone()
-                    };
-                    let b = Chan {
-                        name: format!("Local/{x}@{c}-{n2:08x};2"),
-                        state: 4,
-                        uniqueid: next_unique(),
-                        cdr: true,
-                        ..a.clone()
-                    };
-                    ev.cel("CHAN_START", &a, "", "");
-                    ev.cel("CHAN_START", &b, "", "");
-                    (x, c, inner, a, b, n2)
-                })
-        } else {
-            None
+        // Originate's variables: Asterisk builds their list in reverse (ORDER_REVERSE) and
+        // sets them so on the ;1 side, then core_local copies them to the ;2 side in the
+        // opposite order (recording 07).
+        for (k, v) in req.variables.iter().rev() {
+            ev.varset(one, k, v);
+        }
+        for (k, v) in &req.variables {
+            ev.varset(two, k, v);
+        }
+        ev.local_bridge(one, two, context, exten);
+    }
+
+    /// The called side (;2) runs the dialplan; the call is answered at its Answer().
+    async fn run_steps(
+        mut self,
+        ev: &mut Raise<'_>,
+        mut steps: Vec<crate::dialplan::Step>,
+        mut exten: String,
+        dial_begin: SimEvent,
+    ) {
+        let mut dial_begin = Some(dial_begin);
+        let deadline = tokio::time::Instant::now() + self.req.timeout;
+        // How the pair ends if the loop below runs out of dialplan.
+        let mut how = Ending::Dialplan {
+            builtin: false,
+            redirected: false,
         };
+        let mut redirected = false;
+        let mut i = 0;
+        while i < steps.len() {
+            let mut step = steps[i].clone();
+            i += 1;
+            step.args = substitute(&step.args, &self.two.name, &self.env.channels);
+            self.two.priority = step.priority;
+            if self.two.dialled.is_empty() {
+                // A bridged Dial ends the channel's CDR: its last application stays Dial.
+                self.two.last_app = (step.app.clone(), step.args.clone());
+            }
+            let app = step.app.to_ascii_lowercase();
+            let args = split_args(&step.args);
+            // A Dial's callee channels exist (CEL CHAN_START) before the Dial's Newexten.
+            let callee = if app == "dial" {
+                self.callee(ev, &args)
+            } else {
+                None
+            };
+            if let Some(e) = dial_begin.take() {
+                ev.raise(e);
+            }
+            self.two.app = (step.app.clone(), step.args.clone());
+            ev.newexten(&self.two, &exten);
+            self.env
+                .channels
+                .put(&self.two, &step.app, &step.args, &self.ctl);
+            let flow = match app.as_str() {
+                "answer" if self.two.state != 6 => self.answer(ev, &step),
+                "wait" | "confbridge" | "queue" | "agentlogin" => {
+                    self.keep(ev, &app, &args, deadline, redirected).await
+                }
+                "set" => {
+                    if let Some((k, v)) = step.args.split_once('=') {
+                        let _ = self.env.channels.set_var(&self.two.name, k, v);
+                        ev.varset(&self.two, k, v);
+                    }
+                    Flow::Next
+                }
+                "userevent" => {
+                    self.user_event(ev, &args);
+                    Flow::Next
+                }
+                "hangup" => Flow::Stop(Some(Ending::Dialplan {
+                    builtin: true,
+                    redirected,
+                })),
+                "dial" => self.dial(ev, callee, &step).await,
+                _ => Flow::Next,
+            };
+            match flow {
+                Flow::Next => {}
+                Flow::Stop(ending) => {
+                    if let Some(ending) = ending {
+                        how = ending;
+                    }
+                    break;
+                }
+                Flow::End(how) => return self.end(ev, how),
+                Flow::Done => return,
+                Flow::Redirect(c, e, new_steps) => {
+                    self.two.context = c;
+                    self.two.exten = e.clone();
+                    exten = e;
+                    steps = new_steps;
+                    i = 0;
+                    redirected = true;
+                }
+            }
+        }
         if let Some(e) = dial_begin.take() {
             ev.raise(e);
         }
-        two.app = (step.app.clone(), step.args.clone());
-        ev.newexten(&two, &exten);
-        channels.put(&two, &step.app, &step.args, &ctl);
-        match app.as_str() {
-            "answer" if two.state != 6 => {
-                two.state = 6;
-                one.state = 6;
-                let now = Some(std::time::SystemTime::now());
-                two.answered = two.answered.or(now);
-                one.answered = one.answered.or(now);
-                ev.newstate(&two);
-                ev.cel("ANSWER", &two, "", "");
-                ev.cel("ANSWER", &one, "", "");
-                if let Some(tx) = answered.take() {
-                    if req.asynchronous {
-                        ev.raise(originate_response(true, Some(&one)));
-                    }
-                    let _ = tx.send(true);
-                }
-                let dev = one.device().to_owned();
-                ev.devstate(&dev, "INUSE");
-                ev.newstate(&one);
-                ev.devstate(&dev, "INUSE");
-                let mut h = one.snapshot("Dest");
-                h.push(("DialStatus".into(), "ANSWER".into()));
-                ev.raise(event("DialEnd", Privileges::CALL, h));
-                ev.flush();
-                let one_ended = one_side.start(&ev, &mut one, &dialplan);
-                channels.put(&one, &one_side.shown.0, &one_side.shown.1, &ctl);
-                channels.put(&two, &step.app, &step.args, &ctl);
-                if let Some(how) = one_ended {
-                    return end(&mut ev, &channels, &mut one, &mut two, how);
-                }
+        if let Some(tx) = self.answered.take() {
+            // Never answered: the originate failed.
+            if self.req.asynchronous {
+                ev.raise(originate_response(self.req, false, None));
             }
-            "wait" | "confbridge" | "queue" | "agentlogin" => {
-                // Applications that keep the caller until they end, it hangs up, or it is
-                // redirected; meanwhile the caller side runs its application or dialplan, and
-                // whichever ends first ends the pair.
-                let first = args.first().cloned().unwrap_or_default();
-                let call = AppCall {
-                    apps: &apps,
-                    channels: &channels,
-                    ctl: &ctl,
-                    one_side: &mut one_side,
-                    one: &mut one,
-                    two: &two,
-                };
-                let held = match app.as_str() {
-                    "wait" => {
-                        let two_ends = tokio::time::Instant::now() + wait_arg(args.first());
-                        if answered.is_some() && two_ends > deadline {
-                            // Not answered in time: the Originate gives up on its ;1 side.
-                            how = Ending::ActionOne;
-                            break;
-                        }
-                        let AppCall {
-                            channels,
-                            ctl,
-                            one_side,
-                            one,
-                            ..
-                        } = call;
-                        Some(hold(&ev, channels, ctl, one_side, one, Some(two_ends)).await)
-                    }
-                    "confbridge" => Some(confbridge(&mut ev, call, &first).await),
-                    "queue" => {
-                        // Queue(queuename,options,URL,announceoverride,timeout,…).
-                        let timeout = args
-                            .get(4)
-                            .and_then(|t| t.trim().parse::<f64>().ok())
-                            .filter(|t| *t > 0.0)
-                            .map(seconds);
-                        Some(queue(&mut ev, call, &first, timeout).await)
-                    }
-                    _ => agent_login(&mut ev, call, &first).await,
-                };
-                let Some(held) = held else {
-                    // The application failed: the channel hangs up.
-                    how = Ending::Dialplan {
-                        builtin: false,
-                        redirected,
-                    };
-                    break;
-                };
-                match held {
-                    Held::Done => {}
-                    Held::OneEnded(how) => {
-                        return end(&mut ev, &channels, &mut one, &mut two, how);
-                    }
-                    Held::Killed(REDIRECTED) => match redirect_target(&ctl, &dialplan) {
-                        Some((c, e, new_steps)) => {
-                            two.context = c;
-                            two.exten = e.clone();
-                            exten = e;
-                            steps = new_steps;
-                            i = 0;
-                            redirected = true;
-                            continue 'steps;
-                        }
-                        None => break 'steps,
-                    },
-                    Held::Killed(why) => {
-                        return end(&mut ev, &channels, &mut one, &mut two, action_ending(why));
-                    }
-                }
+            let _ = tx.send(false);
+        }
+        self.end(ev, how);
+    }
+
+    /// Hangs the pair up.
+    fn end(mut self, ev: &mut Raise<'_>, how: Ending) {
+        end(ev, &self.env.channels, &mut self.one, &mut self.two, how);
+    }
+
+    /// The callee pair of `Dial(Local/<x>@<c>)`, created (CEL CHAN_START) when that
+    /// extension exists: its extension, context, steps, both sides and channel number.
+    fn callee(&self, ev: &mut Raise<'_>, args: &[String]) -> Option<Callee> {
+        let dest = args.first().cloned().unwrap_or_default();
+        let (x, c) = dest
+            .strip_prefix("Local/")
+            .and_then(|r| r.split_once('@'))
+            .map(|(x, c)| (x.to_owned(), c.split('/').next().unwrap_or(c).to_owned()))?;
+        let inner = self.env.dialplan.lookup(&c, &x)?.steps().to_vec();
+        let n2 = self.env.counters.channel.fetch_add(1, Ordering::Relaxed);
+        let a = Chan {
+            name: format!("Local/{x}@{c}-{n2:08x};1"),
+            state: 0,
+            cid: ("<unknown>".into(), "<unknown>".into()),
+            connected: ("<unknown>".into(), "<unknown>".into()),
+            context: c.clone(),
+            exten: x.clone(),
+            priority: 1,
+            uniqueid: next_unique(self.env),
+            ani: String::new(),
+            app: (String::new(), String::new()),
+            dialstatus: String::new(),
+            last_app: ("AppDial".into(), "(Outgoing Line)".into()),
+            started: std::time::SystemTime::now(),
+            answered: None,
+            dialled: String::new(),
+            cdr: false,
+            failed: false,
+            runs_dialplan: false,
+            ..self.two.clone()
+        };
+        let b = Chan {
+            name: format!("Local/{x}@{c}-{n2:08x};2"),
+            state: 4,
+            uniqueid: next_unique(self.env),
+            cdr: true,
+            ..a.clone()
+        };
+        ev.cel("CHAN_START", &a, "", "");
+        ev.cel("CHAN_START", &b, "", "");
+        Some((x, c, inner, a, b, n2))
+    }
+
+    /// Answer(): both sides up, the Originate answered, its DialEnd; then the ;1 side starts
+    /// its own application or dialplan.
+    fn answer(&mut self, ev: &mut Raise<'_>, step: &crate::dialplan::Step) -> Flow {
+        let (one, two) = (&mut self.one, &mut self.two);
+        two.state = 6;
+        one.state = 6;
+        let now = Some(std::time::SystemTime::now());
+        two.answered = two.answered.or(now);
+        one.answered = one.answered.or(now);
+        ev.newstate(two);
+        ev.cel("ANSWER", two, "", "");
+        ev.cel("ANSWER", one, "", "");
+        if let Some(tx) = self.answered.take() {
+            if self.req.asynchronous {
+                ev.raise(originate_response(self.req, true, Some(one)));
             }
-            "set" => {
-                if let Some((k, v)) = step.args.split_once('=') {
-                    let _ = channels.set_var(&two.name, k, v);
-                    ev.varset(&two, k, v);
-                }
-            }
-            "userevent" => {
-                let mut h = two.snapshot("");
-                if let Some(name) = args.first() {
-                    h.push(("UserEvent".into(), name.clone()));
-                }
-                for a in args.iter().skip(1) {
-                    if let Some((k, v)) = a.split_once(':') {
-                        h.push((k.trim().to_owned(), v.trim_start().to_owned()));
-                    }
-                }
-                ev.raise(event("UserEvent", Privileges::USER, h));
-            }
-            "hangup" => {
-                how = Ending::Dialplan {
-                    builtin: true,
-                    redirected,
-                };
-                break;
-            }
-            "dial" => {
-                let Some((x, c, inner_steps, a, b, n2)) = callee else {
-                    ev.varset(&two, "DIALSTATUS", "CHANUNAVAIL");
-                    two.dialstatus = "CHANUNAVAIL".into();
-                    continue;
-                };
-                let mut call = DialCall {
-                    one_side: &mut one_side,
-                    dialplan: &dialplan,
-                    one: &mut one,
-                    two: &mut two,
-                    a,
-                    b,
-                    dial_string: format!("{x}@{c}"),
-                    bridge_id: format!("{:08x}-0000-4000-8000-{:012x}", n2, n2),
-                    originate: &mut answered,
-                    asynchronous: req.asynchronous,
-                    response: &originate_response,
-                };
-                match call
-                    .run(&mut ev, &channels, &ctl, &inner_steps, step.args.clone())
-                    .await
-                {
-                    DialEnd::Unanswered => {}
-                    DialEnd::Done => return,
-                    DialEnd::Ended(how) => {
-                        return end(&mut ev, &channels, &mut one, &mut two, how);
-                    }
-                }
-            }
-            _ => {}
+            let _ = tx.send(true);
+        }
+        let dev = one.device().to_owned();
+        ev.devstate(&dev, "INUSE");
+        ev.newstate(one);
+        ev.devstate(&dev, "INUSE");
+        let mut h = one.snapshot("Dest");
+        h.push(("DialStatus".into(), "ANSWER".into()));
+        ev.raise(event("DialEnd", Privileges::CALL, h));
+        ev.flush();
+        let one_ended = self.one_side.start(ev, one, &self.env.dialplan);
+        let channels = &self.env.channels;
+        channels.put(
+            one,
+            &self.one_side.shown.0,
+            &self.one_side.shown.1,
+            &self.ctl,
+        );
+        channels.put(two, &step.app, &step.args, &self.ctl);
+        match one_ended {
+            Some(how) => Flow::End(how),
+            None => Flow::Next,
         }
     }
-    if let Some(e) = dial_begin.take() {
-        ev.raise(e);
-    }
-    if let Some(tx) = answered.take() {
-        // Never answered: the originate failed.
-        if req.asynchronous {
-            ev.raise(originate_response(false, None));
+
+    /// Applications that keep the caller until they end, it hangs up, or it is redirected
+    /// (Wait, ConfBridge, Queue, AgentLogin); meanwhile the caller side runs its application
+    /// or dialplan, and whichever ends first ends the pair.
+    async fn keep(
+        &mut self,
+        ev: &mut Raise<'_>,
+        app: &str,
+        args: &[String],
+        deadline: tokio::time::Instant,
+        redirected: bool,
+    ) -> Flow {
+        let first = args.first().cloned().unwrap_or_default();
+        let call = AppCall {
+            apps: &self.env.apps,
+            channels: &self.env.channels,
+            ctl: &self.ctl,
+            one_side: &mut self.one_side,
+            one: &mut self.one,
+            two: &self.two,
+        };
+        let held = match app {
+            "wait" => {
+                let two_ends = tokio::time::Instant::now() + wait_arg(args.first());
+                if self.answered.is_some() && two_ends > deadline {
+                    // Not answered in time: the Originate gives up on its ;1 side.
+                    return Flow::Stop(Some(Ending::ActionOne));
+                }
+                let AppCall {
+                    channels,
+                    ctl,
+                    one_side,
+                    one,
+                    ..
+                } = call;
+                Some(hold(ev, channels, ctl, one_side, one, Some(two_ends)).await)
+            }
+            "confbridge" => Some(confbridge(ev, call, &first).await),
+            "queue" => {
+                // Queue(queuename,options,URL,announceoverride,timeout,…).
+                let timeout = args
+                    .get(4)
+                    .and_then(|t| t.trim().parse::<f64>().ok())
+                    .filter(|t| *t > 0.0)
+                    .map(seconds);
+                Some(queue(ev, call, &first, timeout).await)
+            }
+            _ => agent_login(ev, call, &first).await,
+        };
+        let Some(held) = held else {
+            // The application failed: the channel hangs up.
+            return Flow::Stop(Some(Ending::Dialplan {
+                builtin: false,
+                redirected,
+            }));
+        };
+        match held {
+            Held::Done => Flow::Next,
+            Held::OneEnded(how) => Flow::End(how),
+            Held::Killed(REDIRECTED) => match redirect_target(&self.ctl, &self.env.dialplan) {
+                Some((c, e, new_steps)) => Flow::Redirect(c, e, new_steps),
+                None => Flow::Stop(None),
+            },
+            Held::Killed(why) => Flow::End(action_ending(why)),
         }
-        let _ = tx.send(false);
     }
-    end(&mut ev, &channels, &mut one, &mut two, how);
+
+    /// UserEvent(<name>,<key>: <value>,…) on the ;2 side.
+    fn user_event(&self, ev: &mut Raise<'_>, args: &[String]) {
+        let mut h = self.two.snapshot("");
+        if let Some(name) = args.first() {
+            h.push(("UserEvent".into(), name.clone()));
+        }
+        for a in args.iter().skip(1) {
+            if let Some((k, v)) = a.split_once(':') {
+                h.push((k.trim().to_owned(), v.trim_start().to_owned()));
+            }
+        }
+        ev.raise(event("UserEvent", Privileges::USER, h));
+    }
+
+    /// Dial(Local/<x>@<c>,…): the callee pair (when there is one) runs its dialplan, and is
+    /// bridged with the caller once it answers.
+    async fn dial(
+        &mut self,
+        ev: &mut Raise<'_>,
+        callee: Option<Callee>,
+        step: &crate::dialplan::Step,
+    ) -> Flow {
+        let Some((x, c, inner_steps, a, b, n2)) = callee else {
+            ev.varset(&self.two, "DIALSTATUS", "CHANUNAVAIL");
+            self.two.dialstatus = "CHANUNAVAIL".into();
+            return Flow::Next;
+        };
+        let req = self.req;
+        let response = move |ok: bool, chan: Option<&Chan>| originate_response(req, ok, chan);
+        let mut call = DialCall {
+            one_side: &mut self.one_side,
+            dialplan: &self.env.dialplan,
+            one: &mut self.one,
+            two: &mut self.two,
+            a,
+            b,
+            dial_string: format!("{x}@{c}"),
+            bridge_id: format!("{:08x}-0000-4000-8000-{:012x}", n2, n2),
+            originate: &mut self.answered,
+            asynchronous: req.asynchronous,
+            response: &response,
+        };
+        match call
+            .run(
+                ev,
+                &self.env.channels,
+                &self.ctl,
+                &inner_steps,
+                step.args.clone(),
+            )
+            .await
+        {
+            DialEnd::Unanswered => Flow::Next,
+            DialEnd::Done => Flow::Done,
+            DialEnd::Ended(how) => Flow::End(how),
+        }
+    }
 }
+
+/// A Dial's callee: its extension, context and steps, its pair, its channel number.
+type Callee = (String, String, Vec<crate::dialplan::Step>, Chan, Chan, u64);
 
 /// `ConfBridge(<name>,…)` on the ;2 side `two`: it joins the conference (started if it is
 /// not up) and stays until it is hung up or redirected (the simulator's users never leave by
