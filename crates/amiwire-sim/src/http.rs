@@ -187,17 +187,13 @@ fn check_digest(
         return fresh();
     };
     let f = digest_fields(auth);
-    let (Some(user), Some(nonce_text), Some(uri), Some(response)) = (
-        f.get("username"),
-        f.get("nonce"),
-        f.get("uri"),
-        f.get("response"),
-    ) else {
+    let (Some(user), Some(nonce_text)) = (f.get("username"), f.get("nonce")) else {
         return fresh();
     };
-    let qop = f.contains_key("qop");
-    let (nc_text, cnonce) = (f.get("nc"), f.get("cnonce"));
-    if qop && (nc_text.is_none() || cnonce.is_none()) {
+    if !f.contains_key("uri") || !f.contains_key("response") {
+        return fresh();
+    }
+    if f.contains_key("qop") && (!f.contains_key("nc") || !f.contains_key("cnonce")) {
         return fresh();
     }
     let Some(nonce) = parse_hex(nonce_text) else {
@@ -209,29 +205,7 @@ fn check_digest(
     if !account.permits(peer.ip()) {
         return DigestOutcome::Forbidden;
     }
-    let Some(secret) = account.secret.as_deref() else {
-        return fresh();
-    };
-    let ha1 = md5_hex(&[&account.username, "asterisk", secret]);
-    let ha2 = md5_hex(&[method, uri]);
-    let nonce_hex = format!("{nonce:08x}");
-    let want = if qop {
-        md5_hex(&[
-            &ha1,
-            &nonce_hex,
-            nc_text.map(String::as_str).unwrap_or(""),
-            cnonce.map(String::as_str).unwrap_or(""),
-            "auth",
-            &ha2,
-        ])
-    } else {
-        md5_hex(&[&ha1, &nonce_hex, &ha2])
-    };
-    // strncasecmp(response, expected, 32).
-    if !response
-        .get(..want.len())
-        .is_some_and(|r| r.eq_ignore_ascii_case(&want))
-    {
+    if !digest_answer_ok(&f, account, method, nonce) {
         return fresh();
     }
     let mut sessions = digest.sessions.lock().unwrap_or_else(|e| e.into_inner());
@@ -253,46 +227,9 @@ fn check_digest(
             nonce: s.nonce,
             stale: true,
         },
-        Some((s, false)) => {
-            // Without qop there is no nc (Asterisk then reads an uninitialised variable);
-            // the simulator does not count such requests.
-            let nc = match nc_text {
-                Some(t) => parse_hex(t).unwrap_or(0),
-                None => s.nc.saturating_add(1),
-            };
-            if s.nc >= nc || now.duration_since(s.noncetime).as_secs() > 62 {
-                s.nc = 0;
-                s.oldnonce = s.nonce;
-                s.nonce = digest.next_nonce();
-                s.noncetime = now;
-                return DigestOutcome::Unauthorized {
-                    nonce: s.nonce,
-                    stale: true,
-                };
-            }
-            s.nc = nc;
-            s.last = now;
-            DigestOutcome::Session(s.hs.clone())
-        }
+        Some((s, false)) => next_request(s, digest, f.get("nc"), now),
         None => {
-            if sessions.len() >= MAX_DIGEST_SESSIONS {
-                if let Some(i) = sessions
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, s)| s.last)
-                    .map(|(i, _)| i)
-                {
-                    sessions.remove(i);
-                }
-            }
-            let mut session = Session::new(shared.clone(), peer, local);
-            session.set_http();
-            session.authenticate(&account.username);
-            let hs = Arc::new(tokio::sync::Mutex::new(HttpSession {
-                session,
-                rx: Some(events.subscribe()),
-                last: now,
-            }));
+            let hs = new_digest_session(&mut sessions, shared, events, account, (peer, local), now);
             sessions.push(DigestSession {
                 user: account.username.clone(),
                 nonce,
@@ -305,6 +242,102 @@ fn check_digest(
             DigestOutcome::Session(hs)
         }
     }
+}
+
+/// Whether the Digest answer is right: MD5 of the user's secret in realm `asterisk` (with
+/// `qop`, RFC 2617 with `auth`; else RFC 2069), compared as
+/// `strncasecmp(response, expected, 32)`.
+fn digest_answer_ok(
+    f: &HashMap<String, String>,
+    account: &crate::accounts::Account,
+    method: &str,
+    nonce: u64,
+) -> bool {
+    let (Some(uri), Some(response)) = (f.get("uri"), f.get("response")) else {
+        return false;
+    };
+    let qop = f.contains_key("qop");
+    let (nc_text, cnonce) = (f.get("nc"), f.get("cnonce"));
+    let Some(secret) = account.secret.as_deref() else {
+        return false;
+    };
+    let ha1 = md5_hex(&[&account.username, "asterisk", secret]);
+    let ha2 = md5_hex(&[method, uri]);
+    let nonce_hex = format!("{nonce:08x}");
+    let want = if qop {
+        md5_hex(&[
+            &ha1,
+            &nonce_hex,
+            nc_text.map(String::as_str).unwrap_or(""),
+            cnonce.map(String::as_str).unwrap_or(""),
+            "auth",
+            &ha2,
+        ])
+    } else {
+        md5_hex(&[&ha1, &nonce_hex, &ha2])
+    };
+    response
+        .get(..want.len())
+        .is_some_and(|r| r.eq_ignore_ascii_case(&want))
+}
+
+/// A request of a known Digest session with its current nonce: `nc` must grow and the nonce
+/// be younger than 62 s, else a new nonce (`stale=true`).
+fn next_request(
+    s: &mut DigestSession,
+    digest: &Digest,
+    nc_text: Option<&String>,
+    now: Instant,
+) -> DigestOutcome {
+    // Without qop there is no nc (Asterisk then reads an uninitialised variable); the
+    // simulator does not count such requests.
+    let nc = match nc_text {
+        Some(t) => parse_hex(t).unwrap_or(0),
+        None => s.nc.saturating_add(1),
+    };
+    if s.nc >= nc || now.duration_since(s.noncetime).as_secs() > 62 {
+        s.nc = 0;
+        s.oldnonce = s.nonce;
+        s.nonce = digest.next_nonce();
+        s.noncetime = now;
+        return DigestOutcome::Unauthorized {
+            nonce: s.nonce,
+            stale: true,
+        };
+    }
+    s.nc = nc;
+    s.last = now;
+    DigestOutcome::Session(s.hs.clone())
+}
+
+/// A new Digest session, logged in as the account (the least recently used one is
+/// forgotten when there are `MAX_DIGEST_SESSIONS`).
+fn new_digest_session(
+    sessions: &mut Vec<DigestSession>,
+    shared: &Arc<Shared>,
+    events: &broadcast::Sender<SimEvent>,
+    account: &crate::accounts::Account,
+    (peer, local): (SocketAddr, SocketAddr),
+    now: Instant,
+) -> Arc<tokio::sync::Mutex<HttpSession>> {
+    if sessions.len() >= MAX_DIGEST_SESSIONS {
+        if let Some(i) = sessions
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, s)| s.last)
+            .map(|(i, _)| i)
+        {
+            sessions.remove(i);
+        }
+    }
+    let mut session = Session::new(shared.clone(), peer, local);
+    session.set_http();
+    session.authenticate(&account.username);
+    Arc::new(tokio::sync::Mutex::new(HttpSession {
+        session,
+        rx: Some(events.subscribe()),
+        last: now,
+    }))
 }
 
 const UNAUTHORIZED: &str =
@@ -638,15 +671,20 @@ async fn answer(
     respond_as(stream, "200 OK", cookie, &page, ctype).await
 }
 
-async fn serve(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    events: broadcast::Sender<SimEvent>,
-    sessions: Sessions,
-    digest: Arc<Digest>,
-) {
-    // The request head, then the body by Content-Length.
+/// One HTTP request as the simulator reads it.
+struct Request {
+    method: String,
+    /// The path and query.
+    target: String,
+    /// The `mansession_id` cookie.
+    cookie: Option<u32>,
+    authorization: Option<String>,
+    body: Vec<u8>,
+}
+
+/// Reads one request: the head, then the body by Content-Length. `Err` with the status to
+/// answer (none: the connection is just closed).
+async fn read_request(stream: &mut TcpStream) -> Result<Request, Option<&'static str>> {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 8192];
     let head_end = loop {
@@ -654,17 +692,11 @@ async fn serve(
             break i;
         }
         if buf.len() > MAX_HEAD {
-            return respond(
-                &mut stream,
-                "431 Request Header Fields Too Large",
-                None,
-                b"",
-            )
-            .await;
+            return Err(Some("431 Request Header Fields Too Large"));
         }
         match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-            _ => return,
+            _ => return Err(None),
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -693,184 +725,197 @@ async fn serve(
         }
     }
     if content_length > MAX_BODY {
-        return respond(&mut stream, "413 Payload Too Large", None, b"").await;
+        return Err(Some("413 Payload Too Large"));
     }
     let mut body = buf[head_end + 4..].to_vec();
     while body.len() < content_length {
         match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
-            _ => return,
+            _ => return Err(None),
         }
     }
     body.truncate(content_length);
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let (format, digest_auth) = match path {
+    Ok(Request {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        cookie,
+        authorization,
+        body,
+    })
+}
+
+/// The answer format of a path, and whether it takes Digest authentication.
+fn route(path: &str) -> Option<(Format, bool)> {
+    Some(match path {
         "/rawman" => (Format::Raw, false),
         "/mxml" => (Format::Xml, false),
         "/arawman" => (Format::Raw, true),
         "/amxml" => (Format::Xml, true),
         "/manager" => (Format::Html, false),
         "/amanager" => (Format::Html, true),
-        _ => return respond(&mut stream, "404 Not Found", None, b"").await,
-    };
-    // Digest: the session of the user and nonce, no cookie.
-    let local = stream.local_addr().unwrap_or(peer);
-    let digest_session = if digest_auth {
-        match check_digest(
-            &shared,
-            &digest,
-            &events,
-            method,
-            authorization.as_deref(),
-            peer,
-            local,
-        ) {
-            DigestOutcome::Session(hs) => Some(hs),
-            DigestOutcome::Unauthorized { nonce, stale } => {
-                return unauthorized(&mut stream, nonce, stale).await
-            }
-            DigestOutcome::Forbidden => {
-                // ast_http_error(ser, 403, "Permission denied", "Permission denied"), in the
-                // page layout of the recorded 401 answers.
-                let body: &str =
-                    "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n\
-                     <title>403 Permission denied</title>\r\n</head><body>\r\n\
-                     <h1>Permission denied</h1>\r\n<p>Permission denied</p>\r\n<hr />\r\n\
-                     <address>Asterisk/22.10.1</address>\r\n</body></html>\r\n";
-                return respond_as(
-                    &mut stream,
-                    "403 Permission denied",
-                    None,
-                    body.as_bytes(),
-                    "text/html",
-                )
-                .await;
-            }
-        }
-    } else {
-        None
-    };
-    let mut ps = params(query);
-    if method.eq_ignore_ascii_case("POST") {
-        ps.extend(params(&String::from_utf8_lossy(&body)));
+        _ => return None,
+    })
+}
+
+/// ast_http_error(ser, 403, "Permission denied", "Permission denied"), in the page layout
+/// of the recorded 401 answers.
+const FORBIDDEN: &str = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n\
+     <title>403 Permission denied</title>\r\n</head><body>\r\n\
+     <h1>Permission denied</h1>\r\n<p>Permission denied</p>\r\n<hr />\r\n\
+     <address>Asterisk/22.10.1</address>\r\n</body></html>\r\n";
+
+/// The session of a cookie, or a new one (whose cookie the answer sets). Sessions idle for
+/// `HTTP_TIMEOUT` are forgotten first.
+fn cookie_session(
+    sessions: &Sessions,
+    cookie: Option<u32>,
+    shared: &Arc<Shared>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> (u32, Arc<tokio::sync::Mutex<HttpSession>>) {
+    let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
+    map.retain(|_, s| {
+        s.try_lock()
+            .map(|s| s.last.elapsed() < HTTP_TIMEOUT)
+            .unwrap_or(true)
+    });
+    if let Some(found) = cookie.and_then(|c| map.get(&c).map(|s| (c, s.clone()))) {
+        return found;
     }
+    use std::hash::BuildHasher;
+    let id = std::collections::hash_map::RandomState::new().hash_one(peer) as u32;
+    let mut session = Session::new(shared.clone(), peer, local);
+    session.set_http();
+    let hs = Arc::new(tokio::sync::Mutex::new(HttpSession {
+        session,
+        rx: None,
+        last: Instant::now(),
+    }));
+    map.insert(id, hs.clone());
+    (id, hs)
+}
 
-    // The session of the cookie (or of the Digest user and nonce), or a new one.
-    let (id, hs) = if let Some(hs) = &digest_session {
-        (0, hs.clone())
-    } else {
-        let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, s| {
-            s.try_lock()
-                .map(|s| s.last.elapsed() < HTTP_TIMEOUT)
-                .unwrap_or(true)
-        });
-        match cookie.and_then(|c| map.get(&c).map(|s| (c, s.clone()))) {
-            Some(found) => found,
-            None => {
-                use std::hash::BuildHasher;
-                let id = std::collections::hash_map::RandomState::new().hash_one(peer) as u32;
-                let mut session = Session::new(shared.clone(), peer, local);
-                session.set_http();
-                let hs = Arc::new(tokio::sync::Mutex::new(HttpSession {
-                    session,
-                    rx: None,
-                    last: Instant::now(),
-                }));
-                map.insert(id, hs.clone());
-                (id, hs)
-            }
-        }
-    };
-    let cookie_out = digest_session.is_none().then_some(id);
-    let mut hs = hs.lock().await;
-    hs.last = Instant::now();
-
-    // The parameters as one AMI action (values with line breaks are refused: they would
-    // smuggle headers in).
+/// The parameters as one AMI action (values with line breaks are refused: they would
+/// smuggle headers in).
+fn action_text(ps: &[(String, String)]) -> String {
     let mut text = String::new();
-    for (k, v) in &ps {
+    for (k, v) in ps {
         if k.is_empty() || [k, v].iter().any(|s| s.contains(['\r', '\n'])) {
             continue;
         }
         text.push_str(&format!("{k}: {v}\r\n"));
     }
     text.push_str("\r\n");
-    let action = ps
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("action"))
-        .map(|(_, v)| v.to_ascii_lowercase())
-        .unwrap_or_default();
-    let action_id = ps
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("actionid"))
-        .map(|(_, v)| v.clone());
+    text
+}
 
-    if action == "waitevent" && hs.session.user().is_some() {
-        let timeout = ps
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("timeout"))
-            .and_then(|(_, v)| v.parse::<u64>().ok())
-            .unwrap_or(30)
-            .min(HTTP_TIMEOUT.as_secs() - 10);
-        let mut out = String::from("Response: Success\r\n");
-        if let Some(id) = &action_id {
-            out.push_str(&format!("ActionID: {id}\r\n"));
-        }
-        out.push_str("Message: Waiting for Event completed.\r\n\r\n");
-        let mut out = out.into_bytes();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-        let HttpSession { session, rx, .. } = &mut *hs;
-        if let Some(rx) = rx.as_mut() {
-            let mut got = false;
-            loop {
-                let next = if got {
-                    rx.try_recv().ok()
-                } else {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Ok(ev)) => Some(ev),
-                        Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
-                        _ => None,
-                    }
-                };
-                let Some(ev) = next else { break };
-                if session.may_want(&ev) {
-                    out.extend_from_slice(&ev.text);
-                    got = true;
+/// The value of a parameter, in any case of its name.
+fn param<'p>(ps: &'p [(String, String)], name: &str) -> Option<&'p str> {
+    ps.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// WaitEvent over HTTP: the session's events since its login (or the last WaitEvent),
+/// waiting up to its Timeout for the first, capped at `httptimeout - 10` s.
+async fn wait_event(hs: &mut HttpSession, ps: &[(String, String)]) -> Vec<u8> {
+    let action_id = param(ps, "actionid");
+    let timeout = param(ps, "timeout")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(30)
+        .min(HTTP_TIMEOUT.as_secs() - 10);
+    let mut out = String::from("Response: Success\r\n");
+    if let Some(id) = action_id {
+        out.push_str(&format!("ActionID: {id}\r\n"));
+    }
+    out.push_str("Message: Waiting for Event completed.\r\n\r\n");
+    let mut out = out.into_bytes();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    let HttpSession { session, rx, .. } = hs;
+    if let Some(rx) = rx.as_mut() {
+        let mut got = false;
+        loop {
+            let next = if got {
+                rx.try_recv().ok()
+            } else {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Ok(ev)) => Some(ev),
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                    _ => None,
                 }
+            };
+            let Some(ev) = next else { break };
+            if session.may_want(&ev) {
+                out.extend_from_slice(&ev.text);
+                got = true;
             }
         }
-        let mut done = String::from("Event: WaitEventComplete\r\n");
-        if let Some(id) = &action_id {
-            done.push_str(&format!("ActionID: {id}\r\n"));
+    }
+    let mut done = String::from("Event: WaitEventComplete\r\n");
+    if let Some(id) = action_id {
+        done.push_str(&format!("ActionID: {id}\r\n"));
+    }
+    done.push_str("\r\n");
+    out.extend_from_slice(done.as_bytes());
+    out
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    events: broadcast::Sender<SimEvent>,
+    sessions: Sessions,
+    digest: Arc<Digest>,
+) {
+    let req = match read_request(&mut stream).await {
+        Ok(req) => req,
+        Err(Some(status)) => return respond(&mut stream, status, None, b"").await,
+        Err(None) => return,
+    };
+    let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+    let Some((format, digest_auth)) = route(path) else {
+        return respond(&mut stream, "404 Not Found", None, b"").await;
+    };
+    // Digest: the session of the user and nonce, no cookie.
+    let local = stream.local_addr().unwrap_or(peer);
+    let digest_session = if digest_auth {
+        let auth = req.authorization.as_deref();
+        match check_digest(&shared, &digest, &events, &req.method, auth, peer, local) {
+            DigestOutcome::Session(hs) => Some(hs),
+            DigestOutcome::Unauthorized { nonce, stale } => {
+                return unauthorized(&mut stream, nonce, stale).await
+            }
+            DigestOutcome::Forbidden => {
+                let status = "403 Permission denied";
+                let body = FORBIDDEN.as_bytes();
+                return respond_as(&mut stream, status, None, body, "text/html").await;
+            }
         }
-        done.push_str("\r\n");
-        out.extend_from_slice(done.as_bytes());
+    } else {
+        None
+    };
+    let mut ps = params(query);
+    if req.method.eq_ignore_ascii_case("POST") {
+        ps.extend(params(&String::from_utf8_lossy(&req.body)));
+    }
+    // The session of the cookie (or of the Digest user and nonce), or a new one.
+    let (id, hs) = match &digest_session {
+        Some(hs) => (0, hs.clone()),
+        None => cookie_session(&sessions, req.cookie, &shared, peer, local),
+    };
+    let cookie_out = digest_session.is_none().then_some(id);
+    let mut hs = hs.lock().await;
+    hs.last = Instant::now();
+    let action = param(&ps, "action").map(str::to_ascii_lowercase);
+    if action.as_deref() == Some("waitevent") && hs.session.user().is_some() {
+        let out = wait_event(&mut hs, &ps).await;
         return answer(&mut stream, cookie_out, &out, format, digest_auth, &ps).await;
     }
-
-    let mut dec = Decoder::with_config(DecoderConfig::without_banner());
-    let _ = dec.feed(text.as_bytes());
-    let reply = match dec.decode() {
-        Ok(Some(Frame::Message(m))) => hs.session.handle(&m),
-        _ => return respond(&mut stream, "400 Bad Request", None, b"").await,
+    let Some((bytes, close)) = run_action(&mut hs, &ps, &shared, &events).await else {
+        return respond(&mut stream, "400 Bad Request", None, b"").await;
     };
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
-    }
-    if hs.rx.is_none() && hs.session.user().is_some() {
-        hs.rx = Some(events.subscribe());
-    }
-    for e in &reply.events {
-        let _ = events.send(e.clone());
-    }
-    let mut bytes = reply.bytes.clone();
-    if let Some(req) = reply.originate.clone() {
-        if let Some(answer) = crate::call::originate(req, shared.call_env(), &events).await {
-            bytes = answer;
-        }
-    }
-    if reply.then == Then::Close {
+    if close {
         // Logoff: Asterisk destroys the session (needdestroy).
         match &digest_session {
             Some(d) => digest
@@ -888,4 +933,37 @@ async fn serve(
     }
     drop(hs);
     answer(&mut stream, cookie_out, &bytes, format, digest_auth, &ps).await;
+}
+
+/// Runs the parameters as an action in the HTTP session: the answer, and whether the
+/// session ends (Logoff); `None` if they make no action.
+async fn run_action(
+    hs: &mut HttpSession,
+    ps: &[(String, String)],
+    shared: &Shared,
+    events: &broadcast::Sender<SimEvent>,
+) -> Option<(Vec<u8>, bool)> {
+    let text = action_text(ps);
+    let mut dec = Decoder::with_config(DecoderConfig::without_banner());
+    let _ = dec.feed(text.as_bytes());
+    let reply = match dec.decode() {
+        Ok(Some(Frame::Message(m))) => hs.session.handle(&m),
+        _ => return None,
+    };
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    if hs.rx.is_none() && hs.session.user().is_some() {
+        hs.rx = Some(events.subscribe());
+    }
+    for e in &reply.events {
+        let _ = events.send(e.clone());
+    }
+    let mut bytes = reply.bytes.clone();
+    if let Some(req) = reply.originate.clone() {
+        if let Some(answer) = crate::call::originate(req, shared.call_env(), events).await {
+            bytes = answer;
+        }
+    }
+    Some((bytes, reply.then == Then::Close))
 }
