@@ -493,34 +493,7 @@ fn load_entry(
     last_pri: &mut i64,
 ) -> Result<(), DialplanError> {
     let line = e.line;
-    let key = e.name.as_str();
-    let lower = key.to_ascii_lowercase();
-    let (realext, rest) = if lower.starts_with("same") {
-        let Some(ext) = last_exten.clone() else {
-            return Err(DialplanError::SameWithoutExten {
-                line,
-                context: ctx.name.clone(),
-            });
-        };
-        (ext, Some(e.value.as_str()))
-    } else if lower == "exten" {
-        let (ext, rest) = pbx_strsep(&e.value);
-        let ext = conf::strip(ext).to_owned();
-        *last_exten = Some(ext.clone());
-        (ext, rest)
-    } else {
-        match lower.as_str() {
-            "include" => ctx.includes.push(e.value.clone()),
-            "ignorepat" => ctx.ignorepats.push(e.value.clone()),
-            "switch" | "lswitch" | "eswitch" => ctx.switches.push((lower, e.value.clone())),
-            _ => {
-                return Err(DialplanError::UnknownDirective {
-                    line,
-                    key: key.to_owned(),
-                    context: ctx.name.clone(),
-                })
-            }
-        }
+    let Some((realext, rest)) = directive(ctx, e, last_exten)? else {
         return Ok(());
     };
     let (name, callerid) = match realext.split_once('/') {
@@ -539,71 +512,12 @@ fn load_entry(
         None => ("", None),
     };
     let pri_field = conf::strip(pri_field);
-    let mut pri = pri_field;
-    let mut label: Option<&str> = None;
-    if let Some(open) = pri.find('(') {
-        let after = &pri[open + 1..];
-        let Some(close) = after.find(')') else {
-            return Err(DialplanError::UnclosedLabel {
-                line,
-                priority: pri_field.to_owned(),
-            });
-        };
-        label = Some(&after[..close]);
-        pri = &pri[..open];
-    }
-    let mut plus: Option<&str> = None;
-    if let Some(p) = pri.find('+') {
-        plus = Some(&pri[p + 1..]);
-        pri = &pri[..p];
-    }
+    let (pri, label, plus) = split_priority(pri_field, line)?;
     let existing = ctx.position(&name, callerid.as_deref());
-    let invalid = || DialplanError::InvalidPriority {
-        line,
-        priority: pri_field.to_owned(),
-    };
-    let mut ipri: i64 = if pri == "hint" {
-        PRIORITY_HINT
-    } else if pri == "next" || pri == "n" || pri == "same" || pri == "s" {
-        if *last_pri <= -2 {
-            return Err(DialplanError::NoPreviousPriority {
-                line,
-                priority: pri.to_owned(),
-                context: ctx.name.clone(),
-            });
-        }
-        if pri.starts_with('n') {
-            *last_pri + 1
-        } else {
-            *last_pri
-        }
-    } else if let Some(n) = conf::scan_int(pri) {
-        if n < 1 {
-            return Err(invalid());
-        }
-        i64::from(n)
-    } else {
-        let found = existing
-            .and_then(|i| ctx.extensions[i].priority_of_label(pri))
-            .ok_or_else(invalid)?;
-        i64::from(found)
-    };
+    let mut ipri = priority_number(ctx, existing, pri, pri_field, *last_pri, line)?;
     // Application and arguments.
     let appl = app_text.unwrap_or("");
-    let (app, args) = match appl.split_once('(') {
-        None => (appl, ""),
-        Some((a, _)) if a.contains("${") || a.contains("$[") => (appl, ""),
-        Some((a, d)) => match d.rfind(')') {
-            Some(end) => (a, &d[..end]),
-            None => {
-                return Err(DialplanError::UnclosedArguments {
-                    line,
-                    text: appl.to_owned(),
-                })
-            }
-        },
-    };
-    let app = conf::skip_blanks(app);
+    let (app, args) = split_app(appl, line)?;
     if let Some(p) = plus {
         ipri += i64::from(conf::atoi(p));
     }
@@ -639,35 +553,173 @@ fn load_entry(
     }
     let priority = match u32::try_from(ipri) {
         Ok(p) if p >= 1 && ipri <= i64::from(i32::MAX) => p,
-        _ => return Err(invalid()),
-    };
-    if let Some(s) = ext.step(priority) {
-        return Err(DialplanError::DuplicatePriority {
-            line,
-            context: context_name,
-            exten: name,
-            priority,
-            first: s.line,
-        });
-    }
-    if let Some(l) = label {
-        if let Some(p) = ext.priority_of_label(l) {
-            return Err(DialplanError::DuplicateLabel {
+        _ => {
+            return Err(DialplanError::InvalidPriority {
                 line,
-                context: context_name,
-                exten: name,
-                label: l.to_owned(),
-                priority: p,
-            });
+                priority: pri_field.to_owned(),
+            })
         }
-    }
-    ext.insert(Step {
+    };
+    let step = Step {
         priority,
         label: label.map(str::to_owned),
         app: app.to_owned(),
         args: args.to_owned(),
         line,
-    });
+    };
+    add_step(ext, step, &context_name)
+}
+
+/// The extension of an `exten =>` or `same =>` line and the rest of its value; `None` for
+/// the other directives of a context (`include`, `ignorepat`, `switch`), which it records.
+fn directive<'e>(
+    ctx: &mut Context,
+    e: &'e Entry,
+    last_exten: &mut Option<String>,
+) -> Result<Option<(String, Option<&'e str>)>, DialplanError> {
+    let line = e.line;
+    let key = e.name.as_str();
+    let lower = key.to_ascii_lowercase();
+    if lower.starts_with("same") {
+        let Some(ext) = last_exten.clone() else {
+            return Err(DialplanError::SameWithoutExten {
+                line,
+                context: ctx.name.clone(),
+            });
+        };
+        return Ok(Some((ext, Some(e.value.as_str()))));
+    }
+    if lower == "exten" {
+        let (ext, rest) = pbx_strsep(&e.value);
+        let ext = conf::strip(ext).to_owned();
+        *last_exten = Some(ext.clone());
+        return Ok(Some((ext, rest)));
+    }
+    match lower.as_str() {
+        "include" => ctx.includes.push(e.value.clone()),
+        "ignorepat" => ctx.ignorepats.push(e.value.clone()),
+        "switch" | "lswitch" | "eswitch" => ctx.switches.push((lower, e.value.clone())),
+        _ => {
+            return Err(DialplanError::UnknownDirective {
+                line,
+                key: key.to_owned(),
+                context: ctx.name.clone(),
+            })
+        }
+    }
+    Ok(None)
+}
+
+/// A priority field's parts: the priority, its `(label)` and its `+offset`.
+fn split_priority(
+    pri_field: &str,
+    line: usize,
+) -> Result<(&str, Option<&str>, Option<&str>), DialplanError> {
+    let mut pri = pri_field;
+    let mut label: Option<&str> = None;
+    if let Some(open) = pri.find('(') {
+        let after = &pri[open + 1..];
+        let Some(close) = after.find(')') else {
+            return Err(DialplanError::UnclosedLabel {
+                line,
+                priority: pri_field.to_owned(),
+            });
+        };
+        label = Some(&after[..close]);
+        pri = &pri[..open];
+    }
+    let mut plus: Option<&str> = None;
+    if let Some(p) = pri.find('+') {
+        plus = Some(&pri[p + 1..]);
+        pri = &pri[..p];
+    }
+    Ok((pri, label, plus))
+}
+
+/// The number of a priority: `hint`, `n`/`next` (the last one plus one), `s`/`same` (the
+/// last one), a number, or the label of a priority of the extension.
+fn priority_number(
+    ctx: &Context,
+    existing: Option<usize>,
+    pri: &str,
+    pri_field: &str,
+    last_pri: i64,
+    line: usize,
+) -> Result<i64, DialplanError> {
+    let invalid = || DialplanError::InvalidPriority {
+        line,
+        priority: pri_field.to_owned(),
+    };
+    if pri == "hint" {
+        return Ok(PRIORITY_HINT);
+    }
+    if pri == "next" || pri == "n" || pri == "same" || pri == "s" {
+        if last_pri <= -2 {
+            return Err(DialplanError::NoPreviousPriority {
+                line,
+                priority: pri.to_owned(),
+                context: ctx.name.clone(),
+            });
+        }
+        return Ok(if pri.starts_with('n') {
+            last_pri + 1
+        } else {
+            last_pri
+        });
+    }
+    if let Some(n) = conf::scan_int(pri) {
+        if n < 1 {
+            return Err(invalid());
+        }
+        return Ok(i64::from(n));
+    }
+    let found = existing
+        .and_then(|i| ctx.extensions[i].priority_of_label(pri))
+        .ok_or_else(invalid)?;
+    Ok(i64::from(found))
+}
+
+/// `App(args)`: the application (leading blanks skipped) and its arguments.
+fn split_app(appl: &str, line: usize) -> Result<(&str, &str), DialplanError> {
+    let (app, args) = match appl.split_once('(') {
+        None => (appl, ""),
+        Some((a, _)) if a.contains("${") || a.contains("$[") => (appl, ""),
+        Some((a, d)) => match d.rfind(')') {
+            Some(end) => (a, &d[..end]),
+            None => {
+                return Err(DialplanError::UnclosedArguments {
+                    line,
+                    text: appl.to_owned(),
+                })
+            }
+        },
+    };
+    Ok((conf::skip_blanks(app), args))
+}
+
+/// Adds a step to an extension, refusing a priority or label it has already.
+fn add_step(ext: &mut Extension, step: Step, context: &str) -> Result<(), DialplanError> {
+    if let Some(s) = ext.step(step.priority) {
+        return Err(DialplanError::DuplicatePriority {
+            line: step.line,
+            context: context.to_owned(),
+            exten: ext.name.clone(),
+            priority: step.priority,
+            first: s.line,
+        });
+    }
+    if let Some(l) = &step.label {
+        if let Some(p) = ext.priority_of_label(l) {
+            return Err(DialplanError::DuplicateLabel {
+                line: step.line,
+                context: context.to_owned(),
+                exten: ext.name.clone(),
+                label: l.clone(),
+                priority: p,
+            });
+        }
+    }
+    ext.insert(step);
     Ok(())
 }
 
