@@ -364,13 +364,7 @@ async fn serve(
             return;
         }
     }
-    // Asterisk's input limits: a 1025-byte line buffer (1024 with the CRLF) and 128 lines.
-    let mut dcfg = DecoderConfig::without_banner();
-    dcfg.max_line_len = 1022;
-    dcfg.max_headers = 128;
-    dcfg.max_message_len = 128 * 1024;
-    dcfg.max_buffered = 256 * 1024;
-    let mut dec = Decoder::with_config(dcfg);
+    let mut dec = ami_decoder();
     let mut buf = vec![0u8; 8192];
     let auth_deadline = tokio::time::Instant::now() + conn.auth_timeout;
     loop {
@@ -380,54 +374,15 @@ async fn serve(
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                let mut rest = &buf[..n];
-                while !rest.is_empty() {
-                    let k = dec.feed(rest);
-                    rest = &rest[k..];
-                    // One action at a time, each run to completion before the next is read,
-                    // as Asterisk's session thread does.
-                    loop {
-                        let reply = match dec.decode() {
-                            Ok(None) => break,
-                            Ok(Some(Frame::Message(m))) => session.handle(&m),
-                            Ok(Some(Frame::Banner(_))) => continue,
-                            Err(e) => crate::actions::parse_error_reply(e),
-                        };
-                        if !run_reply(reply, &mut stream, &session, &events, &conn).await {
-                            return;
-                        }
-                    }
+                let input = (&buf[..n], &mut dec);
+                if !run_input(input, &mut session, &mut stream, &events, &conn).await {
+                    return;
                 }
             }
             ev = rx.recv() => {
-                // Deliver this event and whatever else is already queued, in one write.
-                let mut out = Vec::new();
-                let mut next = Some(ev);
-                while let Some(ev) = next.take() {
-                    let ev = match ev {
-                        Ok(ev) => ev,
-                        // The session fell behind the event stream: Asterisk disconnects a
-                        // client that cannot absorb its events (writetimeout); so do we,
-                        // rather than dropping events silently.
-                        Err(broadcast::error::RecvError::Lagged(_)) => return,
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    };
-                    if !session.is_own_event(&ev)
-                        && session.may_want(&ev)
-                        && (!session.has_filters() || filtered_in(&session, &ev))
-                    {
-                        out.extend_from_slice(&ev.text);
-                    }
-                    if out.len() < 64 * 1024 {
-                        next = match rx.try_recv() {
-                            Ok(ev) => Some(Ok(ev)),
-                            Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                                Some(Err(broadcast::error::RecvError::Lagged(n)))
-                            }
-                            Err(_) => None,
-                        };
-                    }
-                }
+                let Some(out) = queued_events(ev, &mut rx, &mut session) else {
+                    return;
+                };
                 if !out.is_empty() && !stream.write(&out).await {
                     return;
                 }
@@ -441,21 +396,96 @@ async fn serve(
                 return;
             }
             _ = kick.changed() => {
-                // A restart: Asterisk sends Shutdown to sessions that may read system events.
-                let ev = SimEvent::new(
-                    "Shutdown",
-                    crate::accounts::Privileges::SYSTEM,
-                    &[("Shutdown", "Cleanly"), ("Restart", "True")],
-                );
-                // It is an ordinary manager event: the session's filters apply to it too.
-                if session.may_want(&ev) && (!session.has_filters() || filtered_in(&session, &ev)) {
-                    let _ = stream.write(&ev.text).await;
-                }
-                let _ = stream.stream.shutdown().await;
+                restarting(&session, &mut stream).await;
                 return;
             }
         }
     }
+}
+
+/// A decoder with Asterisk's input limits: a 1025-byte line buffer (1024 with the CRLF) and
+/// 128 lines.
+fn ami_decoder() -> Decoder {
+    let mut dcfg = DecoderConfig::without_banner();
+    dcfg.max_line_len = 1022;
+    dcfg.max_headers = 128;
+    dcfg.max_message_len = 128 * 1024;
+    dcfg.max_buffered = 256 * 1024;
+    Decoder::with_config(dcfg)
+}
+
+/// Feeds bytes read to the decoder and runs each action they complete, one at a time, each
+/// to completion before the next is read, as Asterisk's session thread does. `false` when
+/// the connection is to close.
+async fn run_input(
+    (mut rest, dec): (&[u8], &mut Decoder),
+    session: &mut Session,
+    stream: &mut Writer,
+    events: &broadcast::Sender<SimEvent>,
+    conn: &ConnCfg,
+) -> bool {
+    while !rest.is_empty() {
+        let k = dec.feed(rest);
+        rest = &rest[k..];
+        loop {
+            let reply = match dec.decode() {
+                Ok(None) => break,
+                Ok(Some(Frame::Message(m))) => session.handle(&m),
+                Ok(Some(Frame::Banner(_))) => continue,
+                Err(e) => crate::actions::parse_error_reply(e),
+            };
+            if !run_reply(reply, stream, session, events, conn).await {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// This event and whatever else is already queued, for one write: those the session takes.
+/// `None` if the session fell behind the event stream: Asterisk disconnects a client that
+/// cannot absorb its events (writetimeout); so do we, rather than dropping events silently.
+fn queued_events(
+    ev: Result<SimEvent, broadcast::error::RecvError>,
+    rx: &mut broadcast::Receiver<SimEvent>,
+    session: &mut Session,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut next = Some(ev);
+    while let Some(ev) = next.take() {
+        let ev = ev.ok()?;
+        if !session.is_own_event(&ev)
+            && session.may_want(&ev)
+            && (!session.has_filters() || filtered_in(session, &ev))
+        {
+            out.extend_from_slice(&ev.text);
+        }
+        if out.len() < 64 * 1024 {
+            next = match rx.try_recv() {
+                Ok(ev) => Some(Ok(ev)),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    Some(Err(broadcast::error::RecvError::Lagged(n)))
+                }
+                Err(_) => None,
+            };
+        }
+    }
+    Some(out)
+}
+
+/// A restart: Asterisk sends Shutdown to sessions that may read system events, then the
+/// connection closes.
+async fn restarting(session: &Session, stream: &mut Writer) {
+    let ev = SimEvent::new(
+        "Shutdown",
+        crate::accounts::Privileges::SYSTEM,
+        &[("Shutdown", "Cleanly"), ("Restart", "True")],
+    );
+    // It is an ordinary manager event: the session's filters apply to it too.
+    if session.may_want(&ev) && (!session.has_filters() || filtered_in(session, &ev)) {
+        let _ = stream.write(&ev.text).await;
+    }
+    let _ = stream.stream.shutdown().await;
 }
 
 /// Carries out one reply: waits, starts a call (and for a synchronous Originate waits for its
