@@ -7,7 +7,7 @@
 //! DialBegin/DialEnd, Bridge{Create,Enter,Leave,Destroy}, UserEvent, SoftHangupRequest,
 //! HangupRequest, Hangup, DeviceStateChange, QueueMemberStatus (for watched queue members),
 //! OriginateResponse, and cdr_manager's Cdr and cel_manager's CEL events.
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, oneshot};
@@ -18,7 +18,7 @@ use crate::dialplan::{split_args, Dialplan};
 use crate::pbx::{CallCtl, REDIRECTED};
 pub use crate::pbx::{CallEnv, Channels, Counters, Live};
 use crate::queues::Queues;
-use crate::wire::{known, SimEvent};
+use crate::wire::{known, Random, SimEvent};
 
 /// Where an originated call goes once answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +171,8 @@ struct Raise<'a> {
     bus: &'a broadcast::Sender<SimEvent>,
     channels: &'a Channels,
     queues: &'a Queues,
+    /// The simulator's random source.
+    random: &'a Random,
     /// QueueMemberStatus events not raised yet: app_queue handles device states on its own
     /// thread, so in the recordings they come a few events after the DeviceStateChange.
     held: Vec<SimEvent>,
@@ -370,8 +372,8 @@ fn bridge_block(id: &str, n: usize) -> Vec<(String, String)> {
 }
 
 /// A new bridge's unique id, in the form of Asterisk's (a random UUID).
-fn new_bridge_id() -> String {
-    let (a, b) = (random(), random());
+fn new_bridge_id(random: &Random) -> String {
+    let (a, b) = (random.next_u64(), random.next_u64());
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         a >> 32,
@@ -496,6 +498,7 @@ pub async fn run(
         bus: &bus,
         channels: &env.channels,
         queues: &env.queues,
+        random: &env.random,
         held: Vec::new(),
     };
     // Only Local channels can be placed (to an existing extension, see below).
@@ -758,7 +761,12 @@ impl Call<'_> {
         while i < steps.len() {
             let mut step = steps[i].clone();
             i += 1;
-            step.args = substitute(&step.args, &self.two.name, &self.env.channels);
+            step.args = substitute(
+                &step.args,
+                &self.two.name,
+                &self.env.channels,
+                &self.env.random,
+            );
             self.two.priority = step.priority;
             if self.two.dialled.is_empty() {
                 // A bridged Dial ends the channel's CDR: its last application stays Dial.
@@ -1081,7 +1089,7 @@ async fn confbridge(ev: &mut Raise<'_>, call: AppCall<'_>, name: &str) -> Held {
         channel: two.name.clone(),
         answered: two.answered.unwrap_or_else(std::time::SystemTime::now),
     };
-    let (conf, started) = apps.join(name, user, &new_bridge_id());
+    let (conf, started) = apps.join(name, user, &new_bridge_id(ev.random));
     let block = |c: &crate::apps::Conference, n: usize| -> Vec<(String, String)> {
         conference_bridge_block(c)
             .into_iter()
@@ -1279,7 +1287,7 @@ async fn agent_login(ev: &mut Raise<'_>, call: AppCall<'_>, agent: &str) -> Opti
         .unwrap_or_default()
         .as_secs();
     let (bridge, made, n) = apps
-        .agent_login(agent, &two.name, now, &new_bridge_id())
+        .agent_login(agent, &two.name, now, &new_bridge_id(ev.random))
         .ok()?;
     ev.chan("AgentLogin", Privileges::AGENT, two, &[("Agent", agent)]);
     let block = |n: usize| -> Vec<(String, String)> {
@@ -1379,7 +1387,7 @@ impl<F: Fn(bool, Option<&Chan>) -> SimEvent> DialCall<'_, F> {
         };
         for st in inner_steps {
             let mut st = st.clone();
-            st.args = substitute(&st.args, &self.b.name, channels);
+            st.args = substitute(&st.args, &self.b.name, channels, ev.random);
             let st = &st;
             let b = &mut self.b;
             b.priority = st.priority;
@@ -1892,7 +1900,7 @@ impl OneSide {
     /// Runs dialplan steps up to the next Wait (`None`), a Hangup or the last step (`Some`).
     fn advance(&mut self, ev: &Raise<'_>, one: &mut Chan) -> Option<Ending> {
         while let Some(mut st) = self.steps.pop_front() {
-            st.args = substitute(&st.args, &one.name, ev.channels);
+            st.args = substitute(&st.args, &one.name, ev.channels, ev.random);
             one.priority = st.priority;
             one.last_app = (st.app.clone(), st.args.clone());
             self.shown = one.last_app.clone();
@@ -2075,7 +2083,7 @@ fn cdr(c: &Chan) -> SimEvent {
 /// `${…}` in application arguments, as the PBX substitutes them before running the
 /// application: `${RAND(min,max)}` and the channel's own variables (Set, Setvar); anything
 /// else becomes empty, as an unset variable does.
-fn substitute(args: &str, chan: &str, channels: &Channels) -> String {
+fn substitute(args: &str, chan: &str, channels: &Channels, random: &Random) -> String {
     let mut out = String::new();
     let mut rest = args;
     while let Some(at) = rest.find("${") {
@@ -2101,15 +2109,15 @@ fn substitute(args: &str, chan: &str, channels: &Channels) -> String {
             out.push_str(&rest[at..]);
             return out;
         };
-        let expr = substitute(&inner[..end], chan, channels);
-        out.push_str(&evaluate(&expr, chan, channels));
+        let expr = substitute(&inner[..end], chan, channels, random);
+        out.push_str(&evaluate(&expr, chan, channels, random));
         rest = &inner[end + 1..];
     }
     out.push_str(rest);
     out
 }
 
-fn evaluate(expr: &str, chan: &str, channels: &Channels) -> String {
+fn evaluate(expr: &str, chan: &str, channels: &Channels, random: &Random) -> String {
     if let Some(range) = expr.strip_prefix("RAND(").and_then(|r| r.strip_suffix(')')) {
         let (lo, hi) = range.split_once(',').unwrap_or((range, ""));
         // Asterisk's RAND: integers, min 0 and max RAND_MAX by default, swapped if reversed.
@@ -2120,23 +2128,9 @@ fn evaluate(expr: &str, chan: &str, channels: &Channels) -> String {
             .map_or(i128::from(i32::MAX), i128::from);
         let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
         let span = (hi - lo + 1) as u128;
-        return (lo + (u128::from(random()) % span) as i128).to_string();
+        return (lo + (u128::from(random.next_u64()) % span) as i128).to_string();
     }
     channels.get_var(chan, expr).unwrap_or_default()
-}
-
-/// A random number (no generator crate: the clock and a counter, mixed).
-fn random() -> u64 {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as u64;
-    let mut x = nanos ^ SEQ.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-    // splitmix64's finaliser.
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 #[cfg(test)]
@@ -2146,22 +2140,25 @@ mod tests {
     #[test]
     fn substitutes_rand_and_channel_variables() {
         let channels = Channels::default();
+        let random = Random::new(Some(1));
         for _ in 0..100 {
-            let v = substitute("CALLNUM=${RAND(1,99999)}", "c", &channels);
+            let v = substitute("CALLNUM=${RAND(1,99999)}", "c", &channels, &random);
             let n: u64 = v.strip_prefix("CALLNUM=").unwrap().parse().unwrap();
             assert!((1..=99_999).contains(&n), "{v}");
         }
-        assert_eq!(substitute("${RAND(7,7)}", "c", &channels), "7");
-        assert_eq!(substitute("${RAND(9,8)}", "c", &channels).len(), 1);
+        assert_eq!(substitute("${RAND(7,7)}", "c", &channels, &random), "7");
+        assert_eq!(substitute("${RAND(9,8)}", "c", &channels, &random).len(), 1);
         // The widest range, and input that is not a number, without panicking.
         let wide = "${RAND(-9223372036854775808,9223372036854775807)}";
-        assert!(substitute(wide, "c", &channels).parse::<i64>().is_ok());
-        assert!(substitute("${RAND(x,y)}", "c", &channels)
+        assert!(substitute(wide, "c", &channels, &random)
+            .parse::<i64>()
+            .is_ok());
+        assert!(substitute("${RAND(x,y)}", "c", &channels, &random)
             .parse::<i64>()
             .is_ok());
         // Unset variables are empty; an unterminated `${` stays as written.
-        assert_eq!(substitute("a${NOPE}b", "c", &channels), "ab");
-        assert_eq!(substitute("a${NOPE", "c", &channels), "a${NOPE");
-        assert_eq!(substitute("${${NOPE}}x", "c", &channels), "x");
+        assert_eq!(substitute("a${NOPE}b", "c", &channels, &random), "ab");
+        assert_eq!(substitute("a${NOPE", "c", &channels, &random), "a${NOPE");
+        assert_eq!(substitute("${${NOPE}}x", "c", &channels, &random), "x");
     }
 }

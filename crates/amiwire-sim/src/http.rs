@@ -57,12 +57,15 @@ const MAX_DIGEST_SESSIONS: usize = 256;
 pub(crate) struct Digest {
     queue: Mutex<std::collections::VecDeque<String>>,
     sessions: Mutex<Vec<DigestSession>>,
+    /// The simulator's random source, for the nonces after those queued.
+    random: Arc<crate::wire::Random>,
 }
 
 impl Digest {
-    pub(crate) fn new(nonces: Vec<String>) -> Digest {
+    pub(crate) fn new(nonces: Vec<String>, random: Arc<crate::wire::Random>) -> Digest {
         Digest {
             queue: Mutex::new(nonces.into()),
+            random,
             ..Digest::default()
         }
     }
@@ -76,11 +79,8 @@ impl Digest {
             .pop_front();
         match queued.and_then(|n| parse_hex(&n)) {
             Some(n) => n,
-            None => {
-                use std::hash::BuildHasher;
-                // ast_random() is random(): 31 bits.
-                std::collections::hash_map::RandomState::new().hash_one(1u8) & 0x7fff_ffff
-            }
+            // ast_random() is random(): 31 bits.
+            None => self.random.next_u64() & 0x7fff_ffff,
         }
     }
 }
@@ -782,8 +782,7 @@ fn cookie_session(
     if let Some(found) = cookie.and_then(|c| map.get(&c).map(|s| (c, s.clone()))) {
         return found;
     }
-    use std::hash::BuildHasher;
-    let id = std::collections::hash_map::RandomState::new().hash_one(peer) as u32;
+    let id = shared.random.next_u64() as u32;
     let mut session = Session::new(shared.clone(), peer, local);
     session.set_http();
     let hs = Arc::new(tokio::sync::Mutex::new(HttpSession {

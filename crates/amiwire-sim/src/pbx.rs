@@ -80,6 +80,8 @@ pub struct Shared {
     pub apps: Arc<crate::apps::Apps>,
     /// Agents (agents.conf), for Agents and DeviceStateList.
     pub(crate) agents: Vec<Agent>,
+    /// The one random source (`SimConfig::seed`).
+    pub(crate) random: Arc<crate::wire::Random>,
     /// Connected sessions, for `manager show connected`.
     connected: Mutex<Vec<Connected>>,
     /// The id of the next session.
@@ -105,6 +107,7 @@ impl Shared {
             queues: self.queues.clone(),
             apps: self.apps.clone(),
             epoch: self.epoch(),
+            random: self.random.clone(),
         }
     }
 
@@ -134,6 +137,7 @@ impl Shared {
                 default_agents().into_iter().map(|a| a.id).collect(),
             )),
             agents: default_agents(),
+            random: Arc::default(),
             connected: Mutex::new(Vec::new()),
             next_session: std::sync::atomic::AtomicU64::new(0),
         }
@@ -188,6 +192,8 @@ pub struct CallEnv {
     pub apps: Arc<crate::apps::Apps>,
     /// The first part of its Uniqueids (the simulator's start, in Unix seconds).
     pub epoch: u64,
+    /// The simulator's random source (bridge ids, `${RAND()}`).
+    pub(crate) random: Arc<crate::wire::Random>,
 }
 
 /// Counters shared by all calls of a simulator (channel numbers and unique IDs).

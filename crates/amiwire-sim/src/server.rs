@@ -71,6 +71,10 @@ pub struct SimConfig {
     /// ([`crate::queues::DEFAULT_QUEUES_CONF`]: queue `support`, member `Local/100@test`).
     /// Callers of the Queue application wait in them; their members are never rung.
     pub queues_conf: String,
+    /// Seeds the simulator's one random source (MD5 challenges, Digest nonces, HTTP session
+    /// cookies, bridge ids, `${RAND()}`), so that a run can be repeated; from the clock if
+    /// `None`.
+    pub seed: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -89,6 +93,7 @@ impl Default for SimConfig {
             http_listen: None,
             digest_nonces: Vec::new(),
             queues_conf: crate::queues::DEFAULT_QUEUES_CONF.to_owned(),
+            seed: None,
         }
     }
 }
@@ -120,6 +125,7 @@ impl Simulator {
         shared.identity = config.identity.clone();
         shared.failed_login_delay = config.failed_login_delay;
         shared.fixed_challenge = config.challenge.clone();
+        shared.random = Arc::new(crate::wire::Random::new(config.seed));
         shared.dialplan = Arc::new(config.dialplan.clone());
         shared.queues = Arc::new(crate::queues::Queues::new(
             &config.queues_conf,
@@ -154,7 +160,10 @@ impl Simulator {
                     shared.clone(),
                     events.clone(),
                     shutdown.subscribe(),
-                    Arc::new(crate::http::Digest::new(config.digest_nonces.clone())),
+                    Arc::new(crate::http::Digest::new(
+                        config.digest_nonces.clone(),
+                        shared.random.clone(),
+                    )),
                 ));
                 Some(addr)
             }

@@ -134,6 +134,52 @@ pub(crate) fn known(v: &str) -> &str {
     }
 }
 
+/// The simulator's one random source ([`crate::server::SimConfig::seed`]): MD5 challenges,
+/// Digest nonces, HTTP session cookies, bridge ids and `${RAND()}` all draw from it.
+/// splitmix64 over an atomic counter, so every task draws from it without a lock; a seeded
+/// one gives the same numbers in the same order of draws.
+#[derive(Debug)]
+pub(crate) struct Random {
+    state: std::sync::atomic::AtomicU64,
+}
+
+impl Random {
+    const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    /// Seeded with `seed`, or from the clock and the process's hash keys.
+    pub(crate) fn new(seed: Option<u64>) -> Random {
+        let seed = seed.unwrap_or_else(|| {
+            use std::hash::BuildHasher;
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos() as u64;
+            std::collections::hash_map::RandomState::new().hash_one(nanos)
+        });
+        Random {
+            state: std::sync::atomic::AtomicU64::new(seed),
+        }
+    }
+
+    /// The next number.
+    pub(crate) fn next_u64(&self) -> u64 {
+        let mut x = self
+            .state
+            .fetch_add(Self::GAMMA, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_add(Self::GAMMA);
+        // splitmix64's finaliser.
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+}
+
+impl Default for Random {
+    fn default() -> Random {
+        Random::new(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::civil;

@@ -126,3 +126,26 @@ Action: Ping\r\nActionID: p\r\n\r\n",
     assert_eq!(k.contains(&"SuccessfulAuth".to_owned()), passes, "{k:?}");
     sim.stop().await;
 }
+
+/// `SimConfig::seed` makes the random source repeatable: two simulators with the same seed
+/// issue the same MD5 challenge, and another seed gives another one.
+#[tokio::test]
+async fn a_seed_repeats_the_challenge() {
+    async fn challenge(seed: u64) -> String {
+        let mut cfg = SimConfig::default();
+        cfg.seed = Some(seed);
+        let sim = Simulator::start(cfg).await.unwrap();
+        let mut c = Client::connect(sim.addr()).await;
+        let m = c
+            .ask(
+                "Action: Challenge\r\nActionID: c\r\nAuthType: MD5\r\n\r\n",
+                "c",
+            )
+            .await;
+        sim.stop().await;
+        m.get_str("Challenge").unwrap().to_owned()
+    }
+    let first = challenge(7).await;
+    assert_eq!(challenge(7).await, first);
+    assert_ne!(challenge(8).await, first);
+}

@@ -117,15 +117,14 @@ impl SessionState {
         match m.get_str("AuthType") {
             Some(t) if t.eq_ignore_ascii_case("md5") => {
                 let fixed = self.shared.fixed_challenge.clone();
+                let random = &self.shared.random;
                 let ch = self
                     .challenge
                     .get_or_insert_with(|| {
                         if let Some(f) = fixed {
                             return f;
                         }
-                        use std::hash::BuildHasher;
-                        let r = std::collections::hash_map::RandomState::new().hash_one(0u8);
-                        (r % 1_000_000_000).to_string()
+                        (random.next_u64() % 1_000_000_000).to_string()
                     })
                     .clone();
                 Reply::new(Out::response("Success", id).h("Challenge", ch).done())
