@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use amiwire::action::Originate;
 use amiwire::filter::Filter;
+use amiwire_sim::form::url_decode_strict as url_decode;
 use amiwire_tokio::{Client, EventMask};
 use regex::Regex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -112,26 +113,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
         diff |= usize::from(x ^ b.get(i).copied().unwrap_or(!x));
     }
     diff == 0
-}
-
-/// `application/x-www-form-urlencoded` decoding; `None` for bad escapes or invalid UTF-8.
-fn url_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The `agent` and `number` of a form (first occurrence of each).

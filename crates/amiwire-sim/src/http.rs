@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch};
 
+use crate::form::url_decode_lossy;
 use crate::pbx::Shared;
 use crate::session::{Session, Then};
 use crate::wire::SimEvent;
@@ -24,6 +25,8 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest request head and body accepted.
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 64 * 1024;
+/// The most header lines of a request.
+const MAX_HEADERS: usize = 128;
 
 struct HttpSession {
     session: Session,
@@ -389,37 +392,12 @@ pub(crate) async fn http_loop(
     }
 }
 
-/// `%XX` and `+` decoding of a form or query component.
-fn url_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn params(s: &str) -> Vec<(String, String)> {
     s.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (url_decode(k), url_decode(v))
+            (url_decode_lossy(k), url_decode_lossy(v))
         })
         .collect()
 }
@@ -682,14 +660,20 @@ struct Request {
     body: Vec<u8>,
 }
 
-/// Reads one request: the head, then the body by Content-Length. `Err` with the status to
+/// Reads one request with httparse: the head, then the body by Content-Length. `Err` with the status to
 /// answer (none: the connection is just closed).
 async fn read_request(stream: &mut TcpStream) -> Result<Request, Option<&'static str>> {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 8192];
     let head_end = loop {
-        if let Some(i) = memchr::memmem::find(&buf, b"\r\n\r\n") {
-            break i;
+        let mut probe = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+        match httparse::Request::new(&mut probe).parse(&buf) {
+            Ok(httparse::Status::Complete(n)) => break n,
+            Ok(httparse::Status::Partial) => {}
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(Some("431 Request Header Fields Too Large"))
+            }
+            Err(_) => return Err(Some("400 Bad Request")),
         }
         if buf.len() > MAX_HEAD {
             return Err(Some("431 Request Header Fields Too Large"));
@@ -699,24 +683,22 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, Option<&'static
             _ => return Err(None),
         }
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let request = lines.next().unwrap_or("");
-    let mut parts = request.split(' ');
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let mut headers = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    // Complete above: the same bytes parse the same way.
+    let _ = req.parse(&buf[..head_end]);
+    let (method, target) = (req.method.unwrap_or(""), req.path.unwrap_or(""));
     let mut content_length = 0usize;
     let mut cookie = None;
     let mut authorization = None;
-    for l in lines {
-        let Some((k, v)) = l.split_once(':') else {
-            continue;
-        };
+    for h in req.headers.iter() {
+        let v = String::from_utf8_lossy(h.value);
         let v = v.trim();
-        if k.eq_ignore_ascii_case("content-length") {
+        if h.name.eq_ignore_ascii_case("content-length") {
             content_length = v.parse().unwrap_or(0);
-        } else if k.eq_ignore_ascii_case("authorization") {
+        } else if h.name.eq_ignore_ascii_case("authorization") {
             authorization = Some(v.to_owned());
-        } else if k.eq_ignore_ascii_case("cookie") {
+        } else if h.name.eq_ignore_ascii_case("cookie") {
             cookie = v
                 .split(';')
                 .filter_map(|c| c.trim().strip_prefix("mansession_id="))
@@ -727,7 +709,7 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, Option<&'static
     if content_length > MAX_BODY {
         return Err(Some("413 Payload Too Large"));
     }
-    let mut body = buf[head_end + 4..].to_vec();
+    let mut body = buf[head_end..].to_vec();
     while body.len() < content_length {
         match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),

@@ -26,7 +26,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-// The layers, from the bottom up; each module uses only those above it in this list.
+// The layers, from the bottom up, are listed in the README (and at each module).
 pub mod accounts;
 mod actions;
 pub mod apps;
@@ -34,6 +34,7 @@ pub mod call;
 mod cli;
 pub mod conf;
 pub mod dialplan;
+pub mod form;
 mod http;
 mod pbx;
 pub mod queues;
