@@ -308,22 +308,8 @@ struct Click2CallArgs {
 
 #[derive(Debug, Args)]
 struct SimArgs {
-    /// Where to listen (port 0 picks a free one)
-    #[arg(long, default_value = "127.0.0.1:5038")]
-    listen: std::net::SocketAddr,
-    /// Accounts in manager.conf format [default: the built-in admin/amp111, c2call, limited,
-    /// filtered]
-    #[arg(long, value_name = "FILE")]
-    accounts: Option<PathBuf>,
-    /// Dialplan in extensions.conf format [default: the built-in [test] context]
-    #[arg(long, value_name = "FILE")]
-    dialplan: Option<PathBuf>,
-    /// Queues in queues.conf format [default: the built-in queue 'support']
-    #[arg(long, value_name = "FILE")]
-    queues: Option<PathBuf>,
-    /// Also serve AMI over HTTP (/rawman, /mxml, /arawman) here
-    #[arg(long, value_name = "ADDR")]
-    http: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    sim: amiwire_sim::options::SimOptions,
 }
 
 /// The command's exit statuses, as `--help` lists them (`EXIT STATUS`).
@@ -712,29 +698,22 @@ fn decode(
 }
 
 async fn sim(a: SimArgs) -> Result<(), Failure> {
-    use amiwire_sim::server::{SimConfig, Simulator};
-    let mut cfg = SimConfig::default();
-    cfg.listen = a.listen;
-    cfg.http_listen = a.http;
-    if let Some(p) = &a.accounts {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| Failure::io(format!("cannot read {}: {e}", p.display())))?;
-        cfg.accounts = amiwire_sim::accounts::Accounts::parse(&text)
-            .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
-    }
-    if let Some(p) = &a.dialplan {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| Failure::io(format!("cannot read {}: {e}", p.display())))?;
-        cfg.dialplan = amiwire_sim::dialplan::Dialplan::parse(&text)
-            .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
-    }
-    if let Some(p) = &a.queues {
-        cfg.queues_conf = std::fs::read_to_string(p)
-            .map_err(|e| Failure::io(format!("cannot read {}: {e}", p.display())))?;
-    }
-    let sim = Simulator::start(cfg)
-        .await
-        .map_err(|e| Failure::new(Exit::Connect, format!("cannot listen on {}: {e}", a.listen)))?;
+    use amiwire_sim::options::OptionsError;
+    use amiwire_sim::server::Simulator;
+    let cfg = a.sim.config().map_err(|e| match e {
+        OptionsError::Read { path, error } => {
+            Failure::io(format!("cannot read {}: {error}", path.display()))
+        }
+        OptionsError::Parse { path, message } => {
+            Failure::usage(format!("{}: {message}", path.display()))
+        }
+    })?;
+    let sim = Simulator::start(cfg).await.map_err(|e| {
+        Failure::new(
+            Exit::Connect,
+            format!("cannot listen on {}: {e}", a.sim.listen),
+        )
+    })?;
     eprintln!(
         "amiwire: simulator listening on {} (admin/amp111)",
         sim.addr()

@@ -1,17 +1,16 @@
 //! `amiwire-sim`: runs the AMI simulator.
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use amiwire_sim::accounts::Accounts;
-use amiwire_sim::dialplan::Dialplan;
-use amiwire_sim::server::{SimConfig, Simulator};
+use amiwire_sim::options::{OptionsError, SimOptions};
+use amiwire_sim::server::Simulator;
 
 const HELP: &str = "\
 amiwire-sim: an AMI server that behaves like a real Asterisk 22 (for tests)
 
 USAGE:
     amiwire-sim [--listen ADDR] [--accounts manager.conf] [--dialplan extensions.conf]
-                [--queues queues.conf] [--http ADDR]
+                [--queues queues.conf] [--http ADDR] [--auth-timeout SECS] [--seed N]
+                [--control]
 
 OPTIONS:
     --listen ADDR        where to listen (default 127.0.0.1:5038; port 0 picks a free one)
@@ -21,6 +20,8 @@ OPTIONS:
     --queues FILE        queues in queues.conf format (default: built-in queue 'support')
     --http ADDR          also serve AMI over HTTP (/rawman, /mxml, /arawman, /manager) here
     --auth-timeout SECS  close unauthenticated connections after this (default 30)
+    --seed N             seed the random source (challenges, nonces, cookies, bridge ids,
+                         ${RAND()}), so that a run repeats (default: from the clock)
     --control            take commands on standard input, one a line, each answered on
                          standard output by a line `ok <command>` once done (for test suites
                          in any language); the end of standard input stops the simulator:
@@ -42,79 +43,56 @@ fn fail(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn main() -> ExitCode {
-    let mut cfg = SimConfig::default();
-    cfg.listen = SocketAddr::from(([127, 0, 0, 1], 5038));
-    let mut control = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match a.as_str() {
-            "-h" | "--help" => {
-                print!("{HELP}");
-                return ExitCode::SUCCESS;
-            }
-            "--listen" => match value("--listen").and_then(|v| {
-                v.parse::<SocketAddr>()
-                    .map_err(|e| format!("--listen {v}: {e}"))
-            }) {
-                Ok(addr) => cfg.listen = addr,
-                Err(e) => return fail(&e),
-            },
-            "--accounts" => {
-                let path = match value("--accounts") {
-                    Ok(p) => p,
-                    Err(e) => return fail(&e),
-                };
-                match std::fs::read_to_string(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| Accounts::parse(&t).map_err(|e| e.to_string()))
-                {
-                    Ok(a) => cfg.accounts = a,
-                    Err(e) => return fail(&format!("{path}: {e}")),
-                }
-            }
-            "--dialplan" => {
-                let path = match value("--dialplan") {
-                    Ok(p) => p,
-                    Err(e) => return fail(&e),
-                };
-                match std::fs::read_to_string(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| Dialplan::parse(&t).map_err(|e| e.to_string()))
-                {
-                    Ok(d) => cfg.dialplan = d,
-                    Err(e) => return fail(&format!("{path}: {e}")),
-                }
-            }
-            "--queues" => {
-                let path = match value("--queues") {
-                    Ok(p) => p,
-                    Err(e) => return fail(&e),
-                };
-                match std::fs::read_to_string(&path) {
-                    Ok(t) => cfg.queues_conf = t,
-                    Err(e) => return fail(&format!("{path}: {e}")),
-                }
-            }
-            "--http" => match value("--http").and_then(|v| {
-                v.parse::<SocketAddr>()
-                    .map_err(|e| format!("--http {v}: {e}"))
-            }) {
-                Ok(addr) => cfg.http_listen = Some(addr),
-                Err(e) => return fail(&e),
-            },
-            "--auth-timeout" => match value("--auth-timeout").and_then(|v| {
-                v.parse::<u64>()
-                    .map_err(|e| format!("--auth-timeout {v}: {e}"))
-            }) {
-                Ok(s) => cfg.auth_timeout = std::time::Duration::from_secs(s),
-                Err(e) => return fail(&e),
-            },
-            "--control" => control = true,
-            other => return fail(&format!("unknown argument {other:?} (see --help)")),
+/// The command line: the simulator's options (shared with `amiwire sim`) and `--control`.
+#[derive(clap::Parser)]
+#[command(name = "amiwire-sim", override_help = HELP)]
+struct Cli {
+    #[command(flatten)]
+    sim: SimOptions,
+    /// Take commands on standard input.
+    #[arg(long)]
+    control: bool,
+}
+
+/// The command line, or the exit status for `--help` or a usage error (told on stderr).
+fn parse_args() -> Result<Cli, ExitCode> {
+    use clap::error::{ContextKind, ErrorKind};
+    use clap::Parser;
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if e.kind() == ErrorKind::DisplayHelp => {
+            print!("{HELP}");
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) if e.kind() == ErrorKind::UnknownArgument => {
+            let arg = e
+                .get(ContextKind::InvalidArg)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            Err(fail(&format!("unknown argument {arg:?} (see --help)")))
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("");
+            Err(fail(first.strip_prefix("error: ").unwrap_or(first)))
         }
     }
+}
+
+fn main() -> ExitCode {
+    let cli = match parse_args() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let cfg = match cli.sim.config() {
+        Ok(cfg) => cfg,
+        Err(OptionsError::Read { path, error }) => {
+            return fail(&format!("{}: {error}", path.display()))
+        }
+        Err(OptionsError::Parse { path, message }) => {
+            return fail(&format!("{}: {message}", path.display()))
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,7 +110,7 @@ fn main() -> ExitCode {
             println!("amiwire-sim serving AMI over HTTP on http://{h}/rawman");
         }
         flush_stdout();
-        if control {
+        if cli.control {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = serve_control(&sim) => {}
