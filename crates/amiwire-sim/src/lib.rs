@@ -36,6 +36,7 @@ pub mod conf;
 pub mod dialplan;
 pub mod form;
 mod http;
+mod input;
 pub mod options;
 mod pbx;
 pub mod queues;

@@ -14,8 +14,10 @@ use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
 use crate::dialplan::Dialplan;
+use crate::input::{Input, Reader};
 use crate::pbx::{Identity, Shared};
 use crate::session::{Session, Then};
+use crate::wire::error;
 use crate::wire::SimEvent;
 
 /// Faults to inject, for testing how clients cope.
@@ -373,7 +375,7 @@ async fn serve(
             return;
         }
     }
-    let mut dec = ami_decoder();
+    let mut reader = Reader::default();
     let mut buf = vec![0u8; 8192];
     let auth_deadline = tokio::time::Instant::now() + conn.auth_timeout;
     loop {
@@ -383,7 +385,7 @@ async fn serve(
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                let input = (&buf[..n], &mut dec);
+                let input = (&buf[..n], &mut reader);
                 if !run_input(input, &mut session, &mut stream, &events, &conn).await {
                     return;
                 }
@@ -412,43 +414,59 @@ async fn serve(
     }
 }
 
-/// A decoder with Asterisk's input limits: a 1025-byte line buffer (1024 with the CRLF) and
-/// 128 lines.
-fn ami_decoder() -> Decoder {
-    let mut dcfg = DecoderConfig::without_banner();
-    dcfg.max_line_len = 1022;
-    dcfg.max_headers = 128;
-    dcfg.max_message_len = 128 * 1024;
-    dcfg.max_buffered = 256 * 1024;
-    Decoder::with_config(dcfg)
-}
-
-/// Feeds bytes read to the decoder and runs each action they complete, one at a time, each
-/// to completion before the next is read, as Asterisk's session thread does. `false` when
-/// the connection is to close.
+/// Feeds bytes read to the session's [`Reader`] (main/manager.c's way of reading lines and
+/// messages) and runs each action they complete, one at a time, each to completion before
+/// the next is read, as Asterisk's session thread does. `false` when the connection is to
+/// close.
 async fn run_input(
-    (mut rest, dec): (&[u8], &mut Decoder),
+    (bytes, reader): (&[u8], &mut Reader),
     session: &mut Session,
     stream: &mut Writer,
     events: &broadcast::Sender<SimEvent>,
     conn: &ConnCfg,
 ) -> bool {
-    while !rest.is_empty() {
-        let k = dec.feed(rest);
-        rest = &rest[k..];
-        loop {
-            let reply = match dec.decode() {
-                Ok(None) => break,
-                Ok(Some(Frame::Message(m))) => session.handle(&m),
-                Ok(Some(Frame::Banner(_))) => continue,
-                Err(e) => crate::actions::parse_error_reply(e),
-            };
-            if !run_reply(reply, stream, session, events, conn).await {
-                return false;
+    for input in reader.feed(bytes) {
+        let reply = match input {
+            Input::Message(text) => match decode(&text) {
+                Some(m) => session.handle(&m.as_ref()),
+                // No line at all (process_message finds no Action).
+                None => crate::actions::Reply::new(error(None, "Missing action in request")),
+            },
+            Input::LineTooLong(text) => {
+                parse_error(&text, "Failed to parse message: line too long")
             }
+            Input::TooManyLines(text) => {
+                parse_error(&text, "Too many lines in message or allocation failure")
+            }
+        };
+        if !run_reply(reply, stream, session, events, conn).await {
+            return false;
         }
     }
     true
+}
+
+/// A message the [`Reader`] re-encoded, decoded (`None` for one without a line).
+fn decode(text: &[u8]) -> Option<amiwire::Message> {
+    let mut dcfg = DecoderConfig::without_banner();
+    dcfg.max_line_len = 64 * 1024;
+    dcfg.max_headers = 1024;
+    dcfg.max_message_len = 1024 * 1024;
+    dcfg.max_buffered = 1024 * 1024;
+    let mut dec = Decoder::with_config(dcfg);
+    let _ = dec.feed(text);
+    match dec.decode() {
+        Ok(Some(Frame::Message(m))) => Some(m.to_owned()),
+        _ => None,
+    }
+}
+
+/// manager.c `handle_parse_error` (and do_message's lost lines): the error, with the
+/// message's ActionID.
+fn parse_error(text: &[u8], message: &str) -> crate::actions::Reply {
+    let m = decode(text);
+    let id = m.as_ref().and_then(|m| m.get_str("ActionID"));
+    crate::actions::Reply::new(error(id, message))
 }
 
 /// This event and whatever else is already queued, for one write: those the session takes.

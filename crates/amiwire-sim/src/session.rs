@@ -118,8 +118,60 @@ impl Session {
 
     /// Handles one action.
     pub fn handle(&mut self, m: &MessageRef<'_>) -> Reply {
+        match m.get("ActionID") {
+            Some(raw) if std::str::from_utf8(raw).is_err() => self.handle_raw_id(m, raw),
+            _ => self.dispatch(m),
+        }
+    }
+
+    /// An action whose ActionID is not UTF-8: Asterisk echoes it as sent
+    /// (`astman_send_response_full`), so the action runs with a stand-in that its answer
+    /// and events then get back as the bytes sent.
+    fn handle_raw_id(&mut self, m: &MessageRef<'_>, raw: &[u8]) -> Reply {
+        let token = format!("\u{1}amiwire-sim-actionid-{}\u{1}", self.st.id);
+        let mut text = Vec::new();
+        for h in m.iter() {
+            if !h.name().is_empty() {
+                text.extend_from_slice(h.name());
+                text.extend_from_slice(b": ");
+            }
+            if h.is("ActionID") && h.value() == raw {
+                text.extend_from_slice(token.as_bytes());
+            } else {
+                text.extend_from_slice(h.value());
+            }
+            text.extend_from_slice(b"\r\n");
+        }
+        text.extend_from_slice(b"\r\n");
+        let mut dec = amiwire::Decoder::with_config(amiwire::DecoderConfig::without_banner());
+        let _ = dec.feed(&text);
+        let mut reply = match dec.decode() {
+            Ok(Some(amiwire::Frame::Message(stand_in))) => self.dispatch(&stand_in),
+            _ => self.dispatch(m),
+        };
+        let put_back = |bytes: &[u8]| replace(bytes, token.as_bytes(), raw);
+        reply.bytes = put_back(&reply.bytes);
+        for e in &mut reply.events {
+            e.text = Arc::new(put_back(&e.text));
+        }
+        if let Some(o) = &mut reply.originate {
+            o.action_id = o
+                .action_id
+                .as_ref()
+                .map(|id| id.replace(&token, &String::from_utf8_lossy(raw)));
+        }
+        reply
+    }
+
+    /// Runs one action: manager.c `process_message`'s checks, then its handler.
+    fn dispatch(&mut self, m: &MessageRef<'_>) -> Reply {
         let id = m.get_str("ActionID");
-        let action = m.get_str("Action").unwrap_or("");
+        // process_message: the first Action that is not empty (GET_HEADER_SKIP_EMPTY).
+        let action = m
+            .get_all("Action")
+            .find(|v| !v.is_empty())
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or("");
         if action.is_empty() {
             return Reply::new(error(id, "Missing action in request"));
         }
@@ -142,4 +194,17 @@ impl Session {
         }
         (entry.handler)(&mut self.st, m, id)
     }
+}
+
+/// `bytes` with every `from` replaced by `to`.
+fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(i) = memchr::memmem::find(rest, from) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(to);
+        rest = &rest[i + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
