@@ -510,19 +510,8 @@ impl Call<'_> {
         let mut redirected = false;
         let mut i = 0;
         while i < steps.len() {
-            let mut step = steps[i].clone();
+            let step = self.step_to(&steps[i]);
             i += 1;
-            step.args = substitute(
-                &step.args,
-                &self.two.name,
-                &self.env.channels,
-                &self.env.random,
-            );
-            self.two.priority = step.priority;
-            if self.two.dialled.is_empty() {
-                // A bridged Dial ends the channel's CDR: its last application stays Dial.
-                self.two.last_app = (step.app.clone(), step.args.clone());
-            }
             let app = step.app.to_ascii_lowercase();
             let args = split_args(&step.args);
             // A Dial's callee channels exist (CEL CHAN_START) before the Dial's Newexten.
@@ -593,6 +582,24 @@ impl Call<'_> {
             let _ = tx.send(false);
         }
         self.end(ev, how);
+    }
+
+    /// The ;2 side comes to `step`: its arguments substituted, its priority and (unless a
+    /// bridged Dial ended its CDR, whose last application stays Dial) its CDR's last
+    /// application.
+    fn step_to(&mut self, step: &crate::dialplan::Step) -> crate::dialplan::Step {
+        let mut step = step.clone();
+        step.args = substitute(
+            &step.args,
+            &self.two.name,
+            &self.env.channels,
+            &self.env.random,
+        );
+        self.two.priority = step.priority;
+        if self.two.dialled.is_empty() {
+            self.two.last_app = (step.app.clone(), step.args.clone());
+        }
+        step
     }
 
     /// Hangs the pair up.
