@@ -400,6 +400,18 @@ enum amiwire_status amiwire_action_encode(const struct amiwire_action *action,
                                           size_t buf_len,
                                           size_t *written);
 
+// `Challenge` (AuthType MD5).
+enum amiwire_status amiwire_action_challenge(struct amiwire_action **out);
+
+// `Ping`.
+enum amiwire_status amiwire_action_ping(struct amiwire_action **out);
+
+// `Logoff`.
+enum amiwire_status amiwire_action_logoff(struct amiwire_action **out);
+
+// `CoreShowChannels` (an event list).
+enum amiwire_status amiwire_action_core_show_channels(struct amiwire_action **out);
+
 // `Login` with a plain secret (the secret is never in any error text).
 enum amiwire_status amiwire_action_login(const uint8_t *username,
                                          size_t username_len,
@@ -413,6 +425,21 @@ enum amiwire_status amiwire_action_login_md5(const uint8_t *username,
                                              const uint8_t *key_hex,
                                              size_t key_hex_len,
                                              struct amiwire_action **out);
+
+// `Command` running the CLI command `cli` (its output: `amiwire_message_output_line`).
+enum amiwire_status amiwire_action_command(const uint8_t *cli,
+                                           size_t cli_len,
+                                           struct amiwire_action **out);
+
+// `Events` with `EventMask: mask` (`on`, `off`, `call,system`…).
+enum amiwire_status amiwire_action_events(const uint8_t *mask,
+                                          size_t mask_len,
+                                          struct amiwire_action **out);
+
+// `Filter` (Operation Add) in the legacy syntax (`Event: Dial.*`, `!Event: Newexten`).
+enum amiwire_status amiwire_action_filter(const uint8_t *filter,
+                                          size_t filter_len,
+                                          struct amiwire_action **out);
 
 // `Filter` (Operation Add) with `MatchCriteria` (Asterisk 21+ syntax).
 enum amiwire_status amiwire_action_filter_criteria(const uint8_t *criteria,

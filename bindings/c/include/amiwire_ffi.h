@@ -211,6 +211,14 @@ amiwire_status amiwire_action_encode(const amiwire_action *action,
                                      size_t buf_len,
                                      size_t *written);
 
+amiwire_status amiwire_action_challenge(amiwire_action **out);
+
+amiwire_status amiwire_action_ping(amiwire_action **out);
+
+amiwire_status amiwire_action_logoff(amiwire_action **out);
+
+amiwire_status amiwire_action_core_show_channels(amiwire_action **out);
+
 amiwire_status amiwire_action_login(const uint8_t *username,
                                     size_t username_len,
                                     const uint8_t *secret,
@@ -222,6 +230,14 @@ amiwire_status amiwire_action_login_md5(const uint8_t *username,
                                         const uint8_t *key_hex,
                                         size_t key_hex_len,
                                         amiwire_action **out);
+
+amiwire_status amiwire_action_command(const uint8_t *cli, size_t cli_len, amiwire_action **out);
+
+amiwire_status amiwire_action_events(const uint8_t *mask, size_t mask_len, amiwire_action **out);
+
+amiwire_status amiwire_action_filter(const uint8_t *filter,
+                                     size_t filter_len,
+                                     amiwire_action **out);
 
 amiwire_status amiwire_action_filter_criteria(const uint8_t *criteria,
                                               size_t criteria_len,

@@ -1165,28 +1165,29 @@ pub unsafe extern "C" fn amiwire_action_encode(
     })
 }
 
-macro_rules! simple_action {
-    ($(#[$doc:meta])* $fname:ident => $ctor:expr) => {
-        $(#[$doc])*
-        #[no_mangle]
-        pub unsafe extern "C" fn $fname(out: *mut *mut amiwire_action) -> amiwire_status {
-            guard(|| new_action($ctor, out))
-        }
-    };
+/// `Challenge` (AuthType MD5).
+#[no_mangle]
+pub unsafe extern "C" fn amiwire_action_challenge(out: *mut *mut amiwire_action) -> amiwire_status {
+    guard(|| new_action(Action::challenge(), out))
 }
 
-simple_action!(
-    /// `Challenge` (AuthType MD5).
-    amiwire_action_challenge => Action::challenge());
-simple_action!(
-    /// `Ping`.
-    amiwire_action_ping => Action::ping());
-simple_action!(
-    /// `Logoff`.
-    amiwire_action_logoff => Action::logoff());
-simple_action!(
-    /// `CoreShowChannels` (an event list).
-    amiwire_action_core_show_channels => Action::core_show_channels());
+/// `Ping`.
+#[no_mangle]
+pub unsafe extern "C" fn amiwire_action_ping(out: *mut *mut amiwire_action) -> amiwire_status {
+    guard(|| new_action(Action::ping(), out))
+}
+
+/// `Logoff`.
+#[no_mangle]
+pub unsafe extern "C" fn amiwire_action_logoff(out: *mut *mut amiwire_action) -> amiwire_status {
+    guard(|| new_action(Action::logoff(), out))
+}
+
+/// `CoreShowChannels` (an event list).
+#[no_mangle]
+pub unsafe extern "C" fn amiwire_action_core_show_channels(out: *mut *mut amiwire_action) -> amiwire_status {
+    guard(|| new_action(Action::core_show_channels(), out))
+}
 
 /// `Login` with a plain secret (the secret is never in any error text).
 #[no_mangle]
@@ -1220,33 +1221,47 @@ pub unsafe extern "C" fn amiwire_action_login_md5(
     })
 }
 
-macro_rules! one_arg_action {
-    ($(#[$doc:meta])* $fname:ident, $arg:ident => $ctor:expr) => {
-        $(#[$doc])*
-        #[no_mangle]
-        pub unsafe extern "C" fn $fname(
-            $arg: *const u8,
-            len: usize,
-            out: *mut *mut amiwire_action,
-        ) -> amiwire_status {
-            guard(|| {
-                // SAFETY: documented contract.
-                let $arg = unsafe { text($arg, len)? };
-                new_action($ctor, out)
-            })
-        }
-    };
+/// `Command` running the CLI command `cli` (its output: `amiwire_message_output_line`).
+#[no_mangle]
+pub unsafe extern "C" fn amiwire_action_command(
+    cli: *const u8,
+    cli_len: usize,
+    out: *mut *mut amiwire_action,
+) -> amiwire_status {
+    guard(|| {
+        // SAFETY: documented contract.
+        let cli = unsafe { text(cli, cli_len)? };
+        new_action(Action::command(cli), out)
+    })
 }
 
-one_arg_action!(
-    /// `Command` running the CLI command `cli` (its output: `amiwire_message_output_line`).
-    amiwire_action_command, cli => Action::command(cli));
-one_arg_action!(
-    /// `Events` with `EventMask: mask` (`on`, `off`, `call,system`…).
-    amiwire_action_events, mask => Action::events(mask));
-one_arg_action!(
-    /// `Filter` (Operation Add) in the legacy syntax (`Event: Dial.*`, `!Event: Newexten`).
-    amiwire_action_filter, filter => Action::filter_add(filter));
+/// `Events` with `EventMask: mask` (`on`, `off`, `call,system`…).
+#[no_mangle]
+pub unsafe extern "C" fn amiwire_action_events(
+    mask: *const u8,
+    mask_len: usize,
+    out: *mut *mut amiwire_action,
+) -> amiwire_status {
+    guard(|| {
+        // SAFETY: documented contract.
+        let mask = unsafe { text(mask, mask_len)? };
+        new_action(Action::events(mask), out)
+    })
+}
+
+/// `Filter` (Operation Add) in the legacy syntax (`Event: Dial.*`, `!Event: Newexten`).
+#[no_mangle]
+pub unsafe extern "C" fn amiwire_action_filter(
+    filter: *const u8,
+    filter_len: usize,
+    out: *mut *mut amiwire_action,
+) -> amiwire_status {
+    guard(|| {
+        // SAFETY: documented contract.
+        let filter = unsafe { text(filter, filter_len)? };
+        new_action(Action::filter_add(filter), out)
+    })
+}
 
 /// `Filter` (Operation Add) with `MatchCriteria` (Asterisk 21+ syntax).
 #[no_mangle]
