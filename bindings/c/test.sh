@@ -33,7 +33,8 @@ if grep -q '^#' "$here/include/amiwire_ffi.h"; then echo "amiwire_ffi.h has prep
 ok "amiwire_ffi.h has no preprocessor lines (PHP FFI::cdef)"
 
 step "building libamiwire and amiwire-sim"
-cargo build -q -p amiwire-ffi -p amiwire-sim
+cargo build -q -p amiwire-ffi
+cargo build -q -p amiwire-sim
 lib="$root/target/debug"
 cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -g -I"$here/include")
 libs=(-lpthread -ldl -lm)

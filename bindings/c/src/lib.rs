@@ -159,7 +159,9 @@ impl amiwire_status {
             AMIWIRE_CLOSE_LOGOFF => "logged off",
             AMIWIRE_CLOSE_PEER_CLOSED => "the server closed the connection",
             AMIWIRE_CLOSE_LOGIN_FAILED => "login refused",
-            AMIWIRE_CLOSE_CLOSED_DURING_LOGIN => "the server closed the connection during the login",
+            AMIWIRE_CLOSE_CLOSED_DURING_LOGIN => {
+                "the server closed the connection during the login"
+            }
             AMIWIRE_CLOSE_INVALID_LOGIN => "the login cannot be sent",
             AMIWIRE_CLOSE_LOGIN_TIMEOUT => "no login answer in time",
             AMIWIRE_CLOSE_KEEPALIVE_TIMEOUT => "keepalive Ping unanswered",
@@ -1185,7 +1187,9 @@ pub unsafe extern "C" fn amiwire_action_logoff(out: *mut *mut amiwire_action) ->
 
 /// `CoreShowChannels` (an event list).
 #[no_mangle]
-pub unsafe extern "C" fn amiwire_action_core_show_channels(out: *mut *mut amiwire_action) -> amiwire_status {
+pub unsafe extern "C" fn amiwire_action_core_show_channels(
+    out: *mut *mut amiwire_action,
+) -> amiwire_status {
     guard(|| new_action(Action::core_show_channels(), out))
 }
 
@@ -1290,7 +1294,12 @@ pub unsafe extern "C" fn amiwire_action_getvar(
 ) -> amiwire_status {
     guard(|| {
         // SAFETY: documented contracts.
-        let (v, c) = unsafe { (text(variable, variable_len)?, opt_text(channel, channel_len)?) };
+        let (v, c) = unsafe {
+            (
+                text(variable, variable_len)?,
+                opt_text(channel, channel_len)?,
+            )
+        };
         new_action(Action::getvar(v, c), out)
     })
 }
@@ -1671,7 +1680,12 @@ impl RespMsgs {
     fn new(r: &Response) -> Box<RespMsgs> {
         Box::new(RespMsgs {
             message: amiwire_message::owned(r.message.clone()),
-            items: r.events.iter().cloned().map(amiwire_message::owned).collect(),
+            items: r
+                .events
+                .iter()
+                .cloned()
+                .map(amiwire_message::owned)
+                .collect(),
             complete: r.complete.clone().map(amiwire_message::owned),
             originate: r.originate.clone().map(amiwire_message::owned),
         })
@@ -1868,9 +1882,7 @@ pub unsafe extern "C" fn amiwire_connection_logoff(
 
 /// Ends the connection for good: pending actions fail, then `AMIWIRE_OUTPUT_CLOSED`.
 #[no_mangle]
-pub unsafe extern "C" fn amiwire_connection_close(
-    conn: *mut amiwire_connection,
-) -> amiwire_status {
+pub unsafe extern "C" fn amiwire_connection_close(conn: *mut amiwire_connection) -> amiwire_status {
     guard(|| {
         // SAFETY: documented contracts.
         let c = unsafe { conn_mut(conn)? };
@@ -2765,6 +2777,16 @@ mod tests {
         assert!(c.instant(u64::MAX) > c.base);
         assert_eq!(c.ms(c.instant(1500)), 1500);
         assert_eq!(c.ms(c.base), 1000);
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status() {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let st = guard(|| panic!("boom"));
+        std::panic::set_hook(prev);
+        assert_eq!(st, AMIWIRE_PANIC);
+        guard_void(|| panic!("boom"));
     }
 
     #[test]
