@@ -49,6 +49,15 @@ for e in oneshot events originate; do
     gcc "${cflags[@]}" -fsanitize=address,undefined -fno-sanitize-recover=all \
         "$here/examples/$e.c" "$lib/libamiwire.a" "${libs[@]}" -o "$out/$e"
 done
+# pkg-config, from the template
+mkdir -p "$out/pc"
+"$here/make-pc.sh" "$out/prefix" >"$out/pc/amiwire.pc"
+mkdir -p "$out/prefix/lib" "$out/prefix/include"
+cp "$lib/libamiwire.a" "$out/prefix/lib/" && cp "$here/include/amiwire.h" "$out/prefix/include/"
+# shellcheck disable=SC2046
+gcc -std=c11 "$here/tests/unit.c" $(PKG_CONFIG_PATH="$out/pc" pkg-config --static --cflags --libs amiwire) -o "$out/unit-pc"
+"$out/unit-pc" "$root/crates/amiwire/tests/data" >/dev/null
+ok "amiwire.pc: compiled and linked with pkg-config --static"
 g++ -x c++ -Wall -Wextra -Werror -I"$here/include" -fsyntax-only - <<<'#include "amiwire.h"'
 ok "compiled (the header also compiles as C++)"
 

@@ -108,25 +108,29 @@ static int pump(amiwire_connection *conn, int fd, int max_wait_ms) {
         uint64_t d = deadline > now ? deadline - now : 0;
         if (d < (uint64_t)wait) wait = (int)d;
     }
-    if (fd < 0) {
+    /* bytes read but not yet taken (the decoder was full): fed before reading more */
+    static uint8_t buf[16384];
+    static size_t pend_at = 0, pend_len = 0;
+    if (pend_at < pend_len) {
+        size_t taken;
+        TRY("receive", amiwire_connection_receive(conn, buf + pend_at, pend_len - pend_at, &taken));
+        pend_at += taken;
+    } else if (fd < 0) {
         struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     } else {
         struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, wait);
-        if (r > 0) {
-            uint8_t buf[16384];
+        if (poll(&p, 1, wait) > 0) {
             ssize_t n = recv(fd, buf, sizeof buf, 0);
-            if (n <= 0 && !(n < 0 && errno == EINTR)) {
+            if (n < 0 && errno == EINTR) return 0;
+            if (n <= 0) {
                 TRY("receive_eof", amiwire_connection_receive_eof(conn));
                 return -1;
             }
-            for (size_t at = 0; n > 0 && at < (size_t)n;) {
-                size_t taken;
-                TRY("receive", amiwire_connection_receive(conn, buf + at, (size_t)n - at, &taken));
-                at += taken;
-                if (taken == 0) break; /* decoder full: the caller drains poll_output first */
-            }
+            size_t taken;
+            TRY("receive", amiwire_connection_receive(conn, buf, (size_t)n, &taken));
+            pend_at = taken;
+            pend_len = (size_t)n; /* the rest, if any, goes in at the next round */
         }
     }
     TRY("handle_timeout", amiwire_connection_handle_timeout(conn, now_ms()));
