@@ -128,6 +128,21 @@ static void test_decoder(void) {
         }
     }
     CHECK(banners == 1 && messages == 2);
+    /* the old Command framing: raw output lines in the body */
+    {
+        amiwire_decoder *o = NULL;
+        amiwire_frame_kind k;
+        const amiwire_message *m;
+        const uint8_t *v; size_t vl, count = 0;
+        CHECK(amiwire_decoder_new(false, &o) == AMIWIRE_OK);
+        CHECK(amiwire_decoder_feed(o, S("Response: Follows\r\nPrivilege: Command\r\nfoo\nbar\n--END COMMAND--\r\n\r\n"), &taken) == AMIWIRE_OK);
+        CHECK(amiwire_decoder_decode(o, &k, &m) == AMIWIRE_OK && k == AMIWIRE_FRAME_MESSAGE);
+        if (k == AMIWIRE_FRAME_MESSAGE) {
+            CHECK(amiwire_message_output_line_count(m, &count) == AMIWIRE_OK && count == 2);
+            CHECK(amiwire_message_output_line(m, 1, &v, &vl) == AMIWIRE_OK && eq(v, vl, "bar"));
+        }
+        amiwire_decoder_free(o);
+    }
     /* a cut message */
     CHECK(amiwire_decoder_feed(d, S("Event: X\r\n"), &taken) == AMIWIRE_OK);
     CHECK(amiwire_decoder_finish(d) == AMIWIRE_DECODE_TRUNCATED);
