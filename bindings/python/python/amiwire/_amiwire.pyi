@@ -1,13 +1,11 @@
-"""Type stubs of the compiled sans-io core (amiwire._amiwire); checked with mypy.stubtest."""
+"""Type stubs of the compiled module (amiwire's Rust core)."""
 
-from typing import Any, Iterator, Literal, Mapping, Optional, Sequence, Tuple, Union, final
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, Optional, Sequence, Tuple, Union, final
 
 __version__: str
 
 _Value = Union[str, int, float, bool, None, Sequence[Union[str, int, float, bool]]]
-_Headers = Union[Mapping[str, _Value], Sequence[Tuple[str, _Value]]]
-
-# --- exceptions -------------------------------------------------------------------------
+_Headers = Union[Mapping[str, _Value], Iterable[Tuple[str, _Value]]]
 
 class AmiError(Exception): ...
 class UsageError(AmiError): ...
@@ -23,42 +21,34 @@ class OriginateResultUnavailable(UsageError): ...
 class PeerError(AmiError): ...
 class ProtocolError(PeerError): ...
 class DecodeError(PeerError): ...
-
 class LoginFailed(PeerError):
     message: str
-
 class ConnectionLost(PeerError):
     reason: CloseReason
-
 class ActionFailed(AmiError):
     action_id: str
     sent: bool
-
 class ActionTimeout(ActionFailed): ...
 class ActionLost(ActionFailed): ...
-
 class ListTruncated(ActionFailed):
     partial: Response
-
 class ListTooLong(ActionFailed): ...
-
-# --- messages ---------------------------------------------------------------------------
 
 @final
 class Message:
     def __new__(cls, data: bytes) -> Message: ...
     def __getitem__(self, key: str) -> str: ...
-    def get(self, key: str, default: Optional[Any] = None) -> Any: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
     def get_bytes(self, key: str) -> Optional[bytes]: ...
     def get_all(self, key: str) -> list[str]: ...
     def __contains__(self, key: str) -> bool: ...
     def __len__(self) -> int: ...
-    def __iter__(self) -> Iterator[tuple[str, str]]: ...
-    def items(self) -> list[tuple[str, str]]: ...
+    def __iter__(self) -> Iterator[Tuple[str, str]]: ...
+    def items(self) -> list[Tuple[str, str]]: ...
     def keys(self) -> list[str]: ...
     def to_dict(self) -> dict[str, str]: ...
     @property
-    def kind(self) -> Literal["event", "response", "action", "other"]: ...
+    def kind(self) -> str: ...
     @property
     def name(self) -> Optional[str]: ...
     @property
@@ -66,12 +56,11 @@ class Message:
     @property
     def output(self) -> list[str]: ...
     @property
-    def chan_variables(self) -> list[tuple[Optional[str], str, str]]: ...
+    def chan_variables(self) -> list[Tuple[Optional[str], str, str]]: ...
     @property
     def raw(self) -> bytes: ...
     def __bytes__(self) -> bytes: ...
-    def __eq__(self, value: object, /) -> bool: ...
-    def __ne__(self, value: object, /) -> bool: ...
+    def __eq__(self, other: object) -> bool: ...
 
 @final
 class Decoder:
@@ -93,8 +82,6 @@ class Decoder:
     def errors(self) -> list[DecodeError]: ...
     def take_errors(self) -> list[DecodeError]: ...
 
-# --- actions ----------------------------------------------------------------------------
-
 @final
 class Action:
     def __new__(cls, name: str, headers: Optional[_Headers] = None, /, **more: _Value) -> Action: ...
@@ -109,7 +96,7 @@ class Action:
     def action_id(self, id: str) -> None: ...
     def get(self, key: str) -> Optional[str]: ...
     @property
-    def headers(self) -> list[tuple[str, str]]: ...
+    def headers(self) -> list[Tuple[str, str]]: ...
     def validate(self) -> None: ...
     def encode(self) -> bytes: ...
     def __bytes__(self) -> bytes: ...
@@ -160,8 +147,6 @@ class Action:
         channel_id: Optional[str] = None,
     ) -> Action: ...
 
-# --- filters and call files -------------------------------------------------------------
-
 @final
 class Filter:
     @staticmethod
@@ -191,8 +176,8 @@ class Filter:
     @staticmethod
     def manager_conf(text: str) -> Filter: ...
     def matches(self, message: Message) -> bool: ...
-    def __and__(self, value: Filter, /) -> Filter: ...
-    def __or__(self, value: Filter, /) -> Filter: ...
+    def __and__(self, other: Filter) -> Filter: ...
+    def __or__(self, other: Filter) -> Filter: ...
     def __invert__(self) -> Filter: ...
 
 @final
@@ -221,8 +206,6 @@ class CallFile:
     @property
     def retries(self) -> int: ...
 
-# --- the connection and its outputs -----------------------------------------------------
-
 @final
 class Response:
     @property
@@ -242,29 +225,17 @@ class Response:
     @property
     def output(self) -> list[str]: ...
     @property
-    def refusal(self) -> Optional[Literal["permission_denied", "unknown_action", "other"]]: ...
+    def refusal(self) -> Optional[str]: ...
     @property
     def text(self) -> Optional[str]: ...
     def __getitem__(self, key: str) -> str: ...
-    def get(self, key: str, default: Optional[Any] = None) -> Any: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
     def __contains__(self, key: str) -> bool: ...
 
 @final
 class CloseReason:
     @property
-    def kind(
-        self,
-    ) -> Literal[
-        "logoff",
-        "peer_closed",
-        "login_failed",
-        "closed_during_login",
-        "invalid_login",
-        "login_timeout",
-        "keepalive_timeout",
-        "local",
-        "protocol",
-    ]: ...
+    def kind(self) -> str: ...
     @property
     def message(self) -> str: ...
     @property
@@ -272,29 +243,29 @@ class CloseReason:
 
 @final
 class Connected:
-    __match_args__ = ("banner",)
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def banner(self) -> str: ...
 
 @final
 class LoggedIn:
-    __match_args__ = ()
+    __match_args__: ClassVar[tuple[str, ...]]
 
 @final
 class EventReceived:
-    __match_args__ = ("message",)
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def message(self) -> Message: ...
 
 @final
 class Completed:
-    __match_args__ = ("response",)
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def response(self) -> Response: ...
 
 @final
 class Failed:
-    __match_args__ = ("action_id", "error")
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def action_id(self) -> str: ...
     @property
@@ -302,19 +273,19 @@ class Failed:
 
 @final
 class Unmatched:
-    __match_args__ = ("message",)
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def message(self) -> Message: ...
 
 @final
 class DecodeFailed:
-    __match_args__ = ("error",)
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def error(self) -> DecodeError: ...
 
 @final
 class Closed:
-    __match_args__ = ("reason",)
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def reason(self) -> CloseReason: ...
 
@@ -327,14 +298,14 @@ class Connection:
         username: Optional[str] = None,
         secret: Optional[str] = None,
         *,
-        auth: Optional[Literal["plain", "md5"]] = None,
+        auth: Optional[str] = None,
         events: Optional[str] = None,
-        action_timeout: Optional[float] = ...,
-        login_timeout: Optional[float] = ...,
+        action_timeout: Optional[float] = 30.0,
+        login_timeout: Optional[float] = 10.0,
         keepalive: Optional[float] = None,
-        pong_timeout: Optional[float] = ...,
+        pong_timeout: Optional[float] = 10.0,
         max_pending: int = 1024,
-        max_queued_bytes: int = ...,
+        max_queued_bytes: int = 1048576,
         max_list_items: int = 100000,
         resumable: bool = False,
         action_id_prefix: Optional[str] = None,
