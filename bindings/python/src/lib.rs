@@ -1426,8 +1426,10 @@ macro_rules! output_class {
         #[pymethods]
         impl $name {
             #[classattr]
-            fn __match_args__() -> Vec<&'static str> {
-                vec![$(stringify!($field)),*]
+            fn __match_args__(py: Python<'_>) -> PyResult<Py<PyTuple>> {
+                // A tuple: `match` refuses any other sequence.
+                let names: Vec<&'static str> = vec![$(stringify!($field)),*];
+                Ok(PyTuple::new(py, names)?.unbind())
             }
 
             fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

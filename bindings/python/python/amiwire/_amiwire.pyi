@@ -243,29 +243,29 @@ class CloseReason:
 
 @final
 class Connected:
-    __match_args__: ClassVar[list[str]]
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def banner(self) -> str: ...
 
 @final
 class LoggedIn:
-    __match_args__: ClassVar[list[str]]
+    __match_args__: ClassVar[tuple[str, ...]]
 
 @final
 class EventReceived:
-    __match_args__: ClassVar[list[str]]
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def message(self) -> Message: ...
 
 @final
 class Completed:
-    __match_args__: ClassVar[list[str]]
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def response(self) -> Response: ...
 
 @final
 class Failed:
-    __match_args__: ClassVar[list[str]]
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def action_id(self) -> str: ...
     @property
@@ -273,19 +273,19 @@ class Failed:
 
 @final
 class Unmatched:
-    __match_args__: ClassVar[list[str]]
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def message(self) -> Message: ...
 
 @final
 class DecodeFailed:
-    __match_args__: ClassVar[list[str]]
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def error(self) -> DecodeError: ...
 
 @final
 class Closed:
-    __match_args__: ClassVar[list[str]]
+    __match_args__: ClassVar[tuple[str, ...]]
     @property
     def reason(self) -> CloseReason: ...
 
