@@ -43,8 +43,20 @@ final class Sim
     /** Sends a control command and waits for its `ok …` line; returns it. */
     public function command(string $cmd, float $timeout = 30.0): string
     {
+        $this->post($cmd);
+        return $this->expectOk($cmd, $timeout);
+    }
+
+    /** Sends a control command without waiting (read its answer with expectOk()). */
+    public function post(string $cmd): void
+    {
         fwrite($this->stdin, $cmd . "\n");
         fflush($this->stdin);
+    }
+
+    /** Waits for the `ok …` line of a command sent with post(). */
+    public function expectOk(string $cmd, float $timeout = 30.0): string
+    {
         $deadline = microtime(true) + $timeout;
         while (true) {
             $line = $this->readLine(max(0.0, $deadline - microtime(true)));
