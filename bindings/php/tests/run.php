@@ -229,16 +229,71 @@ $tests['injection: CR/LF in any header is InvalidArgumentException and nothing i
     $c->logoff();
 };
 
-$tests['timeout: a per-action deadline is TimeoutException (sent), the session goes on'] = static function () use ($opts): void {
-    $c = Client::connect($opts());
-    $t0 = hrtime(true);
-    $e = throws(TimeoutException::class, fn () => $c->send('WaitEvent', ['Timeout' => '2'], timeout: 0.3), 'WaitEvent 2 s with a 0.3 s deadline');
-    $took = (hrtime(true) - $t0) / 1e9;
-    check($took >= 0.29 && $took < 1.5, "deadline kept: {$took}s");
-    check($e->mayHaveBeenCarriedOut(), 'it was sent');
-    // The late answer is dropped; the next action gets its own.
-    eq('Pong', $c->send('Ping', timeout: 5.0)->get('Ping'), 'next action');
-    $c->logoff();
+/**
+ * Starts tests/fake_ami.php in $mode (a scripted peer in its own process) and returns its
+ * process and port.
+ *
+ * @return array{0: resource, 1: int}
+ */
+function fakeAmi(string $mode): array
+{
+    $p = proc_open([PHP_BINARY, __DIR__ . '/fake_ami.php', $mode], [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['file', '/dev/null', 'w']], $pipes);
+    $line = (string) fgets($pipes[1]);
+    if (!preg_match('/^listening (\d+)/', $line, $m)) {
+        throw new \RuntimeException("fake_ami.php did not start: $line");
+    }
+    return [$p, (int) $m[1]];
+}
+
+$tests['timeout: a per-action deadline is TimeoutException (sent), without sleeping'] = static function () use ($opts): void {
+    [$proc, $port] = fakeAmi('silent');
+    try {
+        $c = Client::connect($opts(['port' => $port, 'md5' => false]));
+        $t0 = hrtime(true);
+        $e = throws(TimeoutException::class, fn () => $c->send('Ping', timeout: 0.3), 'no answer within 0.3 s');
+        $took = (hrtime(true) - $t0) / 1e9;
+        check($took >= 0.29 && $took < 1.0, "deadline kept: {$took}s");
+        check($e->mayHaveBeenCarriedOut(), 'it was sent');
+        // The late answer would be dropped; the session goes on.
+        $id = $c->submit('Ping', timeout: 0.1);
+        throws(TimeoutException::class, fn () => $c->result($id), 'the next one too');
+        $c->close();
+    } finally {
+        proc_terminate($proc);
+        proc_close($proc);
+    }
+};
+
+$tests['timeout: the option timeout is the default per-action deadline'] = static function () use ($opts): void {
+    [$proc, $port] = fakeAmi('silent');
+    try {
+        $c = Client::connect($opts(['port' => $port, 'md5' => false, 'timeout' => 0.2]));
+        $t0 = hrtime(true);
+        throws(TimeoutException::class, fn () => $c->command('core show version'), 'default deadline');
+        $took = (hrtime(true) - $t0) / 1e9;
+        check($took >= 0.19 && $took < 1.0, "deadline kept: {$took}s");
+        $c->close();
+    } finally {
+        proc_terminate($proc);
+        proc_close($proc);
+    }
+};
+
+$tests['connection lost: a list cut short is ConnectionLostException with the partial list'] = static function () use ($opts): void {
+    [$proc, $port] = fakeAmi('cut-list');
+    try {
+        $c = Client::connect($opts(['port' => $port, 'md5' => false]));
+        $e = throws(ConnectionLostException::class, fn () => $c->send('CoreShowChannels'), 'cut list');
+        check($e->mayHaveBeenCarriedOut(), 'sent');
+        $p = $e->partial();
+        check($p !== null, 'partial response');
+        eq(1, count($p->events()), 'the one complete item');
+        eq('CoreShowChannel', $p->events()[0]->name(), 'item');
+        $c->close();
+    } finally {
+        proc_terminate($proc);
+        proc_close($proc);
+    }
 };
 
 $tests['events: a filtered event stream across a simulator restart (filters replayed by the core)'] = static function () use ($opts, $sim): void {
