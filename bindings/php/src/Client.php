@@ -83,7 +83,7 @@ final class Client
      *
      * @param array<string, mixed> $options
      */
-    public function __construct(array $options)
+    public function __construct(#[\SensitiveParameter] array $options)
     {
         $known = ['host', 'port', 'username', 'secret', 'md5', 'events', 'timeout', 'connect_timeout',
             'login_timeout', 'keepalive', 'reconnect', 'reconnect_delay', 'reconnect_max_delay',
@@ -139,7 +139,7 @@ final class Client
      * @param array<string, mixed> $options see {@see __construct()}
      * @throws LoginFailedException|ConnectionLostException|TimeoutException|ProtocolException
      */
-    public static function connect(array $options): self
+    public static function connect(#[\SensitiveParameter] array $options): self
     {
         $c = new self($options);
         $c->open();
@@ -153,7 +153,7 @@ final class Client
      *
      * @param array<string, mixed> $options
      */
-    public static function fromEnv(array $options = []): self
+    public static function fromEnv(#[\SensitiveParameter] array $options = []): self
     {
         $env = static fn (string $k): ?string => ($v = getenv($k)) === false || $v === '' ? null : $v;
         $base = [

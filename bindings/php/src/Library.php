@@ -7,7 +7,7 @@ namespace Amiwire;
  * Loads libamiwire (the C ABI of the Rust core) through PHP FFI, once per path.
  *
  * Where it looks: the explicit path given, then the `AMIWIRE_LIB` environment variable, then
- * the repository's `target/release/libamiwire.so` and `target/debug/libamiwire.so`. The
+ * the repository's `target/release/libamiwire_php.so` and `target/debug/libamiwire_php.so`. The
  * declarations come from `amiwire.ffi.h` next to this package (the C header without the
  * preprocessor, generated from `include/amiwire.h`).
  *
@@ -62,7 +62,7 @@ final class Library
         $root = dirname(__DIR__, 3);
         $tried = [];
         foreach (['release', 'debug'] as $profile) {
-            $p = "$root/target/$profile/libamiwire.so";
+            $p = "$root/target/$profile/libamiwire_php.so";
             if (is_file($p)) {
                 return $p;
             }
