@@ -144,9 +144,12 @@ $tests['callback.php: served by php -S, validated, injection refused, JSON with 
         $nc = waitEvent($watch, fn ($e) => $e->is('Newchannel'), 5.0);
         check($nc !== null && str_starts_with((string) $nc->get('Channel'), 'Local/110@test'), 'the call was placed');
         // Defaults: c from AMIWIRE_CONTEXT or "default", p = 1; a failed call is 502 with the result.
-        [$status, , $body] = $srv->get('/?num=100&cid=999');
-        eq(502, $status, 'call to a missing extension: ' . $body);
-        eq('Failure', json_decode($body, true)['response'] ?? null, 'failure result');
+        [$status, , $body] = $srv->get('/?num=100&cid=999&c=test');
+        eq(502, $status, 'a call that fails: ' . $body);
+        eq('Failure', json_decode($body, true)['response'] ?? null, 'the failed OriginateResponse');
+        [$status, , $body] = $srv->get('/?num=100&cid=110');
+        eq(502, $status, 'the default context (no such one in the simulator): ' . $body);
+        eq('other', json_decode($body, true)['kind'] ?? null, 'refused by Asterisk');
     } finally {
         $watch->logoff();
         $srv->stop();
