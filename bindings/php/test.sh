@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The PHP binding's suite: installs php-cli when missing (Debian's, with FFI), builds
-# amiwire-ffi (libamiwire.so) and amiwire-sim, checks the FFI header is current, and runs
+# amiwire-php-shim (libamiwire_php.so; amiwire-ffi once it lands) and amiwire-sim, checks the FFI header is current, and runs
 # tests/run.php against the simulator. Ends with "N passed, N failed"; non-zero on failure.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,14 +18,14 @@ php -r 'exit(version_compare(PHP_VERSION, "8.2.0", ">=") && extension_loaded("FF
   exit 1
 }
 
-echo "== building amiwire-ffi and amiwire-sim"
+echo "== building amiwire-php-shim and amiwire-sim"
 cd "$root"
-cargo build --quiet -p amiwire-ffi -p amiwire-sim
+cargo build --quiet -p amiwire-php-shim -p amiwire-sim
 target="${CARGO_TARGET_DIR:-$root/target}"
-export AMIWIRE_LIB="${AMIWIRE_LIB:-$target/debug/libamiwire.so}"
+export AMIWIRE_LIB="${AMIWIRE_LIB:-$target/debug/libamiwire_php.so}"
 export AMIWIRE_SIM="${AMIWIRE_SIM:-$target/debug/amiwire-sim}"
 
-echo "== FFI header is generated from include/amiwire.h and current"
+echo "== FFI header is generated from the shim header and current"
 php "$here/tools/gen-ffi-header.php" --check
 
 echo "== php $(php -r 'echo PHP_VERSION;') suite against amiwire-sim"

@@ -50,7 +50,7 @@ pub const AMIWIRE_PHP_OUT_CONNECTED: i32 = 1;
 pub const AMIWIRE_PHP_OUT_LOGGED_IN: i32 = 2;
 /// An event: `message`.
 pub const AMIWIRE_PHP_OUT_EVENT: i32 = 3;
-/// A result: `response` (see [`put_response`]).
+/// A result: `response` (`string id, string action, u32 success, string refusal, message, u32 n + n list items, completion or absent, OriginateResponse or absent, u32 n + n Command output lines`).
 pub const AMIWIRE_PHP_OUT_RESPONSE: i32 = 4;
 /// A failed action: `string id, string kind (timeout|closed|truncated|list_too_long), u32 sent,
 /// u32 has_partial, [response]`.
@@ -249,7 +249,12 @@ pub unsafe extern "C" fn amiwire_php_free(c: *mut AmiwirePhpConn) {
 ///
 /// # Safety
 /// `c` must be NULL or a live pointer from [`amiwire_php_new`], not used concurrently.
-unsafe fn with<T>(c: *mut AmiwirePhpConn, null: T, panic: T, f: impl FnOnce(&mut AmiwirePhpConn) -> T) -> T {
+unsafe fn with<T>(
+    c: *mut AmiwirePhpConn,
+    null: T,
+    panic: T,
+    f: impl FnOnce(&mut AmiwirePhpConn) -> T,
+) -> T {
     if c.is_null() {
         return null;
     }
@@ -284,7 +289,11 @@ pub unsafe extern "C" fn amiwire_php_buf_len(c: *mut AmiwirePhpConn) -> usize {
 /// # Safety
 /// `c` as above; `data` NULL or valid for `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn amiwire_php_receive(c: *mut AmiwirePhpConn, data: *const u8, len: usize) -> usize {
+pub unsafe extern "C" fn amiwire_php_receive(
+    c: *mut AmiwirePhpConn,
+    data: *const u8,
+    len: usize,
+) -> usize {
     // SAFETY: forwarded from the caller.
     unsafe { with(c, 0, 0, |c| c.conn.receive(bytes(data, len))) }
 }
@@ -391,8 +400,7 @@ pub unsafe extern "C" fn amiwire_php_send(
                 rest = &rest[4 + n..];
                 Some(text(s))
             };
-            loop {
-                let Some(k) = take() else { break };
+            while let Some(k) = take() {
                 let Some(v) = take() else {
                     c.buf.clear();
                     c.buf.extend_from_slice(b"malformed header list");
@@ -404,12 +412,20 @@ pub unsafe extern "C" fn amiwire_php_send(
                     action.push_header(&k, &v);
                 }
             }
+            if !rest.is_empty() {
+                c.buf.clear();
+                c.buf.extend_from_slice(b"malformed header list");
+                return AMIWIRE_PHP_INVALID;
+            }
             let now = c.instant(now_ms);
             let sent = if timeout_ms < 0 {
                 c.conn.send(action, now)
             } else {
-                c.conn
-                    .send_with_timeout(action, Duration::from_millis(timeout_ms.unsigned_abs()), now)
+                c.conn.send_with_timeout(
+                    action,
+                    Duration::from_millis(timeout_ms.unsigned_abs()),
+                    now,
+                )
             };
             match sent {
                 Ok(id) => {
@@ -542,5 +558,189 @@ pub unsafe extern "C" fn amiwire_php_poll(c: *mut AmiwirePhpConn) -> i32 {
                 _ => AMIWIRE_PHP_OUT_OTHER,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(user: &str, secret: &str) -> *mut AmiwirePhpConn {
+        // SAFETY: the pointers are valid for their lengths during the call.
+        unsafe {
+            amiwire_php_new(
+                user.as_ptr(),
+                user.len(),
+                secret.as_ptr(),
+                secret.len(),
+                0,
+                std::ptr::null(),
+                0,
+                0,
+                1000,
+                1000,
+                0,
+                10,
+                0,
+                5000,
+            )
+        }
+    }
+
+    fn buf(c: *mut AmiwirePhpConn) -> Vec<u8> {
+        // SAFETY: `c` is live; the buffer is valid for its length until the next call.
+        unsafe {
+            let p = amiwire_php_buf(c);
+            let n = amiwire_php_buf_len(c);
+            if n == 0 {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts(p, n).to_vec()
+            }
+        }
+    }
+
+    fn pack(pairs: &[(&str, &str)]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for (k, val) in pairs {
+            put_str(&mut v, k.as_bytes());
+            put_str(&mut v, val.as_bytes());
+        }
+        v
+    }
+
+    fn send(c: *mut AmiwirePhpConn, name: &str, h: &[(&str, &str)], timeout: i64, now: u64) -> i32 {
+        let p = pack(h);
+        // SAFETY: `c` is live; the pointers are valid for their lengths.
+        unsafe {
+            amiwire_php_send(
+                c,
+                name.as_ptr(),
+                name.len(),
+                p.as_ptr(),
+                p.len(),
+                timeout,
+                now,
+            )
+        }
+    }
+
+    #[test]
+    fn null_pointers_are_errors_not_crashes() {
+        // SAFETY: NULL is what is being tested; every function checks it.
+        unsafe {
+            assert!(amiwire_php_new(
+                std::ptr::null(),
+                0,
+                std::ptr::null(),
+                0,
+                0,
+                std::ptr::null(),
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0
+            )
+            .is_null());
+            amiwire_php_free(std::ptr::null_mut());
+            assert_eq!(amiwire_php_poll(std::ptr::null_mut()), AMIWIRE_PHP_OUT_NONE);
+            assert_eq!(amiwire_php_timeout(std::ptr::null_mut()), -1);
+            assert_eq!(
+                amiwire_php_send(
+                    std::ptr::null_mut(),
+                    std::ptr::null(),
+                    0,
+                    std::ptr::null(),
+                    0,
+                    -1,
+                    0
+                ),
+                AMIWIRE_PHP_NULL
+            );
+            assert!(amiwire_php_buf(std::ptr::null_mut()).is_null());
+        }
+    }
+
+    #[test]
+    fn crlf_is_refused_by_the_core_and_nothing_is_queued() {
+        let c = new("admin", "amp111");
+        assert_eq!(
+            send(c, "Ping", &[("X", "a\r\nAction: Hangup")], -1, 5000),
+            AMIWIRE_PHP_INVALID
+        );
+        assert!(!buf(c).is_empty());
+        // A truncated header list is refused too.
+        let p = [9u8, 0, 0, 0, b'x'];
+        // SAFETY: `c` is live; `p` is valid for its length.
+        let rc = unsafe { amiwire_php_send(c, b"Ping".as_ptr(), 4, p.as_ptr(), p.len(), -1, 5000) };
+        assert_eq!(rc, AMIWIRE_PHP_INVALID, "a truncated header list");
+        // SAFETY: `c` is live, then freed once.
+        unsafe {
+            assert_eq!(
+                amiwire_php_transmit(c),
+                0,
+                "nothing before the banner and login"
+            );
+            amiwire_php_free(c);
+        }
+    }
+
+    #[test]
+    fn login_then_a_response_record_in_caller_milliseconds() {
+        let c = new("admin", "amp111");
+        assert_eq!(
+            send(c, "Ping", &[("ActionID", "p-1")], 300, 5000),
+            AMIWIRE_PHP_OK
+        );
+        assert_eq!(buf(c), b"p-1");
+        let feed = |b: &[u8]| {
+            // SAFETY: `c` is live; `b` is valid for its length.
+            let n = unsafe { amiwire_php_receive(c, b.as_ptr(), b.len()) };
+            assert_eq!(n, b.len());
+        };
+        feed(b"Asterisk Call Manager/11.0.0\r\n");
+        // SAFETY: `c` is live.
+        unsafe {
+            assert_eq!(amiwire_php_poll(c), AMIWIRE_PHP_OUT_CONNECTED);
+            assert_eq!(&buf(c)[4..], b"Asterisk Call Manager/11.0.0");
+            assert_eq!(amiwire_php_poll(c), AMIWIRE_PHP_OUT_NONE);
+            assert!(amiwire_php_transmit(c) > 0);
+            let login = String::from_utf8(buf(c)).unwrap();
+            assert!(login.starts_with("Action: Login\r\n"), "{login}");
+            let id = login
+                .lines()
+                .find_map(|l| l.strip_prefix("ActionID: "))
+                .unwrap()
+                .to_owned();
+            feed(format!("Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n").as_bytes());
+            assert_eq!(amiwire_php_poll(c), AMIWIRE_PHP_OUT_LOGGED_IN);
+            assert!(amiwire_php_transmit(c) > 0);
+            assert!(String::from_utf8(buf(c)).unwrap().contains("ActionID: p-1"));
+            // The Ping's deadline: 300 ms after 5000 in the caller's clock.
+            let t = amiwire_php_timeout(c);
+            assert!((5000..=5300).contains(&t), "{t}");
+            feed(b"Response: Success\r\nActionID: p-1\r\nPing: Pong\r\n\r\n");
+            assert_eq!(amiwire_php_poll(c), AMIWIRE_PHP_OUT_RESPONSE);
+            let rec = buf(c);
+            assert_eq!(&rec[..7], b"\x03\0\0\0p-1");
+            assert!(rec.windows(4).any(|w| w == b"Pong"));
+            // An unanswered action times out at its deadline, sent.
+            assert_eq!(send(c, "Ping", &[], 100, 6000), AMIWIRE_PHP_OK);
+            assert!(amiwire_php_transmit(c) > 0);
+            amiwire_php_handle_timeout(c, 6100);
+            assert_eq!(amiwire_php_poll(c), AMIWIRE_PHP_OUT_FAILED);
+            let rec = buf(c);
+            assert!(rec.windows(7).any(|w| w == b"timeout"));
+            assert_eq!(
+                &rec[rec.len() - 8..],
+                &[1, 0, 0, 0, 0, 0, 0, 0],
+                "sent, no partial"
+            );
+            amiwire_php_free(c);
+        }
     }
 }
