@@ -96,6 +96,21 @@ $tests['library: a path that does not load is a clear LibraryException'] = stati
     check(str_contains($e->getMessage(), '/nonexistent/libamiwire.so'), 'the message names the path: ' . $e->getMessage());
 };
 
+$tests['source: no sleep() anywhere in the binding or the examples'] = static function (): void {
+    $files = array_merge(glob(dirname(__DIR__) . '/src/*.php'), glob(dirname(__DIR__) . '/examples/*.php'));
+    check(count($files) > 5, 'files found');
+    foreach ($files as $f) {
+        $code = '';
+        foreach (token_get_all((string) file_get_contents($f)) as $t) {
+            if (is_array($t) && in_array($t[0], [T_COMMENT, T_DOC_COMMENT], true)) {
+                continue;
+            }
+            $code .= is_array($t) ? $t[1] : $t;
+        }
+        check(preg_match('/\b(?:u|time_nano)?sleep\s*\(/i', $code) === 0, basename($f) . ' calls sleep');
+    }
+};
+
 $tests['options: unknown option and missing username are InvalidArgumentException'] = static function () use ($opts): void {
     throws(InvalidArgumentException::class, fn () => new Client($opts(['hots' => 'x'])), 'unknown option');
     throws(InvalidArgumentException::class, fn () => new Client($opts(['username' => ''])), 'no username');

@@ -119,6 +119,20 @@ sort($declared);
 if ($exported === [] || $exported !== $declared) {
     fail('the header and src/lib.rs disagree: exported ' . implode(',', $exported) . '; declared ' . implode(',', $declared));
 }
+// The constants are the Rust ones.
+$rustConsts = preg_match_all('/pub const (AMIWIRE_PHP_\w+): i32 = (\d+);/', (string) file_get_contents($rustSource), $m, PREG_SET_ORDER) ? $m : [];
+$headerConsts = preg_match_all('/^  (AMIWIRE_PHP_\w+) = (\d+)/m', $text, $h, PREG_SET_ORDER) ? $h : [];
+$norm = static function (array $sets): array {
+    $o = [];
+    foreach ($sets as $x) {
+        $o[$x[1]] = (int) $x[2];
+    }
+    ksort($o);
+    return $o;
+};
+if ($rustConsts === [] || $norm($rustConsts) !== $norm($headerConsts)) {
+    fail('the constants of the header and src/lib.rs differ');
+}
 // With the library at hand (AMIWIRE_LIB), every function must resolve too.
 $lib = getenv('AMIWIRE_LIB');
 if ($lib !== false && is_file($lib)) {
