@@ -446,6 +446,24 @@ $tests['events: onEvent callback while actions wait'] = static function () use (
     $c->logoff();
 };
 
+$tests['examples/flow.php: the C examples\' flow runs against the simulator'] = static function () use ($sim, $lib): void {
+    $env = ['AMI_HOST' => $sim->host, 'AMI_PORT' => (string) $sim->port, 'AMI_USERNAME' => 'admin', 'AMI_SECRET' => 'amp111', 'AMI_MD5' => '1', 'AMIWIRE_CHANNEL' => 'Local/100@test'];
+    if ($lib !== null) {
+        $env['AMIWIRE_LIB'] = $lib;
+    }
+    $p = proc_open([PHP_BINARY, dirname(__DIR__) . '/examples/flow.php'], [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, null, $env + getenv());
+    $out = stream_get_contents($pipes[1]);
+    $err = stream_get_contents($pipes[2]);
+    $rc = proc_close($p);
+    eq(0, $rc, "exit status ($err)");
+    check(str_contains($out, 'version: Asterisk 22'), 'Command output: ' . $out);
+    check(str_contains($out, 'originate: Success (reason 4'), 'Originate result: ' . $out);
+    preg_match_all('/^event (\S+)/m', $out, $m);
+    // FullyBooted and SuccessfulAuth come with the login, before the filters.
+    $after = array_values(array_diff(array_unique($m[1]), ['FullyBooted', 'SuccessfulAuth']));
+    eq(['Hangup'], $after, 'only Hangup events once filtered');
+};
+
 require __DIR__ . '/callback_test.php';
 
 $filter = $argv[1] ?? null;
