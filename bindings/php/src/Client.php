@@ -76,7 +76,7 @@ final class Client
      * - `max_queued_events`: events kept for {@see nextEvent()} (10,000); beyond it the oldest
      *   are dropped and counted ({@see droppedEvents()}). With {@see onEvent()} none are kept;
      * - `max_list_items` (100,000): longest event list collected;
-     * - `library`: the path of libamiwire.so (else `AMIWIRE_LIB`, else the repository's
+     * - `library`: the path of libamiwire_php.so (else `AMIWIRE_LIB`, else the repository's
      *   `target/release` or `target/debug`).
      *
      * The client is not connected yet: call {@see open()}, or use {@see connect()}.
@@ -176,12 +176,18 @@ final class Client
         if ($this->sock !== null || $this->ended) {
             throw new AmiException($this->ended ? 'the client was closed' : 'already connected');
         }
-        $this->openSocket(true);
-        while (!$this->loggedIn) {
-            if ($this->closed !== null) {
-                $this->throwClosed(false, null);
+        try {
+            $this->openSocket(true);
+            while (!$this->loggedIn) {
+                if ($this->closed !== null) {
+                    $this->throwClosed(false, null);
+                }
+                $this->pump(null);
             }
-            $this->pump(null);
+        } catch (\Throwable $e) {
+            // A client whose first session failed is done: no half-open state to reuse.
+            $this->close();
+            throw $e;
         }
     }
 

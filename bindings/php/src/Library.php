@@ -70,7 +70,7 @@ final class Library
         }
         throw new LibraryException(
             'libamiwire not found: pass the library option, set AMIWIRE_LIB, or build it with '
-            . '`cargo build -p amiwire-ffi` (looked in ' . implode(', ', $tried) . ')'
+            . '`cargo build -p amiwire-php-shim` (looked in ' . implode(', ', $tried) . ')'
         );
     }
 
