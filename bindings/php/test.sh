@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The PHP binding's suite: installs php-cli when missing (Debian's, with FFI), builds
-# amiwire-php-shim (libamiwire_php.so; amiwire-ffi once it lands) and amiwire-sim, checks the FFI header is current, and runs
-# tests/run.php against the simulator. Ends with "N passed, N failed"; non-zero on failure.
+# amiwire-ffi (the C ABI, libamiwire.so) and amiwire-sim, checks the C ABI's FFI header
+# (bindings/c/include/amiwire_ffi.h) against the library's exports, and runs tests/run.php
+# against the simulator. Ends with "N passed, N failed"; non-zero on failure.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -18,15 +19,15 @@ php -r 'exit(version_compare(PHP_VERSION, "8.2.0", ">=") && extension_loaded("FF
   exit 1
 }
 
-echo "== building amiwire-php-shim and amiwire-sim"
+echo "== building amiwire-ffi and amiwire-sim"
 cd "$root"
-cargo build --quiet -p amiwire-php-shim -p amiwire-sim
+cargo build --quiet -p amiwire-ffi -p amiwire-sim
 target="${CARGO_TARGET_DIR:-$root/target}"
-export AMIWIRE_LIB="${AMIWIRE_LIB:-$target/debug/libamiwire_php.so}"
+export AMIWIRE_LIB="${AMIWIRE_LIB:-$target/debug/libamiwire.so}"
 export AMIWIRE_SIM="${AMIWIRE_SIM:-$target/debug/amiwire-sim}"
 
-echo "== FFI header is generated from the shim header and current"
-php "$here/tools/gen-ffi-header.php" --check
+echo "== FFI header declares exactly the library's exports"
+php "$here/tools/check-ffi-header.php" "$AMIWIRE_LIB"
 
 echo "== php $(php -r 'echo PHP_VERSION;') suite against amiwire-sim"
 php "$here/tests/run.php" "$@"

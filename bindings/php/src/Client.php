@@ -76,7 +76,7 @@ final class Client
      * - `max_queued_events`: events kept for {@see nextEvent()} (10,000); beyond it the oldest
      *   are dropped and counted ({@see droppedEvents()}). With {@see onEvent()} none are kept;
      * - `max_list_items` (100,000): longest event list collected;
-     * - `library`: the path of libamiwire_php.so (else `AMIWIRE_LIB`, else the repository's
+     * - `library`: the path of libamiwire.so, the C ABI (else `AMIWIRE_LIB`, else the repository's
      *   `target/release` or `target/debug`).
      *
      * The client is not connected yet: call {@see open()}, or use {@see connect()}.
@@ -436,13 +436,11 @@ final class Client
         $this->reconnect = false;
         if ($this->sock !== null && $this->closed === null) {
             try {
-                $id = $this->core->logoff(self::now());
-                $this->waiting[$id] = true;
+                $this->core->logoff(self::now());
                 $deadline = self::now() + ($timeout ?? 5.0);
                 while ($this->closed === null && self::now() < $deadline) {
                     $this->pump($deadline);
                 }
-                unset($this->waiting[$id], $this->results[$id]);
             } catch (AmiException) {
                 // already closing: nothing to log off from
             }
