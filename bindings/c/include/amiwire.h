@@ -568,6 +568,22 @@ enum amiwire_status amiwire_config_set_limits(struct amiwire_config *cfg,
                                               size_t max_queued_bytes,
                                               size_t max_list_items);
 
+// Reads the timeouts in force, in milliseconds, in the form `amiwire_config_set_timeouts`
+// takes (`AMIWIRE_NO_TIMEOUT` for a timeout turned off, `keepalive_ms` 0 for no keepalive),
+// so that a caller can change some and keep the defaults of the others.
+enum amiwire_status amiwire_config_get_timeouts(const struct amiwire_config *cfg,
+                                                uint64_t *action_ms,
+                                                uint64_t *login_ms,
+                                                uint64_t *keepalive_ms,
+                                                uint64_t *pong_ms);
+
+// Reads the limits in force, in the form `amiwire_config_set_limits` takes, so that a
+// caller can change some and keep the defaults of the others.
+enum amiwire_status amiwire_config_get_limits(const struct amiwire_config *cfg,
+                                              size_t *max_pending,
+                                              size_t *max_queued_bytes,
+                                              size_t *max_list_items);
+
 // Creates a connection at `now_ms` (monotonic milliseconds, e.g. CLOCK_MONOTONIC; the same
 // clock for every call). `cfg` is copied. Free with `amiwire_connection_free`.
 enum amiwire_status amiwire_connection_new(const struct amiwire_config *cfg,
@@ -666,10 +682,12 @@ enum amiwire_status amiwire_output_action_id(const struct amiwire_output *output
                                              size_t *out_len);
 
 // Whether a RESPONSE succeeded (`Response: Success`/`Follows`, and for an async Originate an
-// OriginateResponse with `Response: Success` too).
+// OriginateResponse with `Response: Success` too); for a FAILED output with
+// `AMIWIRE_ACTION_TRUNCATED`, whether its partial response did.
 enum amiwire_status amiwire_output_is_success(const struct amiwire_output *output, bool *out);
 
-// Why the server refused a RESPONSE (`AMIWIRE_REFUSAL_NONE` when it did not).
+// Why the server refused a RESPONSE, or the partial response of a truncated FAILED output
+// (`AMIWIRE_REFUSAL_NONE` when it did not).
 enum amiwire_status amiwire_output_refusal(const struct amiwire_output *output,
                                            enum amiwire_refusal *out);
 

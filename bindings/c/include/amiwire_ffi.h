@@ -337,6 +337,17 @@ amiwire_status amiwire_config_set_limits(amiwire_config *cfg,
                                          size_t max_queued_bytes,
                                          size_t max_list_items);
 
+amiwire_status amiwire_config_get_timeouts(const amiwire_config *cfg,
+                                           uint64_t *action_ms,
+                                           uint64_t *login_ms,
+                                           uint64_t *keepalive_ms,
+                                           uint64_t *pong_ms);
+
+amiwire_status amiwire_config_get_limits(const amiwire_config *cfg,
+                                         size_t *max_pending,
+                                         size_t *max_queued_bytes,
+                                         size_t *max_list_items);
+
 amiwire_status amiwire_connection_new(const amiwire_config *cfg,
                                       uint64_t now_ms,
                                       amiwire_connection **out);

@@ -1627,6 +1627,71 @@ pub unsafe extern "C" fn amiwire_config_set_limits(
     })
 }
 
+/// A duration as `amiwire_config_set_timeouts` takes it: `AMIWIRE_NO_TIMEOUT` for none.
+fn ms_of(d: Duration) -> u64 {
+    if d == Duration::MAX {
+        AMIWIRE_NO_TIMEOUT
+    } else {
+        u64::try_from(d.as_millis())
+            .unwrap_or(AMIWIRE_NO_TIMEOUT)
+            .min(AMIWIRE_NO_TIMEOUT - 1)
+    }
+}
+
+/// Reads the timeouts in force, in milliseconds, in the form `amiwire_config_set_timeouts`
+/// takes (`AMIWIRE_NO_TIMEOUT` for a timeout turned off, `keepalive_ms` 0 for no keepalive),
+/// so that a caller can change some and keep the defaults of the others.
+#[no_mangle]
+pub unsafe extern "C" fn amiwire_config_get_timeouts(
+    cfg: *const amiwire_config,
+    action_ms: *mut u64,
+    login_ms: *mut u64,
+    keepalive_ms: *mut u64,
+    pong_ms: *mut u64,
+) -> amiwire_status {
+    guard(|| {
+        // SAFETY: documented contracts.
+        let c = unsafe { get(cfg)? };
+        check_out(action_ms)?;
+        check_out(login_ms)?;
+        check_out(keepalive_ms)?;
+        check_out(pong_ms)?;
+        // SAFETY: all checked non-NULL.
+        unsafe {
+            write(action_ms, ms_of(c.0.action_timeout));
+            write(login_ms, ms_of(c.0.login_timeout));
+            write(keepalive_ms, c.0.keepalive.map_or(0, ms_of));
+            write(pong_ms, ms_of(c.0.pong_timeout));
+        }
+        Ok(())
+    })
+}
+
+/// Reads the limits in force, in the form `amiwire_config_set_limits` takes, so that a
+/// caller can change some and keep the defaults of the others.
+#[no_mangle]
+pub unsafe extern "C" fn amiwire_config_get_limits(
+    cfg: *const amiwire_config,
+    max_pending: *mut usize,
+    max_queued_bytes: *mut usize,
+    max_list_items: *mut usize,
+) -> amiwire_status {
+    guard(|| {
+        // SAFETY: documented contracts.
+        let c = unsafe { get(cfg)? };
+        check_out(max_pending)?;
+        check_out(max_queued_bytes)?;
+        check_out(max_list_items)?;
+        // SAFETY: all checked non-NULL.
+        unsafe {
+            write(max_pending, c.0.max_pending);
+            write(max_queued_bytes, c.0.max_queued_bytes);
+            write(max_list_items, c.0.max_list_items);
+        }
+        Ok(())
+    })
+}
+
 /// Maps the caller's monotonic milliseconds to `Instant`s: saturating both ways.
 struct Clock {
     base: Instant,
@@ -2144,8 +2209,21 @@ pub unsafe extern "C" fn amiwire_output_action_id(
     })
 }
 
+/// The response of a RESPONSE output, or the partial one of a truncated FAILED output.
+fn response_of(o: &amiwire_output) -> Result<&Response, amiwire_status> {
+    match &o.0 {
+        OutInner::Response { resp, .. } => Ok(resp.as_ref()),
+        OutInner::Failed {
+            error: ActionError::Truncated(r),
+            ..
+        } => Ok(r),
+        _ => Err(AMIWIRE_WRONG_KIND),
+    }
+}
+
 /// Whether a RESPONSE succeeded (`Response: Success`/`Follows`, and for an async Originate an
-/// OriginateResponse with `Response: Success` too).
+/// OriginateResponse with `Response: Success` too); for a FAILED output with
+/// `AMIWIRE_ACTION_TRUNCATED`, whether its partial response did.
 #[no_mangle]
 pub unsafe extern "C" fn amiwire_output_is_success(
     output: *const amiwire_output,
@@ -2155,16 +2233,15 @@ pub unsafe extern "C" fn amiwire_output_is_success(
         // SAFETY: documented contracts.
         let o = unsafe { get(output)? };
         check_out(out)?;
-        let OutInner::Response { resp, .. } = &o.0 else {
-            return Err(AMIWIRE_WRONG_KIND);
-        };
+        let resp = response_of(o)?;
         // SAFETY: checked.
         unsafe { write(out, resp.is_success()) };
         Ok(())
     })
 }
 
-/// Why the server refused a RESPONSE (`AMIWIRE_REFUSAL_NONE` when it did not).
+/// Why the server refused a RESPONSE, or the partial response of a truncated FAILED output
+/// (`AMIWIRE_REFUSAL_NONE` when it did not).
 #[no_mangle]
 pub unsafe extern "C" fn amiwire_output_refusal(
     output: *const amiwire_output,
@@ -2175,9 +2252,7 @@ pub unsafe extern "C" fn amiwire_output_refusal(
         // SAFETY: documented contracts.
         let o = unsafe { get(output)? };
         check_out(out)?;
-        let OutInner::Response { resp, .. } = &o.0 else {
-            return Err(AMIWIRE_WRONG_KIND);
-        };
+        let resp = response_of(o)?;
         let r = match resp.refusal() {
             None => AMIWIRE_REFUSAL_NONE,
             Some(Refusal::PermissionDenied) => AMIWIRE_REFUSAL_PERMISSION_DENIED,
@@ -2787,6 +2862,52 @@ mod tests {
         std::panic::set_hook(prev);
         assert_eq!(st, AMIWIRE_PANIC);
         guard_void(|| panic!("boom"));
+    }
+
+    #[test]
+    fn config_getters_round_trip_and_check_null() {
+        let mut cfg = ptr::null_mut();
+        let (mut a, mut l, mut k, mut p) = (0u64, 0u64, 1u64, 0u64);
+        let (mut mp, mut mq, mut ml) = (0usize, 0usize, 0usize);
+        // SAFETY: valid out-pointers; the config is freed once.
+        unsafe {
+            assert_eq!(amiwire_config_new(&mut cfg), AMIWIRE_OK);
+            assert_eq!(
+                amiwire_config_get_timeouts(cfg, &mut a, &mut l, &mut k, &mut p),
+                AMIWIRE_OK
+            );
+            assert_eq!((a, l, k), (30_000, 10_000, 0));
+            assert_eq!(
+                amiwire_config_set_timeouts(cfg, 1500, AMIWIRE_NO_TIMEOUT, 700, p),
+                AMIWIRE_OK
+            );
+            let p0 = p;
+            assert_eq!(
+                amiwire_config_get_timeouts(cfg, &mut a, &mut l, &mut k, &mut p),
+                AMIWIRE_OK
+            );
+            assert_eq!((a, l, k, p), (1500, AMIWIRE_NO_TIMEOUT, 700, p0));
+            assert_eq!(
+                amiwire_config_get_limits(cfg, &mut mp, &mut mq, &mut ml),
+                AMIWIRE_OK
+            );
+            assert_eq!(amiwire_config_set_limits(cfg, mp, mq, 7), AMIWIRE_OK);
+            let (mp0, mq0) = (mp, mq);
+            assert_eq!(
+                amiwire_config_get_limits(cfg, &mut mp, &mut mq, &mut ml),
+                AMIWIRE_OK
+            );
+            assert_eq!((mp, mq, ml), (mp0, mq0, 7));
+            assert_eq!(
+                amiwire_config_get_limits(cfg, ptr::null_mut(), &mut mq, &mut ml),
+                AMIWIRE_NULL_PARAMETER
+            );
+            assert_eq!(
+                amiwire_config_get_timeouts(ptr::null(), &mut a, &mut l, &mut k, &mut p),
+                AMIWIRE_NULL_PARAMETER
+            );
+            amiwire_config_free(cfg);
+        }
     }
 
     #[test]
