@@ -4,6 +4,7 @@
 # the C API. Release builds (lto). Not run by test.sh.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+inc="$(cd "$here/../.." && pwd)/include"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 command -v valgrind >/dev/null || { apt-get update -qq >/dev/null; apt-get install -y -qq valgrind >/dev/null; }
@@ -13,7 +14,7 @@ cargo build -q --release -p amiwire-ffi
 cargo build -q --release -p amiwire-benches --bin decode-count
 gunzip -c crates/amiwire/tests/data/12a-bulk-events.server.bin.gz >"$out/bulk.bin"
 bytes=$(stat -c %s "$out/bulk.bin")
-gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -I"$here/include" "$here/tests/bench_decode.c" \
+gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -I"$inc" "$here/tests/bench_decode.c" \
     target/release/libamiwire.a -lpthread -ldl -lm -o "$out/bench_decode"
 count() { # prints the instruction count (Ir) of a command under callgrind
     valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$@" >"$out/run.txt" 2>"$out/cg.err"

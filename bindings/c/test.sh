@@ -3,6 +3,7 @@
 # examples against amiwire-sim over a real socket. Runnable from any directory.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+inc="$(cd "$here/../.." && pwd)/include"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 out="$(mktemp -d)"
@@ -29,14 +30,14 @@ fi
 step "header up to date (cbindgen 0.29.4)"
 "$here/gen-header.sh" --check >/dev/null
 ok "include/amiwire.h and include/amiwire_ffi.h match cbindgen's output"
-if grep -q '^#' "$here/include/amiwire_ffi.h"; then echo "amiwire_ffi.h has preprocessor lines" >&2; exit 1; fi
+if grep -q '^#' "$inc/amiwire_ffi.h"; then echo "amiwire_ffi.h has preprocessor lines" >&2; exit 1; fi
 ok "amiwire_ffi.h has no preprocessor lines (PHP FFI::cdef)"
 
 step "building libamiwire and amiwire-sim"
 cargo build -q -p amiwire-ffi
 cargo build -q -p amiwire-sim
 lib="$root/target/debug"
-cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -g -I"$here/include")
+cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -g -I"$inc")
 libs=(-lpthread -ldl -lm)
 
 step "compiling C tests and examples (-Wall -Wextra -Wpedantic -Werror, C11)"
@@ -53,12 +54,12 @@ done
 mkdir -p "$out/pc"
 "$here/make-pc.sh" "$out/prefix" >"$out/pc/amiwire.pc"
 mkdir -p "$out/prefix/lib" "$out/prefix/include"
-cp "$lib/libamiwire.a" "$out/prefix/lib/" && cp "$here/include/amiwire.h" "$out/prefix/include/"
+cp "$lib/libamiwire.a" "$out/prefix/lib/" && cp "$inc/amiwire.h" "$out/prefix/include/"
 # shellcheck disable=SC2046
 gcc -std=c11 "$here/tests/unit.c" $(PKG_CONFIG_PATH="$out/pc" pkg-config --static --cflags --libs amiwire) -o "$out/unit-pc"
 "$out/unit-pc" "$root/crates/amiwire/tests/data" >/dev/null
 ok "amiwire.pc: compiled and linked with pkg-config --static"
-g++ -x c++ -Wall -Wextra -Werror -I"$here/include" -fsyntax-only - <<<'#include "amiwire.h"'
+g++ -x c++ -Wall -Wextra -Werror -I"$inc" -fsyntax-only - <<<'#include "amiwire.h"'
 ok "compiled (the header also compiles as C++)"
 
 data="$root/crates/amiwire/tests/data"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The PHP binding's suite: installs php-cli when missing (Debian's, with FFI), builds
 # amiwire-ffi (the C ABI, libamiwire.so) and amiwire-sim, checks the C ABI's FFI header
-# (bindings/c/include/amiwire_ffi.h) against the library's exports, and runs tests/run.php
+# (include/amiwire_ffi.h) against the library's exports, and runs tests/run.php
 # against the simulator. Ends with "N passed, N failed"; non-zero on failure.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

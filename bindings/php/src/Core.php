@@ -5,7 +5,7 @@ namespace Amiwire;
 
 /**
  * The protocol core (amiwire's Rust `Connection`) behind FFI: the only class that knows the C
- * functions (the project's C ABI, `bindings/c/include/amiwire.h`). Bytes and time in, outputs
+ * functions (the project's C ABI, `include/amiwire.h`). Bytes and time in, outputs
  * and bytes out; no I/O.
  *
  * Lifetimes follow amiwire.h: an output and every message and byte pointer its accessors hand

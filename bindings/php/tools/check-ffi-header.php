@@ -1,5 +1,5 @@
 <?php
-// Checks the FFI declarations the binding loads, bindings/c/include/amiwire_ffi.h (generated
+// Checks the FFI declarations the binding loads, include/amiwire_ffi.h (generated
 // with include/amiwire.h by cbindgen in bindings/c/gen-header.sh, whose --check keeps both
 // current with bindings/c/src/lib.rs), against the library actually built: FFI::cdef parses
 // the header and resolves every function it declares in the library, and every amiwire_*
@@ -10,7 +10,7 @@
 declare(strict_types=1);
 
 $root = dirname(__DIR__, 3);
-$header = "$root/bindings/c/include/amiwire_ffi.h";
+$header = "$root/include/amiwire_ffi.h";
 
 function fail(string $msg): never
 {
