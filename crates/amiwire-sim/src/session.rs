@@ -2,7 +2,7 @@
 //! (and what to do next) out. The server in [`crate::server`] moves the bytes. The session
 //! checks what manager.c `process_message` checks (an action is named, the session is
 //! logged in, the user may run it), then runs the action's handler from
-//! [`crate::actions`]'s table.
+//! the action table (module `actions`).
 
 use std::sync::Arc;
 

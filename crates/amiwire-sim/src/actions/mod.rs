@@ -333,12 +333,12 @@ pub struct Reply {
     /// The bytes to write.
     pub bytes: Vec<u8>,
     /// Events raised by the action, for every session (this one included, unless it wrote
-    /// the event into `bytes` itself: [`Session::is_own_event`]).
+    /// the event into `bytes` itself: [`crate::session::Session::is_own_event`]).
     pub events: Vec<SimEvent>,
     /// What next.
     pub then: Then,
     /// A call to start; for a synchronous Originate, `bytes` is empty and the answer is
-    /// written once the call is answered or fails ([`originate_reply`]).
+    /// written once the call is answered or fails ([`crate::wire::originate_reply`]).
     pub originate: Option<crate::call::OriginateRequest>,
 }
 
