@@ -87,10 +87,7 @@ fn error_type<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyType> {
     let errors = ERROR_TYPES
         .get(py)
         .expect("the exception types are made when the module is imported");
-    let i = ERRORS
-        .iter()
-        .position(|(n, _, _)| *n == name)
-        .unwrap_or(0);
+    let i = ERRORS.iter().position(|(n, _, _)| *n == name).unwrap_or(0);
     errors.0[i].bind(py).clone()
 }
 
@@ -206,7 +203,10 @@ impl Clock {
         Ok(self
             .instant
             .checked_add(d)
-            .or_else(|| self.instant.checked_add(Duration::from_secs(u32::MAX as u64)))
+            .or_else(|| {
+                self.instant
+                    .checked_add(Duration::from_secs(u32::MAX as u64))
+            })
             .unwrap_or(self.instant))
     }
 
@@ -420,7 +420,10 @@ impl Message {
     #[getter]
     fn name(&self) -> Option<String> {
         let m = self.inner.as_ref();
-        m.event().or_else(|| m.response()).or_else(|| m.action()).map(text)
+        m.event()
+            .or_else(|| m.response())
+            .or_else(|| m.action())
+            .map(text)
     }
 
     /// The `ActionID` value, or None.
@@ -836,9 +839,16 @@ impl Action {
 
     /// `Redirect` a channel to `context`, `exten`, `priority`.
     #[staticmethod]
-    fn redirect(channel: &str, context: &str, exten: &str, priority: &Bound<'_, PyAny>) -> PyResult<Action> {
+    fn redirect(
+        channel: &str,
+        context: &str,
+        exten: &str,
+        priority: &Bound<'_, PyAny>,
+    ) -> PyResult<Action> {
         let p = value_text(priority)?;
-        Ok(action_obj(amiwire::Action::redirect(channel, context, exten, &p)))
+        Ok(action_obj(amiwire::Action::redirect(
+            channel, context, exten, &p,
+        )))
     }
 
     /// `Hangup` a channel, with an optional Q.850 cause.
@@ -1394,7 +1404,11 @@ impl CloseReason {
     }
 
     fn __repr__(&self) -> String {
-        format!("CloseReason({:?}, {:?})", self.kind(), self.inner.to_string())
+        format!(
+            "CloseReason({:?}, {:?})",
+            self.kind(),
+            self.inner.to_string()
+        )
     }
 }
 
@@ -1647,7 +1661,8 @@ impl Connection {
                 self.inner.send_with_timeout(a, d, t)
             }
         };
-        r.map(|id| id.into_string()).map_err(|e| local_error(py, &e))
+        r.map(|id| id.into_string())
+            .map_err(|e| local_error(py, &e))
     }
 
     /// Sends Logoff; the session then ends with reason `logoff` and no session follows.
