@@ -158,51 +158,64 @@ async def test_flood_reaches_an_async_for_consumer_in_order(sim):
 
 
 async def test_restart_reconnects_with_markers_mask_and_filters(sim):
-    async with mgr(sim, events="user") as m:
+    async with mgr(sim, events="call,user") as m:
         stream = m.events()
         # A server-side filter, replayed by the core after the reconnect.
-        r = await m.send_action(Filter.manager("Event: UserEvent").to_action())
-        assert r.ok
+        assert (await m.send_action(Action.filter("Event: UserEvent"))).ok
         await asyncio.to_thread(sim.command, "restart")
         items = []
         while not any(isinstance(i, Reconnected) for i in items):
             items.append(await stream.get(10))
         kinds = [type(i).__name__ for i in items]
         assert "Disconnected" in kinds and kinds.index("Disconnected") < kinds.index("Reconnected")
+        disc = next(i for i in items if isinstance(i, Disconnected))
+        assert disc.reason.may_reconnect
         assert m.connected
-        # The mask (user) and the filter are in force in the new session: only UserEvents.
-        await m.send_action(Action.user_event("AfterRestart"))
+        assert m.connection.event_mask == "call,user"
+        # Extension 300 raises call events (Newchannel, Hangup...) and UserEvent MyEvent: with
+        # the filter replayed, only the UserEvent comes through.
+        r = await m.send_action(Action.originate("Local/300@test", application="Wait", data="0.1",
+                                                 asynchronous=False))
+        assert r.ok
         ev = await stream.get(5)
-        while isinstance(ev, (Lagged, Disconnected, Reconnected)) or ev.name != "UserEvent":
-            assert ev.name in (None, "UserEvent") or isinstance(ev, (Lagged, Reconnected)), ev
-            ev = await stream.get(5)
-        assert ev["UserEvent"] == "AfterRestart"
-        assert m.connection.event_mask in ("user", "on") or m.connection.event_mask
+        assert ev.name == "UserEvent" and ev["UserEvent"] == "MyEvent"
+        await asyncio.sleep(1.5)
+        rest = _drain(stream)
+        assert rest == [] or all(e.name == "UserEvent" for e in rest), rest
 
 
 async def test_written_originate_is_not_resent_after_a_break(sim):
-    async with mgr(sim) as m:
-        calls = m.events("OriginateResponse")
-        # Wait(1) keeps the Originate's result away until after the restart.
-        task = asyncio.ensure_future(
-            m.send_action(Action.originate("Local/600@test", application="Wait", data="1")))
+    # The proxy swallows what is written while stalled: the Originate is written (so its
+    # outcome is unknown to the client) but never reaches the server. Were it re-sent after
+    # the reconnect, the new session would run it.
+    proxy = await StallingProxy(sim.host, sim.port).start()
+    m = Manager("127.0.0.1", proxy.port, "admin", "amp111", reconnect_backoff=(0.5, 1.0))
+    try:
+        await m.connect()
+        calls = m.events(["OriginateResponse", "Newchannel"])
+        proxy.stalled.set()
+        task = asyncio.ensure_future(m.send_action(Action.originate("Local/100@test", application="Wait", data="1")))
         await asyncio.sleep(0.2)
+        assert not task.done()
         await asyncio.to_thread(sim.command, "restart")
+        proxy.stalled.clear()
         with pytest.raises(ActionLost) as e:
             await task
         assert e.value.sent is True
         assert "unknown" in str(e.value)
-        # After the reconnect, no OriginateResponse: the action was not sent again.
         for _ in range(50):
             if m.connected:
                 break
             await asyncio.sleep(0.1)
         assert m.connected
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.0)
         r = await m.send_action({"Action": "CoreShowChannels"})
-        assert r.events == []
+        assert r.ok and r.events == []
         leftover = [i for i in _drain(calls) if not isinstance(i, (Disconnected, Reconnected))]
         assert leftover == []
+    finally:
+        await m.close()
+        await proxy.close()
 
 
 def _drain(stream):
@@ -221,6 +234,7 @@ class StallingProxy:
         self.target = (host, port)
         self.stalled = asyncio.Event()
         self.server = None
+        self.tasks = set()
 
     async def start(self):
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -244,10 +258,15 @@ class StallingProxy:
 
     async def _serve(self, cr, cw):
         sr, sw = await asyncio.open_connection(*self.target)
-        await asyncio.gather(self._pipe(cr, sw), self._pipe(sr, cw))
+        for t in (asyncio.ensure_future(self._pipe(cr, sw)), asyncio.ensure_future(self._pipe(sr, cw))):
+            self.tasks.add(t)
+            t.add_done_callback(self.tasks.discard)
 
     async def close(self):
         self.server.close()
+        for t in list(self.tasks):
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.server.wait_closed()
 
 
@@ -258,9 +277,8 @@ async def test_dead_link_noticed_by_keepalive(sim):
     try:
         await m.connect()
         stream = m.events()
-        pending = asyncio.ensure_future(m.send_action({"Action": "Ping"}, timeout=30))
-        await asyncio.sleep(0.01)
         proxy.stalled.set()
+        pending = asyncio.ensure_future(m.send_action({"Action": "Ping"}, timeout=30))
         item = await stream.get(3)
         while not isinstance(item, Disconnected):
             item = await stream.get(3)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any, Iterator, Mapping, Optional, Union
+from collections.abc import Iterator as _Iterator, Mapping as _Mapping
+from typing import Any, Optional, Union
 
 from ._amiwire import Action, NotConnected, Response
 from .manager import EventItem, Manager, _Sub
@@ -61,7 +62,7 @@ class SyncClient:
         """The underlying Manager (use it only from its loop thread)."""
         return self._manager
 
-    def send_action(self, action: Union[Action, Mapping[str, Any]], timeout: Optional[float] = None,
+    def send_action(self, action: Union[Action, _Mapping[str, Any]], timeout: Optional[float] = None,
                     *, check: bool = False, **headers: Any) -> Response:
         """Blocking :meth:`Manager.send_action`."""
         if self._closed:
@@ -72,7 +73,7 @@ class SyncClient:
         """``Action: Command``; the CLI output is ``response.output``."""
         return self.send_action(Action.command(command), timeout)
 
-    def events(self, timeout: Optional[float] = None) -> Iterator[EventItem]:
+    def events(self, timeout: Optional[float] = None) -> _Iterator[EventItem]:
         """Events (and markers) as they come; the iteration ends after ``timeout`` seconds
         without one (``None``: wait forever) or when the client is closed."""
         sub = self._sub
