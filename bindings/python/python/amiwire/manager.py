@@ -16,7 +16,7 @@ import os
 import random
 import ssl as _ssl
 import time
-from collections.abc import Awaitable as _Awaitable, Mapping as _Mapping
+import collections.abc as _abc
 from typing import Any, Callable, Optional, Union
 
 from ._amiwire import (
@@ -393,7 +393,7 @@ class Manager:
     }
 
     @classmethod
-    def from_config(cls, config: Union[str, os.PathLike, _Mapping[str, Any]],
+    def from_config(cls, config: Union[str, os.PathLike, _abc.Mapping[str, Any]],
                     section: str = "asterisk", **overrides: Any) -> "Manager":
         """A Manager from an ini file (section ``[asterisk]`` by default, as panoramisk) or a
         mapping, with keys ``host``, ``port``, ``username``, ``secret``, ``auth_type``,
@@ -401,7 +401,7 @@ class Manager:
         ``connect_timeout``, ``login_timeout``, ``reconnect``, ``queue_size``,
         ``max_pending``. ``none``/empty values of durations mean never. Unknown keys raise
         ``ValueError``."""
-        if isinstance(config, _Mapping):
+        if isinstance(config, _abc.Mapping):
             raw = dict(config)
         else:
             cp = configparser.ConfigParser(interpolation=None)
@@ -547,7 +547,7 @@ class Manager:
 
     # -- actions -----------------------------------------------------------------------
 
-    async def send_action(self, action: Union[Action, _Mapping[str, Any]], timeout: Optional[float] = None,
+    async def send_action(self, action: Union[Action, _abc.Mapping[str, Any]], timeout: Optional[float] = None,
                           *, check: bool = False, **headers: Any) -> Response:
         """Send an action and wait for its complete result.
 
@@ -570,7 +570,7 @@ class Manager:
             if headers:
                 for k, v in headers.items():
                     action.add(k, v)
-        elif isinstance(action, _Mapping):
+        elif isinstance(action, _abc.Mapping):
             if headers:
                 action = {**action, **headers}
             action = Action.from_mapping(action)
@@ -826,7 +826,7 @@ class Manager:
         if ret is not None and (asyncio.iscoroutine(ret) or isinstance(ret, asyncio.Future)):
             self._spawn(ret)
 
-    def _spawn(self, aw: _Awaitable) -> None:
+    def _spawn(self, aw: _abc.Awaitable) -> None:
         task = asyncio.ensure_future(aw, loop=self._loop)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)

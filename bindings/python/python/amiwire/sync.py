@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator as _Iterator, Mapping as _Mapping
+import collections.abc as _abc
 from typing import Any, Optional, Union
 
 from ._amiwire import Action, NotConnected, Response
@@ -62,7 +62,7 @@ class SyncClient:
         """The underlying Manager (use it only from its loop thread)."""
         return self._manager
 
-    def send_action(self, action: Union[Action, _Mapping[str, Any]], timeout: Optional[float] = None,
+    def send_action(self, action: Union[Action, _abc.Mapping[str, Any]], timeout: Optional[float] = None,
                     *, check: bool = False, **headers: Any) -> Response:
         """Blocking :meth:`Manager.send_action`."""
         if self._closed:
@@ -73,7 +73,7 @@ class SyncClient:
         """``Action: Command``; the CLI output is ``response.output``."""
         return self.send_action(Action.command(command), timeout)
 
-    def events(self, timeout: Optional[float] = None) -> _Iterator[EventItem]:
+    def events(self, timeout: Optional[float] = None) -> _abc.Iterator[EventItem]:
         """Events (and markers) as they come; the iteration ends after ``timeout`` seconds
         without one (``None``: wait forever) or when the client is closed."""
         sub = self._sub
