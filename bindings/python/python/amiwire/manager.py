@@ -787,7 +787,17 @@ class Manager:
                         continue
                     f = sub.filter
                     if f is None or f.matches(msg):
-                        sub.push(msg)
+                        # sub.push inlined (the hot path of the fan-out).
+                        q = sub.queue
+                        if sub.lagged or len(q) >= sub.maxsize or sub.wake is not None:
+                            sub.push(msg)
+                        else:
+                            q.append(msg)
+                            w = sub.waiter
+                            if w is not None:
+                                sub.waiter = None
+                                if not w.done():
+                                    w.set_result(None)
                 if dead:
                     self._subs = subs = [s for s in subs if not s.closed]
                 for flt, cbs in self._cb_list:
