@@ -56,6 +56,8 @@ from ._amiwire import (
     UsageError,
     __version__,
 )
+from .manager import ActionRefused, Disconnected, EventStream, Lagged, Manager, Reconnected
+from .sync import SyncClient, connect
 
 __all__ = [
     "Action",
@@ -96,4 +98,13 @@ __all__ = [
     "Unmatched",
     "UsageError",
     "__version__",
+    # asyncio and blocking clients (manager.py, sync.py)
+    "ActionRefused",
+    "Disconnected",
+    "EventStream",
+    "Lagged",
+    "Manager",
+    "Reconnected",
+    "SyncClient",
+    "connect",
 ]
