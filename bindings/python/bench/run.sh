@@ -13,4 +13,3 @@ fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 (cd "$here/.." && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop -q --release >/dev/null)
 "$venv/bin/python" "$here/decode.py"
-"$venv/bin/python" "$here/decode_lazy.py"  # one more row: str pairs for every header
