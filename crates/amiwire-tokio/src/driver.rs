@@ -148,6 +148,9 @@ pub(crate) enum Command {
         action: Action,
         timeout: Option<Duration>,
         reply: Reply,
+        /// Whether the action may wait for the next session while the link is down
+        /// (`false`: [`Client::send_now`](crate::Client::send_now), refused instead).
+        queue: bool,
     },
     Close {
         reply: oneshot::Sender<()>,
@@ -364,6 +367,7 @@ impl Driver {
                 action,
                 timeout,
                 reply,
+                queue,
             }) => {
                 let conn = match conn {
                     Some(conn) if self.closing.is_none() => conn,
@@ -372,6 +376,11 @@ impl Driver {
                         return;
                     }
                 };
+                if !queue && !conn.is_ready() {
+                    // Between sessions (or before the login): refused, never written later.
+                    let _ = reply.send(Err(Error::NotConnected));
+                    return;
+                }
                 let timeout = timeout.unwrap_or(self.cfg.connection.action_timeout);
                 // The core checks everything (duplicate IDs, limits, encoding) and keeps
                 // the action through a reconnect gap if it cannot be written yet.

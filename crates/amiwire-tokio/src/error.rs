@@ -63,6 +63,10 @@ pub enum Error {
     /// which case its outcome is unknown), event list truncated or too long.
     #[error(transparent)]
     Action(#[from] ActionError),
+    /// No session is logged in now (the client is reconnecting): the action was refused
+    /// and not sent ([`Client::send_now`](crate::Client::send_now)).
+    #[error("not connected to the server now (reconnecting); the action was not sent")]
+    NotConnected,
     /// The client is closed (closed by [`Client::close`](crate::Client::close), or the
     /// connection broke with reconnection off or given up).
     #[error("the client is closed")]
@@ -91,6 +95,7 @@ impl From<Error> for io::Error {
             Error::Tls { .. } | Error::Protocol(_) => io::ErrorKind::InvalidData,
             Error::Local(_) => io::ErrorKind::InvalidInput,
             Error::Action(ActionError::TimedOut { .. }) => io::ErrorKind::TimedOut,
+            Error::NotConnected => io::ErrorKind::NotConnected,
             Error::Action(_) | Error::Closed | Error::Disconnected(_) => {
                 io::ErrorKind::ConnectionAborted
             }

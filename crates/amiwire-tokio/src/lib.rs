@@ -151,7 +151,48 @@ impl Client {
         self.submit(action, Some(timeout)).await
     }
 
+    /// [`send_with_timeout`](Self::send_with_timeout), but only if a session is logged in
+    /// now: while the client is reconnecting (or before the first login) the action fails at
+    /// once with [`Error::NotConnected`] instead of waiting for the next session, so it is
+    /// never written later. The check is made by the connection task when it takes the
+    /// action; once taken, the action is handled as [`send`](Self::send) handles it. For
+    /// actions that must not be carried out late (an Originate a web caller waits for).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::time::Duration;
+    /// use amiwire_tokio::{amiwire::Action, Client, ClientConfig, Error};
+    ///
+    /// let sim = amiwire_sim::server::Simulator::start(Default::default()).await.unwrap();
+    /// let mut cfg = ClientConfig::new("127.0.0.1", sim.addr().port(), "admin", "amp111");
+    /// cfg.reconnect = Some(Default::default());
+    /// let client = Client::connect(cfg).await?;
+    /// let pong = client.send_now(Action::ping(), Duration::from_secs(5)).await?;
+    /// assert!(pong.is_success());
+    ///
+    /// sim.stop().await; // the link goes down; the client tries to reconnect
+    /// while client.is_connected() {
+    ///     tokio::time::sleep(Duration::from_millis(10)).await;
+    /// }
+    /// let refused = client.send_now(Action::ping(), Duration::from_secs(5)).await;
+    /// assert!(matches!(refused, Err(Error::NotConnected)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn send_now(&self, action: Action, timeout: Duration) -> Result<Response, Error> {
+        self.submit_with(action, Some(timeout), false).await
+    }
+
     async fn submit(&self, action: Action, timeout: Option<Duration>) -> Result<Response, Error> {
+        self.submit_with(action, timeout, true).await
+    }
+
+    async fn submit_with(
+        &self,
+        action: Action,
+        timeout: Option<Duration>,
+        queue: bool,
+    ) -> Result<Response, Error> {
         // An action with an error fails here, before it waits for a connection.
         action
             .validate()
@@ -162,6 +203,7 @@ impl Client {
                 action,
                 timeout,
                 reply,
+                queue,
             })
             .await
             .map_err(|_| Error::Closed)?;

@@ -491,3 +491,89 @@ async fn dropping_the_last_handle_logs_off() {
     ));
     assert_eq!(next(&mut events).await, None);
 }
+
+/// `send_now` refuses at once while the client is reconnecting, and what it refused is never
+/// written to a later session; `send` at the same moment waits for that session.
+#[tokio::test]
+async fn send_now_refuses_while_reconnecting_and_never_sends_later() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (second_tx, second_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        // The first session is cut on its first action; the second one is accepted only
+        // when the test says so.
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut buf = Vec::new();
+        scripted_login(&mut s, &mut buf, true).await;
+        let _ = read_action(&mut s, &mut buf).await;
+        drop(s);
+        let _ = second_rx.await;
+        while let Ok((mut s, _)) = l.accept().await {
+            let seen = seen_tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                scripted_login(&mut s, &mut buf, true).await;
+                while let Some(a) = read_action(&mut s, &mut buf).await {
+                    let _ = seen.send(a.lines().next().unwrap_or("").to_owned());
+                    let r = format!(
+                        "Response: Success\r\nActionID: {}\r\nPing: Pong\r\n\r\n",
+                        action_id(&a)
+                    );
+                    if s.write_all(r.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut cfg = amiwire_tokio::ClientConfig::new("127.0.0.1", port, "admin", "amp111");
+    cfg.reconnect = Some(fast_reconnect());
+    let (client, mut all) = watching(cfg).await;
+    let e = client.send(Action::ping()).await.unwrap_err();
+    assert!(e.outcome_unknown(), "{e:?}");
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Disconnected { .. })
+    ));
+    assert!(!client.is_connected());
+
+    let started = std::time::Instant::now();
+    let call = amiwire::action::Originate::to_exten("Local/100@test", "test", "s", 1).build();
+    let e = client
+        .send_now(call, Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NotConnected), "{e:?}");
+    assert!(!e.outcome_unknown());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+    // A plain send waits for the next session.
+    let queued = tokio::spawn({
+        let c = client.clone();
+        async move { c.send(Action::ping()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!queued.is_finished());
+    let _ = second_tx.send(());
+    let r = queued.await.unwrap().unwrap();
+    assert_eq!(r.get_str("Ping"), Some("Pong"));
+    assert!(matches!(
+        next(&mut all).await,
+        Some(ClientEvent::Reconnected { .. })
+    ));
+    // Connected again: send_now goes through.
+    let r = client
+        .send_now(Action::ping(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(r.is_success());
+    client.close().await;
+    let mut later = Vec::new();
+    while let Ok(a) = seen_rx.try_recv() {
+        later.push(a);
+    }
+    assert_eq!(later, ["Action: Ping", "Action: Ping", "Action: Logoff"]);
+}
