@@ -112,10 +112,22 @@ EXAMPLES:
 POST /call with agent=…&number=… (form body or query) and 'Authorization: Bearer TOKEN', where
 TOKEN is the value of AMIWIRE_CLICK2CALL_TOKEN (at least 16 characters). The agent's channel
 (--channel, with {agent} and {number} replaced) is called; once it answers it is connected to
-the number in --context. The answer is JSON: 200 answered, 502 failed, 504 no result, 400 invalid
-input, 401 bad token, 409 a call for that agent or number is in progress (from the request
-until the agent's channel hangs up), 429 over
---rate. GET /health says whether the AMI session is up.
+the number in --context. The answer is JSON: 200 answered, 502 failed, 504 no result (the call
+may have been placed: its agent and number stay busy until its fate is known), 503 the AMI link
+is down (answered at once; the call is never placed later), 400 invalid input, 401 bad token,
+409 a call for that agent or number is in progress (from the request until the agent's channel
+hangs up), 413 request too large, 429 over --rate. With 'Accept: text/event-stream' the answer
+is a stream of server-sent events instead: accepted, ringing, answered, hungup {cause,
+cause_txt}, failed, error {status, error}; it ends with the call.
+
+GET / is a web page that places a call and shows its progress (the token is typed in, and kept
+in the tab's sessionStorage at most). GET /health says whether the AMI session is up.
+
+One call per number: numbers are compared without one leading '+' and without one leading
+--national-prefix, so with '--national-prefix 0', 600, 0600 and +600 are one number (the
+number dialled is the one given). Limits: request head and body 8 KiB each, 5 s to send a
+request, 64 connections, at most 32 of them still sending their request head and
+--max-per-client from one address; a connection over a limit is answered 503.
 
 EXAMPLES:
     AMIWIRE_CLICK2CALL_TOKEN=$(openssl rand -hex 16) amiwire click2call \\
@@ -295,6 +307,13 @@ struct Click2CallArgs {
     /// What a number must match (a regex, whole value)
     #[arg(long, default_value = r"\+?[0-9]{2,20}")]
     number_pattern: String,
+    /// A national (trunk) prefix that is the same as none for the one-call-per-number lock:
+    /// with '--national-prefix 0', 600, 0600, +600 and %2B600 are one number
+    #[arg(long, value_name = "DIGITS")]
+    national_prefix: Option<String>,
+    /// Connections one client address (IPv4, or IPv6 /64) may hold at once
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    max_per_client: usize,
     /// Calls per minute, all agents together
     #[arg(long, default_value_t = 30)]
     rate: u32,
