@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Every test of amiwire, in every language: Rust (the whole workspace), then the C ABI, PHP and
 # Python bindings, each through its own bindings/<lang>/test.sh, which installs what its suite
-# needs when it is missing (cbindgen, php-cli, a Python venv with maturin and pytest…).
+# needs when it is missing (cbindgen, php-cli, a Python venv with maturin and pytest…), then
+# the click2call page in headless Chromium (tests/browser/run.sh, which installs chromium,
+# chromium-driver and tesseract-ocr when they are missing).
 #
 #   ./test.sh                 everything
-#   ./test.sh rust c          only these parts (rust, c, php, python)
+#   ./test.sh rust c          only these parts (rust, c, php, python, browser)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(rust c php python)
+[ ${#parts[@]} -gt 0 ] || parts=(rust c php python browser)
 
 failed=()
 for part in "${parts[@]}"; do
@@ -24,8 +26,9 @@ for part in "${parts[@]}"; do
       fi
       cmd=(bash "$script")
       ;;
+    browser) cmd=(bash tests/browser/run.sh) ;;
     *)
-      echo "test.sh: unknown part '$part' (rust, c, php, python)" >&2
+      echo "test.sh: unknown part '$part' (rust, c, php, python, browser)" >&2
       exit 2
       ;;
   esac
