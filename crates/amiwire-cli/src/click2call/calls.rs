@@ -313,7 +313,7 @@ pub(super) async fn run_call(job: CallJob, tx: mpsc::Sender<Progress>) {
             if hangup.is_none() {
                 let (_guard, gone) = calls.track(&uid);
                 let _ = check.try_send(());
-                follow(&mut events, &uid, &gone, max_call).await;
+                follow(&mut events, &uid, &gone, &check, max_call).await;
             }
             drop(lock);
             return;
@@ -356,7 +356,7 @@ pub(super) async fn run_call(job: CallJob, tx: mpsc::Sender<Progress>) {
         Some((cause, cause_txt)) => Some(Progress::Hungup { cause, cause_txt }),
         None => {
             let (_guard, gone) = calls.track(&uid);
-            follow(&mut events, &uid, &gone, max_call).await
+            follow(&mut events, &uid, &gone, &check, max_call).await
         }
     };
     drop(lock);
@@ -367,11 +367,13 @@ pub(super) async fn run_call(job: CallJob, tx: mpsc::Sender<Progress>) {
 }
 
 /// Waits for the end of a call that was placed: its Hangup, or the channel check finding it
-/// gone (`Hungup` with an empty cause), or `max_call` (`None`).
+/// gone (`Hungup` with an empty cause), or `max_call` (`None`). Events lost to a slow queue
+/// (`Lagged`) may have held the Hangup: a channel check is asked for.
 async fn follow(
     events: &mut amiwire_tokio::EventStream,
     uid: &str,
     gone: &Notify,
+    check: &mpsc::Sender<()>,
     max_call: Duration,
 ) -> Option<Progress> {
     let ended = async {
@@ -383,6 +385,9 @@ async fn follow(
                         if let Seen::Hangup(cause, cause_txt) = seen(&m, uid) {
                             return Progress::Hungup { cause, cause_txt };
                         }
+                    }
+                    Some(ClientEvent::Lagged { .. }) => {
+                        let _ = check.try_send(());
                     }
                     Some(_) => {}
                     None => open = false,
@@ -407,7 +412,7 @@ pub(super) async fn monitor(client: Client, calls: Arc<Calls>, mut asks: mpsc::R
     loop {
         let since = tokio::select! {
             item = marks.recv() => match item {
-                Some(ClientEvent::Reconnected { .. } | ClientEvent::Lagged { .. }) => Instant::now(),
+                Some(ClientEvent::Reconnected { .. }) => Instant::now(),
                 Some(_) => continue,
                 None => return,
             },
