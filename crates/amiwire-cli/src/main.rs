@@ -125,9 +125,12 @@ in the tab's sessionStorage at most). GET /health says whether the AMI session i
 
 One call per number: numbers are compared without one leading '+' and without one leading
 --national-prefix, so with '--national-prefix 0', 600, 0600 and +600 are one number (the
-number dialled is the one given). Limits: request head and body 8 KiB each, 5 s to send a
-request, 64 connections, at most 32 of them still sending their request head and
+number dialled is the one given). Limits: request head and body 8 KiB each, 5 s for the head
+and 5 s for the body, 64 connections, at most 32 of them still sending their request head and
 --max-per-client from one address; a connection over a limit is answered 503.
+
+The AMI user needs write = originate and read = call (the call's events); listing the live
+channels after a reconnect needs write = reporting (CoreShowChannels) or call (Status).
 
 EXAMPLES:
     AMIWIRE_CLICK2CALL_TOKEN=$(openssl rand -hex 16) amiwire click2call \\

@@ -98,7 +98,18 @@ async fn click2call(sim: &Simulator, extra: &[&str]) -> (Killed, u16) {
 
 /// `amiwire click2call` with its AMI server on `ami_port`.
 async fn click2call_on(ami_port: u16, extra: &[&str]) -> (Killed, u16) {
-    let mut c = ami(ami_port, "admin", "amp111");
+    let (child, port, _) = click2call_as(ami_port, ("admin", "amp111"), extra).await;
+    (child, port)
+}
+
+/// What a click2call process writes to its standard error, line by line.
+type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// `amiwire click2call` logged in as `user`; its log lines are kept in the `Log`.
+async fn click2call_as(ami_port: u16, user: (&str, &str), extra: &[&str]) -> (Killed, u16, Log) {
+    let log = Log::default();
+    let kept = log.clone();
+    let mut c = ami(ami_port, user.0, user.1);
     c.args([
         "click2call",
         "--listen",
@@ -119,12 +130,15 @@ async fn click2call_on(ami_port: u16, extra: &[&str]) -> (Killed, u16) {
     let mut err = BufReader::new(child.0.stderr.take().unwrap());
     let line = tokio::task::spawn_blocking(move || {
         let mut l = String::new();
-        err.read_line(&mut l).unwrap();
+        while err.read_line(&mut l).unwrap() > 0 && !l.contains(" listening on ") {
+            kept.lock().unwrap().push(std::mem::take(&mut l));
+        }
         // Keep draining stderr so the child never blocks on it.
         // (printed: shown when a test fails)
         std::thread::spawn(move || {
             for l in err.lines().map_while(Result::ok) {
                 eprintln!("click2call: {l}");
+                kept.lock().unwrap().push(l);
             }
         });
         l
@@ -138,7 +152,7 @@ async fn click2call_on(ami_port: u16, extra: &[&str]) -> (Killed, u16) {
         .unwrap_or_else(|| panic!("{line}"))
         .parse()
         .unwrap();
-    (child, port)
+    (child, port, log)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -834,6 +848,30 @@ async fn the_event_stream_follows_the_call_to_its_end() {
         "{events:?}"
     );
 
+    // A client that never reads its stream does not hold the call up: the call ends and
+    // frees its number as usual.
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut s = connect_from(None, port).await;
+        s.write_all(post("Accept: text/event-stream\r\n", "agent=110&number=100").as_bytes())
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        loop {
+            let (status, body) =
+                http(port, "POST", "/call", Some(TOKEN), "agent=100&number=100").await;
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 409, "{body}");
+            assert!(Instant::now() < deadline, "the unread stream held the call");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        drop(s);
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await; // agent 100's call ends
+
     // Refused before the call: the status and a JSON error, not a stream.
     let wrong = "POST /call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope-nope-nope-nope\r\nAccept: text/event-stream\r\nContent-Length: 20\r\n\r\nagent=110&number=100";
     let answer = raw(port, wrong).await;
@@ -892,6 +930,55 @@ async fn the_page_is_served_with_its_policy() {
             .await
         ),
         405
+    );
+    sim.stop().await;
+}
+
+/// The check after a reconnect lists channels with CoreShowChannels, or Status when the AMI
+/// user may not run it; a user who may run neither is told at the start, and calls still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_channel_check_falls_back_to_status_and_warns_when_it_cannot_run() {
+    let mut cfg = SimConfig::default();
+    cfg.accounts = amiwire_sim::accounts::Accounts::parse(
+        "[calls]\nsecret = calls\nread = call\nwrite = originate,call\n\n[limited]\nsecret = limited\nread = call\nwrite = originate\n",
+    )
+    .unwrap();
+    let sim = Simulator::start(cfg).await.unwrap();
+    let port = sim.addr().port();
+    let warning = "warning: cannot list channels";
+
+    let (_c1, p1, log1) = click2call_as(port, ("calls", "calls"), &[]).await;
+    let (status, body) = http(p1, "POST", "/call", Some(TOKEN), "agent=110&number=100").await;
+    assert_eq!(status, 200, "{body}");
+    let (_c2, p2, log2) = click2call_as(port, ("limited", "limited"), &[]).await;
+    let (status, body) = http(p2, "POST", "/call", Some(TOKEN), "agent=100&number=110").await;
+    assert_eq!(status, 200, "{body}");
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !log2.lock().unwrap().iter().any(|l| l.contains(warning)) {
+        assert!(
+            Instant::now() < deadline,
+            "no warning: {:?}",
+            log2.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line = log2
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.contains(warning))
+        .cloned()
+        .unwrap();
+    assert!(
+        line.contains("CoreShowChannels: Permission denied"),
+        "{line}"
+    );
+    assert!(line.contains("Status: Permission denied"), "{line}");
+    assert!(
+        !log1.lock().unwrap().iter().any(|l| l.contains(warning)),
+        "Status is allowed with write = call: {:?}",
+        log1.lock().unwrap()
     );
     sim.stop().await;
 }

@@ -404,11 +404,39 @@ async fn follow(
     tokio::time::timeout(max_call, ended).await.ok()
 }
 
+/// The Uniqueids of the live channels: CoreShowChannels (the AMI user needs `write` =
+/// `reporting` or `system`), or Status when that is refused (`call` is enough). `Err` says
+/// why neither could be had.
+pub(super) async fn live_channels(client: &Client) -> Result<HashSet<String>, String> {
+    let mut refused = Vec::new();
+    for action in [Action::core_show_channels(), Action::status(None)] {
+        let name = action.name().to_owned();
+        match client.send_now(action, Duration::from_secs(10)).await {
+            Ok(r) if r.is_success() => {
+                return Ok(r
+                    .events
+                    .iter()
+                    .filter_map(|m| m.get_str("Uniqueid").map(str::to_owned))
+                    .collect());
+            }
+            Ok(r) => refused.push(format!("{name}: {}", r.text().unwrap_or("refused"))),
+            Err(e) => return Err(format!("{name}: {e}")),
+        }
+    }
+    Err(refused.join("; "))
+}
+
 /// Runs until the client is closed: after each reconnect (and when a call asks, after an
-/// unknown outcome or lost events), lists the live channels (CoreShowChannels) and releases
-/// the tracked calls whose channel is gone.
+/// unknown outcome or lost events), lists the live channels and releases the tracked calls
+/// whose channel is gone. A first listing at the start tells the operator early when the AMI
+/// user may not list channels.
 pub(super) async fn monitor(client: Client, calls: Arc<Calls>, mut asks: mpsc::Receiver<()>) {
     let mut marks = client.events_with(Filter::none(), 16, Overflow::DropOldest);
+    if let Err(e) = live_channels(&client).await {
+        eprintln!(
+            "amiwire click2call: warning: cannot list channels ({e}); after an AMI reconnect, calls stay busy until their hang-up or --max-call (grant the AMI user write = reporting or call)"
+        );
+    }
     loop {
         let since = tokio::select! {
             item = marks.recv() => match item {
@@ -424,26 +452,18 @@ pub(super) async fn monitor(client: Client, calls: Arc<Calls>, mut asks: mpsc::R
         if !client.is_connected() {
             continue; // the next Reconnected brings a check
         }
-        match client
-            .send_now(Action::core_show_channels(), Duration::from_secs(10))
-            .await
-        {
-            Ok(r) if r.is_success() => {
-                let live: HashSet<String> = r
-                    .events
-                    .iter()
-                    .filter_map(|m| m.get_str("Uniqueid").map(str::to_owned))
-                    .collect();
+        match live_channels(&client).await {
+            Ok(live) => {
                 let n = calls.release_missing(&live, since);
                 if n > 0 {
-                    eprintln!("amiwire click2call: {n} call(s) ended while AMI was away: released");
+                    eprintln!(
+                        "amiwire click2call: {n} call(s) ended while their hang-up was not seen: released"
+                    );
                 }
             }
-            Ok(r) => eprintln!(
-                "amiwire click2call: CoreShowChannels refused ({}); calls stay busy until their hang-up or --max-call",
-                r.text().unwrap_or("")
+            Err(e) => eprintln!(
+                "amiwire click2call: cannot list channels ({e}); calls stay busy until their hang-up or --max-call"
             ),
-            Err(e) => eprintln!("amiwire click2call: cannot list channels: {e}"),
         }
     }
 }

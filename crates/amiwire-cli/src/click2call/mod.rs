@@ -15,8 +15,8 @@
 //!   whose hang-up fell into the gap are released.
 //! - **Fails fast:** while the AMI link is down, `POST /call` is answered 503 at once, and its
 //!   Originate is never sent later ([`Client::send_now`]).
-//! - **Bounded:** request heads and bodies of at most 8 KiB each (413), 5 s to send a request
-//!   (408 for a slow body; a slow head is cut), 64 connections, of which at most 32 may still be
+//! - **Bounded:** request heads and bodies of at most 8 KiB each (413), 5 s to send the head
+//!   (then the connection is cut) and 5 s more for the body (408), 64 connections, of which at most 32 may still be
 //!   sending their head and `--max-per-client` (8) come from one address (an IPv6 /64); a
 //!   connection over a limit has its request read and answered 503.
 //! - **Strict HTTP/1.1** (hyper): conflicting or signed `Content-Length` refused (400),
@@ -650,7 +650,7 @@ pub(crate) async fn run(a: Click2CallArgs) -> Result<(), Failure> {
     let client = Client::connect(cfg).await?;
     let calls = Arc::new(Calls::default());
     let (check, asks) = mpsc::channel(1);
-    tokio::spawn(calls::monitor(client.clone(), calls.clone(), asks));
+    let monitor = calls::monitor(client.clone(), calls.clone(), asks);
     let max_call = Duration::from_secs(a.max_call);
     let svc = Arc::new(Service {
         client: client.clone(),
@@ -681,6 +681,7 @@ pub(crate) async fn run(a: Click2CallArgs) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure::io(e.to_string()))?;
     eprintln!("amiwire click2call: listening on http://{addr}/call");
+    tokio::spawn(monitor);
     let limits = Limits::new(a.max_per_client);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
