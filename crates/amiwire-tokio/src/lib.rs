@@ -60,7 +60,9 @@
 //!   state of its own. Subscribers see [`ClientEvent::Disconnected`] (with a typed
 //!   [`Disconnect`] reason) and [`ClientEvent::Reconnected`]. An action that was written
 //!   before the connection broke fails with `sent: true` and is never sent again by the client;
-//!   one that was never written waits for the next connection (within its deadline). A new
+//!   one that was never written waits for the next connection (within its deadline), unless it
+//!   was sent with [`Client::send_now`], which refuses at once ([`Error::NotConnected`]) while
+//!   no session is logged in, for actions that must not be carried out late. A new
 //!   login the server refuses ends the client ([`Status::Closed`]).
 //! - **Timeouts** everywhere a server can stall: connect, login, each action, keepalive Ping
 //!   ([`ConnectionConfig::keepalive`](amiwire::ConnectionConfig::keepalive)), writes the server does not read.
