@@ -489,6 +489,19 @@ async fn slow_clients_of_one_address_do_not_starve_the_others() {
         }));
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // A whole request from the attacker's address while it holds its 8 connections: a 503
+    // it can read.
+    let answer = raw_from(
+        Some(ATTACKER),
+        port,
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&answer), 503, "{answer}");
+    assert!(
+        answer.contains("too many connections from your address"),
+        "{answer}"
+    );
     // Health probes from another address, every 100 ms for 3 s: all answered.
     let mut answered = 0;
     for _ in 0..30 {
@@ -503,19 +516,6 @@ async fn slow_clients_of_one_address_do_not_starve_the_others() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(answered, 30, "health probes answered");
-    // A whole request from the attacker's address while it holds its 8 connections: a 503
-    // it can read.
-    let answer = raw_from(
-        Some(ATTACKER),
-        port,
-        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
-    )
-    .await;
-    assert_eq!(status_of(&answer), 503, "{answer}");
-    assert!(
-        answer.contains("too many connections from your address"),
-        "{answer}"
-    );
     let mut refused = 0;
     let mut cut = 0;
     for t in slow {

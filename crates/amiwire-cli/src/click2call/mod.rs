@@ -368,7 +368,6 @@ fn json_response(reply: Reply) -> Response<HttpBody> {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        405 => {}
         429 | 503 => {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -475,13 +474,12 @@ impl Service {
 
     /// One request.
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<HttpBody> {
-        let head = matches!(*req.method(), Method::HEAD);
+        // HEAD gets GET's answer; hyper sends its headers without the body.
         let path = req.uri().path().to_owned();
         match (path.as_str(), req.method().clone()) {
             ("/", Method::GET | Method::HEAD) => return page_response(),
             ("/", _) => return not_allowed("GET, HEAD"),
             ("/health", Method::GET | Method::HEAD) => {
-                let _ = head;
                 return json_response(if self.client.is_connected() {
                     Reply {
                         status: 200,
