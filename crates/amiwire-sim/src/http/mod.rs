@@ -27,7 +27,8 @@ pub(crate) use self::digest::Digest;
 use self::digest::*;
 use self::render::*;
 
-/// Sessions idle this long are forgotten (Asterisk's `httptimeout` default).
+/// Digest sessions idle this long are forgotten (Asterisk's `httptimeout` default); cookie
+/// sessions follow `SimConfig::http_timeout`.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest request head and body accepted.
 const MAX_HEAD: usize = 16 * 1024;
@@ -178,7 +179,7 @@ const FORBIDDEN: &str = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\
      <address>Asterisk/22.10.1</address>\r\n</body></html>\r\n";
 
 /// The session of a cookie, or a new one (whose cookie the answer sets). Sessions idle for
-/// `HTTP_TIMEOUT` are forgotten first.
+/// `shared.http_timeout` are forgotten first.
 fn cookie_session(
     sessions: &Sessions,
     cookie: Option<u32>,
@@ -189,7 +190,7 @@ fn cookie_session(
     let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
     map.retain(|_, s| {
         s.try_lock()
-            .map(|s| s.last.elapsed() < HTTP_TIMEOUT)
+            .map(|s| s.last.elapsed() < shared.http_timeout)
             .unwrap_or(true)
     });
     if let Some(found) = cookie.and_then(|c| map.get(&c).map(|s| (c, s.clone()))) {
@@ -230,12 +231,16 @@ fn param<'p>(ps: &'p [(String, String)], name: &str) -> Option<&'p str> {
 
 /// WaitEvent over HTTP: the session's events since its login (or the last WaitEvent),
 /// waiting up to its Timeout for the first, capped at `httptimeout - 10` s.
-async fn wait_event(hs: &mut HttpSession, ps: &[(String, String)]) -> Vec<u8> {
+async fn wait_event(
+    hs: &mut HttpSession,
+    ps: &[(String, String)],
+    http_timeout: Duration,
+) -> Vec<u8> {
     let action_id = param(ps, "actionid");
     let timeout = param(ps, "timeout")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(30)
-        .min(HTTP_TIMEOUT.as_secs() - 10);
+        .min(http_timeout.as_secs().saturating_sub(10));
     let mut out = String::from("Response: Success\r\n");
     if let Some(id) = action_id {
         out.push_str(&format!("ActionID: {id}\r\n"));
@@ -316,12 +321,14 @@ async fn serve(
         Some(hs) => (0, hs.clone()),
         None => cookie_session(&sessions, req.cookie, &shared, peer, local),
     };
-    let cookie_out = digest_session.is_none().then_some(id);
+    let cookie_out = digest_session
+        .is_none()
+        .then_some((id, shared.http_timeout));
     let mut hs = hs.lock().await;
     hs.last = Instant::now();
     let action = param(&ps, "action").map(str::to_ascii_lowercase);
     if action.as_deref() == Some("waitevent") && hs.session.user().is_some() {
-        let out = wait_event(&mut hs, &ps).await;
+        let out = wait_event(&mut hs, &ps, shared.http_timeout).await;
         return answer(&mut stream, cookie_out, &out, format, digest_auth, &ps).await;
     }
     let Some((bytes, close)) = run_action(&mut hs, &ps, &shared, &events).await else {
