@@ -43,7 +43,7 @@ mod body;
 pub mod bridge;
 pub mod cookie;
 pub mod digest;
-mod mxml;
+pub mod mxml;
 pub mod url;
 pub mod waitevent;
 
