@@ -176,7 +176,7 @@ pub(crate) struct Driver {
 
 type First = Option<oneshot::Sender<Result<String, Error>>>;
 
-fn now() -> Instant {
+pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
@@ -185,7 +185,7 @@ fn after(t: Instant, d: Duration) -> Option<Instant> {
     t.checked_add(d)
 }
 
-async fn sleep_until(t: Option<Instant>) {
+pub(crate) async fn sleep_until(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
         None => std::future::pending().await,

@@ -73,6 +73,7 @@ mod config;
 mod driver;
 mod error;
 mod events;
+mod http;
 mod transport;
 
 use std::sync::{Arc, Mutex};
@@ -83,7 +84,7 @@ use amiwire::{Action, Filter, ManagerFilter};
 pub use amiwire::{ActionError, CloseReason, Credentials, EventMask, Response};
 use tokio::sync::{mpsc, oneshot};
 
-pub use config::{ClientConfig, Overflow, Reconnect, Roots, TlsConfig};
+pub use config::{ClientConfig, HttpConfig, Overflow, Reconnect, Roots, TlsConfig, UrlError};
 pub use driver::{Disconnect, Status};
 pub use error::Error;
 pub use events::{ClientEvent, EventStream};
