@@ -13,7 +13,7 @@
 //! The way back, which is what [`decode_mxml`] does: a `-N` suffix (N ≥ 2) on a name whose
 //! base was already seen in the message is dropped, so repeated headers (`Output`, `Variable`)
 //! are repeated again, in order; names in the table below get the spelling Asterisk gives them
-//! over TCP (`actionid` → `ActionID`); other names stay as written (lower case, `_` for what
+//! over TCP (`actionid` → `ActionID`, `cause_txt` → `Cause-txt`); other names stay as written (lower case, `_` for what
 //! was not alphanumeric: the original cannot be known). AMI names are case-insensitive, so
 //! `get("Uniqueid")` finds `uniqueid` anyway. `opaque_data` becomes `Output` lines.
 
@@ -32,6 +32,8 @@ const CANONICAL: &[(&str, &str)] = &[
     ("bridgeid", "BridgeId"),
     ("calleridname", "CallerIDName"),
     ("calleridnum", "CallerIDNum"),
+    // Hangup events: xml_translate wrote `-` as `_`.
+    ("cause_txt", "Cause-txt"),
     ("channel", "Channel"),
     ("channelstate", "ChannelState"),
     ("channelstatedesc", "ChannelStateDesc"),
