@@ -252,3 +252,159 @@ fn to_hyper(req: &HttpRequest) -> Result<hyper::Request<Full<Bytes>>, LinkError>
     b.body(Full::new(Bytes::from(req.body.clone())))
         .map_err(|e| bad(&e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amiwire::ajam::HttpMethod;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    fn get(target: &str) -> HttpRequest {
+        HttpRequest {
+            method: HttpMethod::Get,
+            target: target.into(),
+            headers: vec![("Host".into(), "127.0.0.1".into())],
+            body: Vec::new(),
+        }
+    }
+
+    fn link(port: u16, max_body: usize) -> Link {
+        let cfg = crate::ClientConfig::new("127.0.0.1", port, "u", "s");
+        Link::new(Arc::new(Dialer::new(&cfg).unwrap()), max_body)
+    }
+
+    async fn head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+        let mut chunk = [0u8; 1024];
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let h = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
+                buf.drain(..end + 4);
+                return Some(h);
+            }
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    fn answer(body: &str) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[tokio::test]
+    async fn keeps_alive_and_replaces_a_closed_connection_without_resending() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            // One connection for two requests, then closed quietly.
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = Vec::new();
+            for _ in 0..2 {
+                let h = head(&mut s, &mut buf).await.unwrap();
+                seen.push((1, h.lines().next().unwrap().to_owned()));
+                s.write_all(answer("ok").as_bytes()).await.unwrap();
+            }
+            drop(s);
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let h = head(&mut s, &mut buf).await.unwrap();
+            seen.push((2, h.lines().next().unwrap().to_owned()));
+            s.write_all(answer("again").as_bytes()).await.unwrap();
+            seen
+        });
+        let mut link = link(port, 1024);
+        let t = Duration::from_secs(5);
+        assert_eq!(&link.exchange(&get("/a"), t).await.unwrap().body[..], b"ok");
+        assert_eq!(&link.exchange(&get("/b"), t).await.unwrap().body[..], b"ok");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let a = link.exchange(&get("/c"), t).await.unwrap();
+        assert_eq!((a.status, &a.body[..]), (200, &b"again"[..]));
+        let seen = server.await.unwrap();
+        assert_eq!(
+            seen,
+            [
+                (1, "GET /a HTTP/1.1".to_owned()),
+                (1, "GET /b HTTP/1.1".to_owned()),
+                (2, "GET /c HTTP/1.1".to_owned())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn limits_timeouts_and_refusals() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    while let Some(h) = head(&mut s, &mut buf).await {
+                        if h.starts_with("GET /big") {
+                            let _ = s.write_all(answer(&"x".repeat(2000)).as_bytes()).await;
+                        } else if h.starts_with("GET /silent") {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                        } else if h.starts_with("GET /garbage") {
+                            let _ = s.write_all(b"NOT HTTP AT ALL\r\n\r\n").await;
+                        }
+                    }
+                });
+            }
+        });
+        let mut link = link(port, 1024);
+        let e = link
+            .exchange(&get("/big"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, LinkError::NoAnswer { message, .. } if message.contains("larger than 1024 bytes")),
+            "{e:?}"
+        );
+        let e = link
+            .exchange(&get("/silent"), Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                LinkError::NoAnswer {
+                    kind: io::ErrorKind::TimedOut,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_io().1.contains("did not answer within"), "{e:?}");
+        let e = link
+            .exchange(&get("/garbage"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(&e, LinkError::NoAnswer { .. }), "{e:?}");
+        // A header value with a line break never reaches the wire.
+        let mut bad = get("/x");
+        bad.headers
+            .push(("Cookie".into(), "a\r\nX-Injected: 1".into()));
+        let e = link
+            .exchange(&bad, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, LinkError::Request(_)), "{e:?}");
+
+        let free = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let closed = free.local_addr().unwrap().port();
+        drop(free);
+        let e = self::link(closed, 1024)
+            .exchange(&get("/x"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, LinkError::Connect(Error::Connect { .. })),
+            "{e:?}"
+        );
+    }
+}
