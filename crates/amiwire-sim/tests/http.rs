@@ -565,3 +565,57 @@ async fn http_timeout_is_configurable() {
     );
     sim.stop().await;
 }
+
+/// An action of a session is answered while its WaitEvent waits (Asterisk does not hold the
+/// session for the long poll), and the WaitEvent returns with the events the action raised.
+#[tokio::test]
+async fn actions_go_on_while_waitevent_waits() {
+    let mut cfg = SimConfig::default();
+    cfg.http_listen = Some(([127, 0, 0, 1], 0).into());
+    let sim = Simulator::start(cfg).await.unwrap();
+    let http = sim.http_addr().unwrap();
+    let get = |q: &str, cookie: Option<&str>| {
+        let mut head = format!("GET /rawman?{q} HTTP/1.1\r\nHost: x");
+        if let Some(c) = cookie {
+            head.push_str(&format!("\r\nCookie: mansession_id=\"{c}\""));
+        }
+        head
+    };
+    let (head, _) = request(
+        http,
+        &get("action=Login&username=admin&secret=amp111", None),
+        b"",
+    )
+    .await;
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Set-Cookie: mansession_id=\""))
+        .unwrap()[..8]
+        .to_owned();
+    // The login's own events first.
+    let _ = request(http, &get("action=WaitEvent&timeout=1", Some(&cookie)), b"").await;
+    let c = cookie.clone();
+    let poll = tokio::spawn(async move {
+        request(http, &get("action=WaitEvent&timeout=20", Some(&c)), b"").await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = std::time::Instant::now();
+    let (_, body) = request(
+        http,
+        &get("action=UserEvent&UserEvent=Hello", Some(&cookie)),
+        b"",
+    )
+    .await;
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(messages(&body)[0].get_str("Response"), Some("Success"));
+    let (_, body) = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .expect("the WaitEvent returns with the event")
+        .unwrap();
+    let got = messages(&body);
+    assert!(
+        got.iter().any(|m| m.get_str("UserEvent") == Some("Hello")),
+        "{got:?}"
+    );
+    sim.stop().await;
+}

@@ -230,9 +230,11 @@ fn param<'p>(ps: &'p [(String, String)], name: &str) -> Option<&'p str> {
 }
 
 /// WaitEvent over HTTP: the session's events since its login (or the last WaitEvent),
-/// waiting up to its Timeout for the first, capped at `httptimeout - 10` s.
+/// waiting up to its Timeout for the first, capped at `httptimeout - 10` s. The session is
+/// not locked while it waits (as in Asterisk, the session's other requests go on meanwhile);
+/// a WaitEvent while another one waits returns at once, with no events.
 async fn wait_event(
-    hs: &mut HttpSession,
+    hs: &Arc<tokio::sync::Mutex<HttpSession>>,
     ps: &[(String, String)],
     http_timeout: Duration,
 ) -> Vec<u8> {
@@ -248,8 +250,8 @@ async fn wait_event(
     out.push_str("Message: Waiting for Event completed.\r\n\r\n");
     let mut out = out.into_bytes();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-    let HttpSession { session, rx, .. } = hs;
-    if let Some(rx) = rx.as_mut() {
+    let taken = hs.lock().await.rx.take();
+    if let Some(mut rx) = taken {
         let mut got = false;
         loop {
             let next = if got {
@@ -262,11 +264,14 @@ async fn wait_event(
                 }
             };
             let Some(ev) = next else { break };
-            if session.may_want(&ev) {
+            if hs.lock().await.session.may_want(&ev) {
                 out.extend_from_slice(&ev.text);
                 got = true;
             }
         }
+        let mut g = hs.lock().await;
+        g.rx = Some(rx);
+        g.last = Instant::now();
     }
     let mut done = String::from("Event: WaitEventComplete\r\n");
     if let Some(id) = action_id {
@@ -324,11 +329,13 @@ async fn serve(
     let cookie_out = digest_session
         .is_none()
         .then_some((id, shared.http_timeout));
+    let shared_session = hs.clone();
     let mut hs = hs.lock().await;
     hs.last = Instant::now();
     let action = param(&ps, "action").map(str::to_ascii_lowercase);
     if action.as_deref() == Some("waitevent") && hs.session.user().is_some() {
-        let out = wait_event(&mut hs, &ps, shared.http_timeout).await;
+        drop(hs);
+        let out = wait_event(&shared_session, &ps, shared.http_timeout).await;
         return answer(&mut stream, cookie_out, &out, format, digest_auth, &ps).await;
     }
     let Some((bytes, close)) = run_action(&mut hs, &ps, &shared, &events).await else {
