@@ -213,3 +213,65 @@ async fn events_arrive_through_the_long_poll() {
     }
     sim.stop().await;
 }
+
+/// As Asterisk's `action_waitevent_http`: the session's actions run while its WaitEvent
+/// waits, and a newer WaitEvent replaces the older one, which answers with an empty body.
+#[tokio::test]
+async fn a_waitevent_does_not_block_its_session_and_a_newer_one_replaces_it() {
+    use amiwire::ajam::{build_request, HttpMethod};
+    let sim = sim().await;
+    let addr = sim.http_addr().unwrap();
+    let ep = Endpoint::parse("/rawman").unwrap();
+    let req = |a: Action, cookie: Option<&str>| {
+        let mut r = build_request(&ep, &a, HttpMethod::Get, "127.0.0.1").unwrap();
+        if let Some(c) = cookie {
+            r.set_header("Cookie", c).unwrap();
+        }
+        r
+    };
+    let (status, headers, _) = http(addr, req(Action::login("admin", "amp111"), None))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let set = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Set-Cookie"))
+        .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+        .unwrap();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    // The login's SuccessfulAuth first.
+    let (_, _, body) = http(
+        addr,
+        req(amiwire::ajam::wait_event_action(0, None), Some(&cookie)),
+    )
+    .await
+    .unwrap();
+    assert!(memchr::memmem::find(&body, b"Event: SuccessfulAuth").is_some());
+    let started = tokio::time::Instant::now();
+    let first = tokio::spawn(http(
+        addr,
+        req(amiwire::ajam::wait_event_action(5, None), Some(&cookie)),
+    ));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, _, body) = http(addr, req(Action::ping(), Some(&cookie)))
+        .await
+        .unwrap();
+    assert!(body.starts_with(b"Response: Success\r\nPing: Pong\r\n"));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "Ping waited for the WaitEvent"
+    );
+    let second = tokio::spawn(http(
+        addr,
+        req(amiwire::ajam::wait_event_action(1, None), Some(&cookie)),
+    ));
+    let (status, _, body) = first.await.unwrap().unwrap();
+    assert_eq!((status, body.as_slice()), (200, &b""[..]));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let (_, _, body) = second.await.unwrap().unwrap();
+    assert!(
+        body.ends_with(b"Event: WaitEventComplete\r\n\r\n"),
+        "{body:?}"
+    );
+    sim.stop().await;
+}

@@ -40,6 +40,8 @@ struct HttpSession {
     /// Events since the login, for WaitEvent.
     rx: Option<broadcast::Receiver<SimEvent>>,
     last: Instant,
+    /// Counts WaitEvents: the newest is the session's waiter, an older one gives up.
+    waiter: u64,
 }
 
 type Sessions = Arc<Mutex<HashMap<u32, Arc<tokio::sync::Mutex<HttpSession>>>>>;
@@ -201,6 +203,7 @@ fn cookie_session(
     let hs = Arc::new(tokio::sync::Mutex::new(HttpSession {
         session,
         rx: None,
+        waiter: 0,
         last: Instant::now(),
     }));
     map.insert(id, hs.clone());
@@ -229,8 +232,15 @@ fn param<'p>(ps: &'p [(String, String)], name: &str) -> Option<&'p str> {
 }
 
 /// WaitEvent over HTTP: the session's events since its login (or the last WaitEvent),
-/// waiting up to its Timeout for the first, capped at `httptimeout - 10` s.
-async fn wait_event(hs: &mut HttpSession, ps: &[(String, String)]) -> Vec<u8> {
+/// waiting up to its Timeout for the first, capped at `httptimeout - 10` s. As in Asterisk
+/// (`action_waitevent_http`), the session is not locked while it waits (its actions run
+/// meanwhile), it looks again at least once a second, and a newer WaitEvent on the same
+/// session replaces it: the older one then answers with an empty body.
+async fn wait_event(
+    arc: &Arc<tokio::sync::Mutex<HttpSession>>,
+    mut hs: tokio::sync::MutexGuard<'_, HttpSession>,
+    ps: &[(String, String)],
+) -> Vec<u8> {
     let action_id = param(ps, "actionid");
     let timeout = param(ps, "timeout")
         .and_then(|v| v.parse::<u64>().ok())
@@ -243,24 +253,54 @@ async fn wait_event(hs: &mut HttpSession, ps: &[(String, String)]) -> Vec<u8> {
     out.push_str("Message: Waiting for Event completed.\r\n\r\n");
     let mut out = out.into_bytes();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-    let HttpSession { session, rx, .. } = hs;
-    if let Some(rx) = rx.as_mut() {
-        let mut got = false;
-        loop {
-            let next = if got {
-                rx.try_recv().ok()
-            } else {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Ok(ev)) => Some(ev),
-                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
-                    _ => None,
+    hs.waiter += 1;
+    let me = hs.waiter;
+    let mut rx = hs.rx.take();
+    drop(hs);
+    let mut first = None;
+    loop {
+        let until = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+        match rx.as_mut() {
+            Some(r) => match tokio::time::timeout_at(until, r.recv()).await {
+                Ok(Ok(ev)) => first = Some(ev),
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    tokio::time::sleep_until(until).await
                 }
-            };
-            let Some(ev) = next else { break };
-            if session.may_want(&ev) {
+                Err(_) => {}
+            },
+            None => tokio::time::sleep_until(until).await,
+        }
+        let mut hs = arc.lock().await;
+        if hs.waiter != me {
+            // Replaced: the newer waiter gets the receiver (and the events queued in it).
+            if hs.rx.is_none() {
+                hs.rx = rx;
+            }
+            return Vec::new();
+        }
+        if rx.is_none() {
+            rx = hs.rx.take();
+        }
+        let mut got = false;
+        if let Some(ev) = first.take() {
+            if hs.session.may_want(&ev) {
                 out.extend_from_slice(&ev.text);
                 got = true;
             }
+        }
+        if got {
+            if let Some(r) = rx.as_mut() {
+                while let Ok(ev) = r.try_recv() {
+                    if hs.session.may_want(&ev) {
+                        out.extend_from_slice(&ev.text);
+                    }
+                }
+            }
+        }
+        if got || tokio::time::Instant::now() >= deadline {
+            hs.rx = rx;
+            break;
         }
     }
     let mut done = String::from("Event: WaitEventComplete\r\n");
@@ -317,11 +357,12 @@ async fn serve(
         None => cookie_session(&sessions, req.cookie, &shared, peer, local),
     };
     let cookie_out = digest_session.is_none().then_some(id);
-    let mut hs = hs.lock().await;
+    let arc = hs;
+    let mut hs = arc.lock().await;
     hs.last = Instant::now();
     let action = param(&ps, "action").map(str::to_ascii_lowercase);
     if action.as_deref() == Some("waitevent") && hs.session.user().is_some() {
-        let out = wait_event(&mut hs, &ps).await;
+        let out = wait_event(&arc, hs, &ps).await;
         return answer(&mut stream, cookie_out, &out, format, digest_auth, &ps).await;
     }
     let Some((bytes, close)) = run_action(&mut hs, &ps, &shared, &events).await else {
