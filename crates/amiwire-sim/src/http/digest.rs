@@ -271,6 +271,7 @@ pub(super) fn new_digest_session(
         session,
         rx: Some(events.subscribe()),
         last: now,
+        waiter: 0,
     }))
 }
 

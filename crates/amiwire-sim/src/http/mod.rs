@@ -41,6 +41,8 @@ struct HttpSession {
     /// Events since the login, for WaitEvent.
     rx: Option<broadcast::Receiver<SimEvent>>,
     last: Instant,
+    /// Counts WaitEvents: the newest is the session's waiter, an older one gives up.
+    waiter: u64,
 }
 
 type Sessions = Arc<Mutex<HashMap<u32, Arc<tokio::sync::Mutex<HttpSession>>>>>;
@@ -202,6 +204,7 @@ fn cookie_session(
     let hs = Arc::new(tokio::sync::Mutex::new(HttpSession {
         session,
         rx: None,
+        waiter: 0,
         last: Instant::now(),
     }));
     map.insert(id, hs.clone());
@@ -230,11 +233,13 @@ fn param<'p>(ps: &'p [(String, String)], name: &str) -> Option<&'p str> {
 }
 
 /// WaitEvent over HTTP: the session's events since its login (or the last WaitEvent),
-/// waiting up to its Timeout for the first, capped at `httptimeout - 10` s. The session is
-/// not locked while it waits (as in Asterisk, the session's other requests go on meanwhile);
-/// a WaitEvent while another one waits returns at once, with no events.
+/// waiting up to its Timeout for the first, capped at `httptimeout - 10` s. As in Asterisk
+/// (`action_waitevent_http`), the session is not locked while it waits (its actions run
+/// meanwhile), it looks again at least once a second, and a newer WaitEvent on the same
+/// session replaces it: the older one then answers with an empty body.
 async fn wait_event(
-    hs: &Arc<tokio::sync::Mutex<HttpSession>>,
+    arc: &Arc<tokio::sync::Mutex<HttpSession>>,
+    mut hs: tokio::sync::MutexGuard<'_, HttpSession>,
     ps: &[(String, String)],
     http_timeout: Duration,
 ) -> Vec<u8> {
@@ -250,28 +255,55 @@ async fn wait_event(
     out.push_str("Message: Waiting for Event completed.\r\n\r\n");
     let mut out = out.into_bytes();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-    let taken = hs.lock().await.rx.take();
-    if let Some(mut rx) = taken {
-        let mut got = false;
-        loop {
-            let next = if got {
-                rx.try_recv().ok()
-            } else {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Ok(ev)) => Some(ev),
-                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
-                    _ => None,
+    hs.waiter += 1;
+    let me = hs.waiter;
+    let mut rx = hs.rx.take();
+    drop(hs);
+    let mut first = None;
+    loop {
+        let until = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+        match rx.as_mut() {
+            Some(r) => match tokio::time::timeout_at(until, r.recv()).await {
+                Ok(Ok(ev)) => first = Some(ev),
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    tokio::time::sleep_until(until).await
                 }
-            };
-            let Some(ev) = next else { break };
-            if hs.lock().await.session.may_want(&ev) {
+                Err(_) => {}
+            },
+            None => tokio::time::sleep_until(until).await,
+        }
+        let mut hs = arc.lock().await;
+        if hs.waiter != me {
+            // Replaced: the newer waiter gets the receiver (and the events queued in it).
+            if hs.rx.is_none() {
+                hs.rx = rx;
+            }
+            return Vec::new();
+        }
+        if rx.is_none() {
+            rx = hs.rx.take();
+        }
+        let mut got = false;
+        if let Some(ev) = first.take() {
+            if hs.session.may_want(&ev) {
                 out.extend_from_slice(&ev.text);
                 got = true;
             }
         }
-        let mut g = hs.lock().await;
-        g.rx = Some(rx);
-        g.last = Instant::now();
+        if got {
+            if let Some(r) = rx.as_mut() {
+                while let Ok(ev) = r.try_recv() {
+                    if hs.session.may_want(&ev) {
+                        out.extend_from_slice(&ev.text);
+                    }
+                }
+            }
+        }
+        if got || tokio::time::Instant::now() >= deadline {
+            hs.rx = rx;
+            break;
+        }
     }
     let mut done = String::from("Event: WaitEventComplete\r\n");
     if let Some(id) = action_id {
@@ -329,13 +361,12 @@ async fn serve(
     let cookie_out = digest_session
         .is_none()
         .then_some((id, shared.http_timeout));
-    let shared_session = hs.clone();
-    let mut hs = hs.lock().await;
+    let arc = hs;
+    let mut hs = arc.lock().await;
     hs.last = Instant::now();
     let action = param(&ps, "action").map(str::to_ascii_lowercase);
     if action.as_deref() == Some("waitevent") && hs.session.user().is_some() {
-        drop(hs);
-        let out = wait_event(&shared_session, &ps, shared.http_timeout).await;
+        let out = wait_event(&arc, hs, &ps, shared.http_timeout).await;
         return answer(&mut stream, cookie_out, &out, format, digest_auth, &ps).await;
     }
     let Some((bytes, close)) = run_action(&mut hs, &ps, &shared, &events).await else {

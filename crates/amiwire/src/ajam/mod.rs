@@ -50,7 +50,7 @@ pub mod waitevent;
 pub use body::{
     decode_body, decode_manager_html, decode_rawman, encode_messages, BodyError, BodyLimits,
 };
-pub use bridge::{Bridge, BridgeConfig, BridgeError, RequestId, RequestKind};
+pub use bridge::{Bridge, BridgeConfig, BridgeError, EofReason, RequestId, RequestKind};
 pub use cookie::{is_session_expired, CookieSession, SetCookie, PRE_LOGIN_LIFETIME};
 pub use digest::{Challenge, ChallengeOutcome, DigestClient, DigestError};
 pub use mxml::decode_mxml;
