@@ -470,7 +470,9 @@ impl Driver {
                     }
                     Err(e) => {
                         io_error = Some(Disconnect::Read { kind: e.kind(), message: e.to_string() });
-                        conn.close();
+                        // The socket is gone, as at its end: `close` would end the
+                        // connection for good, and no reconnect could follow.
+                        conn.receive_eof();
                     }
                 },
                 // Write what is pending; once all is written, flush (TLS).
@@ -486,7 +488,7 @@ impl Driver {
                             kind: io::ErrorKind::WriteZero,
                             message: "the connection is closed for writing".into(),
                         });
-                        conn.close();
+                        conn.receive_eof();
                     }
                     Ok(Some(n)) => {
                         wpos += n;
@@ -496,7 +498,7 @@ impl Driver {
                     Ok(None) => need_flush = false,
                     Err(e) => {
                         io_error = Some(Disconnect::Write { kind: e.kind(), message: e.to_string() });
-                        conn.close();
+                        conn.receive_eof();
                     }
                 },
                 cmd = self.cmds.recv(), if self.cmds_open => self.command(cmd, Some(&mut *conn)),
@@ -504,7 +506,7 @@ impl Driver {
                     let t = now();
                     if write_deadline.is_some_and(|d| t >= d) {
                         io_error = Some(Disconnect::WriteStalled { after: self.cfg.write_timeout });
-                        conn.close();
+                        conn.receive_eof();
                     } else if close_deadline.is_some_and(|d| t >= d) {
                         conn.close();
                     } else {

@@ -269,7 +269,10 @@ async fn a_session_the_server_forgot_logs_in_again() {
     let mut saw_gap = false;
     let event = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            match all.recv().await.expect("stream ended") {
+            let Some(item) = all.recv().await else {
+                panic!("stream ended: {:?}", client.status());
+            };
+            match item {
                 ClientEvent::Disconnected { .. } => saw_gap = true,
                 ClientEvent::Reconnected { .. } => {
                     assert!(saw_gap);
@@ -454,8 +457,8 @@ async fn a_server_that_never_answers_times_the_login_out() {
 }
 
 /// A server that stops answering after the login: the action times out (its outcome
-/// unknown: it was sent), then the HTTP request's own timeout ends the session, and the
-/// client says why.
+/// unknown: it was sent), then the HTTP request's own timeout ends the session, the client
+/// says why, and (reconnect on) logs in again on a new connection.
 #[tokio::test]
 async fn a_server_that_stops_answering_times_the_action_out() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -469,11 +472,20 @@ async fn a_server_that_stops_answering_times_the_action_out() {
             .unwrap();
         // Reads the next request, answers nothing, keeps the connection open.
         let _ = read_head(&mut s, &mut buf).await;
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        drop(s);
+        let _held = s;
+        // Later connections are answered.
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                while let Some(head) = read_head(&mut s, &mut buf).await {
+                    let _ = s.write_all(ok(&answer_to(&head), false).as_bytes()).await;
+                }
+            });
+        }
     });
     let mut cfg = scripted_cfg(port, "rawman");
     cfg.http.as_mut().unwrap().request_timeout = Duration::from_millis(1500);
+    cfg.reconnect = Some(fast_reconnect());
     let client = Client::connect(cfg).await.unwrap();
     let mut markers = client.events(Filter::all());
     assert!(matches!(
@@ -496,10 +508,17 @@ async fn a_server_that_stops_answering_times_the_action_out() {
         Some(ClientEvent::Disconnected { reason }) => {
             let text = reason.to_string();
             assert!(text.contains("did not answer within"), "{text}");
+            assert!(reason.may_reconnect());
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(client.status(), Status::Closed { .. }));
+    assert!(matches!(
+        next(&mut markers).await,
+        Some(ClientEvent::Reconnected { .. })
+    ));
+    let pong = client.send(Action::ping()).await.unwrap();
+    assert_eq!(pong.get_str("Ping"), Some("Pong"));
+    client.close().await;
 }
 
 /// Digest: a `stale=true` 401 (the nonce is too old) gets the same request again with the
