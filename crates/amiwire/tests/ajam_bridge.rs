@@ -567,7 +567,10 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    fn any_response() -> impl Strategy<Value = (u16, Vec<(String, Vec<u8>)>, Vec<u8>)> {
+    /// Status, headers, body.
+    type Answer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
+
+    fn any_response() -> impl Strategy<Value = Answer> {
         let status = prop_oneof![
             Just(200u16),
             Just(401),
