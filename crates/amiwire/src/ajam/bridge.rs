@@ -244,12 +244,29 @@ enum Role {
     Internal,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct QueuedAction {
     /// Header pairs, `Action` first, as the Connection wrote them.
     pairs: Vec<(String, String)>,
     action_id: Option<String>,
     role: Role,
+}
+
+impl std::fmt::Debug for QueuedAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pairs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .map(|(k, v)| {
+                let hidden = k.eq_ignore_ascii_case("Secret") || k.eq_ignore_ascii_case("Key");
+                (k.as_str(), if hidden { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("QueuedAction")
+            .field("pairs", &pairs)
+            .field("role", &self.role)
+            .finish()
+    }
 }
 
 #[derive(Debug)]

@@ -234,7 +234,10 @@ impl HttpMethod {
 
 /// An HTTP request to issue, as data: a transport writes it with its HTTP library, or writes
 /// [`write_head`](HttpRequest::write_head) and [`body`](HttpRequest::body) itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` hides what is secret: the values of `secret` and `key` parameters, and the
+/// `Cookie` and `Authorization` headers.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// GET or POST.
     pub method: HttpMethod,
@@ -294,6 +297,47 @@ impl HttpRequest {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let hidden =
+                    k.eq_ignore_ascii_case("Cookie") || k.eq_ignore_ascii_case("Authorization");
+                (k.as_str(), if hidden { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("target", &redact_form(&self.target))
+            .field("headers", &headers)
+            .field("body", &redact_form(&String::from_utf8_lossy(&self.body)))
+            .finish()
+    }
+}
+
+/// A target or form with the values of `secret` and `key` parameters hidden.
+fn redact_form(s: &str) -> String {
+    let (head, query) = match s.split_once('?') {
+        Some((h, q)) => (Some(h), q),
+        None => (None, s),
+    };
+    let q: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("secret") || k.eq_ignore_ascii_case("key") => {
+                format!("{k}=<redacted>")
+            }
+            _ => p.to_owned(),
+        })
+        .collect();
+    match head {
+        Some(h) => format!("{h}?{}", q.join("&")),
+        None => q.join("&"),
     }
 }
 
@@ -448,6 +492,19 @@ mod tests {
             Endpoint::parse("/a b/rawman"),
             Err(EndpointError::InvalidPath { .. })
         ));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let ep = Endpoint::parse("/rawman").unwrap();
+        for m in [HttpMethod::Get, HttpMethod::Post] {
+            let mut r = build_request(&ep, &Action::login("admin", "amp111"), m, "h").unwrap();
+            r.set_header("Cookie", "mansession_id=\"8a100a0e\"")
+                .unwrap();
+            let d = format!("{r:?}");
+            assert!(!d.contains("amp111") && !d.contains("8a100a0e"), "{d}");
+            assert!(d.contains("Secret=<redacted>"), "{d}");
+        }
     }
 
     #[test]
