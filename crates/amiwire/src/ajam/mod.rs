@@ -18,6 +18,24 @@
 //! holds the action's answer (with its event list, if any). Events only come through the
 //! `WaitEvent` action, a long poll.
 //!
+//! What each body format gives back (all three through [`decode_body`], into the same
+//! [`Message`](crate::Message) type as TCP):
+//!
+//! - **rawman**: everything, byte for byte as over TCP (the answer, list items, Command
+//!   output, WaitEvent's events); [`Bridge`] passes these bodies through untouched.
+//! - **mxml**: every header and value; values exact (entities decoded), repeated headers
+//!   restored. Names come back lower-cased, with `_` for what was not alphanumeric, since
+//!   Asterisk's `xml_translate` writes them so; well-known names get their TCP spelling again
+//!   ([`mxml`] lists them). AMI lookups ignore case, so `get("CallerIDNum")` works either way.
+//! - **manager** (HTML): a best-effort reading of Asterisk's debugging page (names keep their
+//!   case there); tested on Asterisk 22's page. Prefer rawman.
+//!
+//! The pieces: [`Endpoint`], [`encode_form`] / [`build_request`] ([`HttpRequest`] as data),
+//! [`decode_body`], [`CookieSession`], [`digest`] ([`DigestClient`], and the math the
+//! simulator's server side uses too), [`url`] (shared with the simulator and the CLI),
+//! [`waitevent`], and the [`Bridge`] that puts them together for a
+//! [`Connection`](crate::Connection).
+//!
 //! ```
 //! use amiwire::ajam::{build_request, decode_body, BodyLimits, Endpoint, Flavour, HttpMethod};
 //! use amiwire::Action;
