@@ -215,6 +215,7 @@ fn rawman_session_from_the_recording() {
         .map(|(_, r)| r.clone())
         .unwrap();
     assert_eq!(query(&wait), "action=WaitEvent&Timeout=30");
+    assert_eq!(h.bridge.long_poll_timeout(), Some(Duration::from_secs(30)));
     assert_eq!(wait.header("Cookie"), Some("mansession_id=\"8a100a0e\""));
     let p = h.answer(RequestKind::Action, &r[1]);
     assert_eq!(query(&p), "action=Ping&ActionID=http-ping-1");

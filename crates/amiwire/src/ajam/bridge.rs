@@ -368,6 +368,13 @@ impl Bridge {
         self.eof.as_ref()
     }
 
+    /// The `Timeout` of the long poll in flight, if one is: Asterisk answers within it (give
+    /// the HTTP request a deadline a few seconds longer).
+    pub fn long_poll_timeout(&self) -> Option<Duration> {
+        self.wait
+            .map(|_| Duration::from_secs(u64::from(self.wait_secs)))
+    }
+
     /// Whether the HTTP session is logged in.
     pub fn is_logged_in(&self) -> bool {
         self.logged_in
