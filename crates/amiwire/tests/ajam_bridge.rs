@@ -660,3 +660,49 @@ fn an_empty_long_poll_answer_pauses_the_next_one_a_second() {
     assert_eq!(h.requests[0].0.kind(), RequestKind::WaitEvent);
     assert!(!h.conn.is_closed());
 }
+
+#[test]
+fn digest_login_with_an_event_mask_sends_it_as_an_events_action() {
+    let r = responses(DIGEST_S);
+    let now = Instant::now();
+    let mut cfg = ConnectionConfig::new(Credentials::plain("admin", "amp111"));
+    cfg.action_ids = ActionIdGenerator::with_prefix("t").unwrap();
+    cfg.events = Some(amiwire::EventMask::parse("call,user"));
+    let mut bcfg = BridgeConfig::new(Endpoint::parse("/arawman").unwrap(), "127.0.0.1:8088");
+    bcfg.events = false;
+    let mut h = Harness {
+        conn: Connection::new(cfg, now),
+        bridge: Bridge::new(bcfg, now),
+        now,
+        seen: Vec::new(),
+        requests: Vec::new(),
+    };
+    h.conn
+        .send(Action::ping().action_id("digest-1"), h.now)
+        .unwrap();
+    h.pump();
+    h.answer(RequestKind::Action, &r[0]);
+    let ok = made_up(
+        200,
+        &[],
+        "Response: Success\r\nActionID: t-1\r\nMessage: Already authenticated\r\n\r\n",
+    );
+    let login = h.answer(RequestKind::Action, &ok);
+    assert_eq!(login.target, "/arawman");
+    assert_eq!(login.body, b"action=Login&ActionID=t-1");
+    // The mask, as Asterisk's Events action answers it (manager.c action_events); its
+    // answer is the bridge's own and goes nowhere.
+    let events_ok = made_up(200, &[], "Response: Success\r\nEvents: On\r\n\r\n");
+    let events = h.answer(RequestKind::Action, &events_ok);
+    assert_eq!(events.body, b"action=Events&EventMask=call%2Cuser");
+    let ping = h.answer(RequestKind::Action, &r[1]);
+    assert_eq!(ping.body, b"action=Ping&ActionID=digest-1");
+    assert_eq!(
+        h.take_seen(),
+        [
+            "connected Asterisk Call Manager/11.0.0",
+            "logged in",
+            "response Ping Success "
+        ]
+    );
+}

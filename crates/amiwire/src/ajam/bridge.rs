@@ -621,7 +621,7 @@ impl Bridge {
         if status != 200 {
             if let Some(f) = &action {
                 let text = format!("HTTP status {status} from the server");
-                self.answer_error(f.action.action_id.as_deref(), &text);
+                self.answer_for(&f.action, &text);
             }
             self.close(EofReason::HttpStatus(status));
             return Ok(());
@@ -655,7 +655,7 @@ impl Bridge {
             .unwrap_or(Err(DigestError::NotDigest));
         let fail = |b: &mut Bridge, reason: EofReason, text: &str| {
             if let Some(f) = &action {
-                b.answer_error(f.action.action_id.as_deref(), text);
+                b.answer_for(&f.action, text);
             }
             b.close(reason);
         };
@@ -677,10 +677,7 @@ impl Bridge {
             Some(mut f) => {
                 f.challenges += 1;
                 if f.challenges > 3 {
-                    self.answer_error(
-                        f.action.action_id.as_deref(),
-                        "HTTP Digest: too many challenges",
-                    );
+                    self.answer_for(&f.action, "HTTP Digest: too many challenges");
                     return self.close(EofReason::TooManyChallenges);
                 }
                 self.retry = Some(f);
@@ -728,10 +725,7 @@ impl Bridge {
         let msgs = match decode_body(flavour, body, &self.cfg.body) {
             Ok(m) => m,
             Err(e) => {
-                self.answer_error(
-                    f.action.action_id.as_deref(),
-                    "unreadable HTTP response body",
-                );
+                self.answer_for(&f.action, "unreadable HTTP response body");
                 return self.close(EofReason::Body(e));
             }
         };
@@ -755,7 +749,7 @@ impl Bridge {
                 encode_messages(&msgs, &mut self.inbound);
             }
             if msgs.is_empty() {
-                self.answer_error(f.action.action_id.as_deref(), "empty HTTP response body");
+                self.answer_for(&f.action, "empty HTTP response body");
             }
         }
         match f.action.role {
@@ -853,6 +847,16 @@ impl Bridge {
             HttpAuth::Digest => self
                 .last_answer
                 .map(|t| t + self.cfg.httptimeout.max(super::PRE_LOGIN_LIFETIME)),
+        }
+    }
+
+    /// [`answer_error`](Self::answer_error) for a queued action, unless the bridge sent it
+    /// itself (no one waits for that answer, and an answer without ActionID would be matched to
+    /// the Connection's oldest action).
+    fn answer_for(&mut self, a: &QueuedAction, text: &str) {
+        if a.role != Role::Internal {
+            let id = a.action_id.clone();
+            self.answer_error(id.as_deref(), text);
         }
     }
 
