@@ -215,6 +215,7 @@ fn rawman_session_from_the_recording() {
         .map(|(_, r)| r.clone())
         .unwrap();
     assert_eq!(query(&wait), "action=WaitEvent&Timeout=30");
+    assert_eq!(h.bridge.long_poll_timeout(), Some(Duration::from_secs(30)));
     assert_eq!(wait.header("Cookie"), Some("mansession_id=\"8a100a0e\""));
     let p = h.answer(RequestKind::Action, &r[1]);
     assert_eq!(query(&p), "action=Ping&ActionID=http-ping-1");
@@ -542,5 +543,166 @@ fn full_queue_refuses_the_action_with_an_error_answer() {
     assert_eq!(
         buf,
         b"Response: Error\r\nActionID: q-2\r\nMessage: HTTP request queue full\r\n\r\n"
+    );
+}
+
+#[test]
+fn a_users_waitevent_is_refused_while_the_long_poll_runs() {
+    let r = responses(RAWMAN_S);
+    let mut h = Harness::new("/rawman", "amp111", true);
+    h.pump();
+    h.answer(RequestKind::Action, &r[0]);
+    h.take_seen();
+    h.conn.send(Action::wait_event(Some(5)), h.now).unwrap();
+    h.pump();
+    let seen = h.take_seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].starts_with("response WaitEvent Error WaitEvent is run by the HTTP bridge"));
+    assert!(h
+        .requests
+        .iter()
+        .all(|(id, _)| id.kind() == RequestKind::WaitEvent));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Status, headers, body.
+    type Answer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
+
+    fn any_response() -> impl Strategy<Value = Answer> {
+        let status = prop_oneof![
+            Just(200u16),
+            Just(401),
+            Just(403),
+            Just(404),
+            Just(500),
+            any::<u16>()
+        ];
+        let header = prop_oneof![
+            Just((
+                "Set-Cookie".to_owned(),
+                b"mansession_id=\"1\"; Max-Age=60".to_vec()
+            )),
+            Just((
+                "Set-Cookie".to_owned(),
+                b"mansession_id=\"2\"; Max-Age=1".to_vec()
+            )),
+            Just((
+                "WWW-Authenticate".to_owned(),
+                b"Digest realm=\"asterisk\", nonce=\"1\", qop=\"auth\"".to_vec()
+            )),
+            Just((
+                "WWW-Authenticate".to_owned(),
+                b"Digest realm=\"asterisk\", nonce=\"2\", qop=\"auth\", stale=true".to_vec()
+            )),
+            (
+                "[A-Za-z-]{1,12}",
+                proptest::collection::vec(any::<u8>(), 0..40)
+            ),
+        ];
+        let body = prop_oneof![
+            Just(b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n".to_vec()),
+            Just(b"Response: Error\r\nMessage: Permission denied\r\n\r\n".to_vec()),
+            Just(b"Response: Success\r\nMessage: Waiting for Event completed.\r\n\r\nEvent: X\r\n\r\nEvent: WaitEventComplete\r\n\r\n".to_vec()),
+            Just(b"<ajax-response><response><generic response='Success' /></response></ajax-response>".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..200),
+        ];
+        (status, proptest::collection::vec(header, 0..4), body)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the server answers, in any order, the bridge and the Connection never
+        /// panic, never loop, and end or keep going; nothing is issued after EOF.
+        #[test]
+        fn never_panics_on_any_answer(
+            ep in prop_oneof![Just("/rawman"), Just("/mxml"), Just("/manager"), Just("/arawman"), Just("/amxml")],
+            answers in proptest::collection::vec(any_response(), 1..12),
+        ) {
+            let mut h = Harness::new(ep, "amp111", true);
+            h.conn.send(Action::ping(), h.now).unwrap();
+            h.pump();
+            for (status, headers, body) in answers {
+                let Some(&(id, _)) = h.requests.first() else { break };
+                h.requests.remove(0);
+                let hs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+                let _ = h.bridge.on_response(id, status, &hs, &body, h.now);
+                h.pump();
+                if h.bridge.is_eof() {
+                    prop_assert!(h.bridge.poll_request(h.now).is_none());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_empty_long_poll_answer_pauses_the_next_one_a_second() {
+    let r = responses(RAWMAN_S);
+    let mut h = Harness::new("/rawman", "amp111", true);
+    h.pump();
+    h.answer(RequestKind::Action, &r[0]);
+    // Replaced by another waiter: 200 with an empty body (manager.c "Abandoning event request").
+    let empty = made_up(200, &[], "");
+    h.answer(RequestKind::WaitEvent, &empty);
+    assert!(h.requests.is_empty());
+    assert_eq!(
+        h.bridge.poll_timeout(),
+        Some(h.now + Duration::from_secs(1))
+    );
+    h.now += Duration::from_secs(1);
+    h.bridge.handle_timeout(h.now);
+    h.pump();
+    assert_eq!(h.requests.len(), 1);
+    assert_eq!(h.requests[0].0.kind(), RequestKind::WaitEvent);
+    assert!(!h.conn.is_closed());
+}
+
+#[test]
+fn digest_login_with_an_event_mask_sends_it_as_an_events_action() {
+    let r = responses(DIGEST_S);
+    let now = Instant::now();
+    let mut cfg = ConnectionConfig::new(Credentials::plain("admin", "amp111"));
+    cfg.action_ids = ActionIdGenerator::with_prefix("t").unwrap();
+    cfg.events = Some(amiwire::EventMask::parse("call,user"));
+    let mut bcfg = BridgeConfig::new(Endpoint::parse("/arawman").unwrap(), "127.0.0.1:8088");
+    bcfg.events = false;
+    let mut h = Harness {
+        conn: Connection::new(cfg, now),
+        bridge: Bridge::new(bcfg, now),
+        now,
+        seen: Vec::new(),
+        requests: Vec::new(),
+    };
+    h.conn
+        .send(Action::ping().action_id("digest-1"), h.now)
+        .unwrap();
+    h.pump();
+    h.answer(RequestKind::Action, &r[0]);
+    let ok = made_up(
+        200,
+        &[],
+        "Response: Success\r\nActionID: t-1\r\nMessage: Already authenticated\r\n\r\n",
+    );
+    let login = h.answer(RequestKind::Action, &ok);
+    assert_eq!(login.target, "/arawman");
+    assert_eq!(login.body, b"action=Login&ActionID=t-1");
+    // The mask, as Asterisk's Events action answers it (manager.c action_events); its
+    // answer is the bridge's own and goes nowhere.
+    let events_ok = made_up(200, &[], "Response: Success\r\nEvents: On\r\n\r\n");
+    let events = h.answer(RequestKind::Action, &events_ok);
+    assert_eq!(events.body, b"action=Events&EventMask=call%2Cuser");
+    let ping = h.answer(RequestKind::Action, &r[1]);
+    assert_eq!(ping.body, b"action=Ping&ActionID=digest-1");
+    assert_eq!(
+        h.take_seen(),
+        [
+            "connected Asterisk Call Manager/11.0.0",
+            "logged in",
+            "response Ping Success "
+        ]
     );
 }

@@ -28,7 +28,9 @@
 //!   second HTTP connection), with the timeout capped as Asterisk caps it
 //!   ([`wait_event_timeout`](super::wait_event_timeout())); its ack and `WaitEventComplete`
 //!   are dropped and its events passed on. The long poll pauses while more than
-//!   [`BridgeConfig::max_inbound_bytes`] wait for the Connection.
+//!   [`BridgeConfig::max_inbound_bytes`] wait for the Connection. A `WaitEvent` the user
+//!   sends while the long poll is on is answered with an error at once (Asterisk keeps one
+//!   waiter per session: the two would keep ending each other).
 //! - **Cookie endpoints** (`/rawman`, `/mxml`, `/manager`): the `mansession_id` cookie is kept
 //!   and sent. The Login goes to Asterisk as it is (use POST, the default, so that the secret
 //!   is not in a URL).
@@ -242,12 +244,29 @@ enum Role {
     Internal,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct QueuedAction {
     /// Header pairs, `Action` first, as the Connection wrote them.
     pairs: Vec<(String, String)>,
     action_id: Option<String>,
     role: Role,
+}
+
+impl std::fmt::Debug for QueuedAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pairs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .map(|(k, v)| {
+                let hidden = k.eq_ignore_ascii_case("Secret") || k.eq_ignore_ascii_case("Key");
+                (k.as_str(), if hidden { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("QueuedAction")
+            .field("pairs", &pairs)
+            .field("role", &self.role)
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -274,6 +293,10 @@ pub struct Bridge {
     wait: Option<RequestId>,
     /// A 401 answered the long poll: issue it again.
     wait_challenges: u8,
+    /// The `Timeout` of the long poll in flight.
+    wait_secs: u32,
+    /// No long poll before this (after one that came back at once and empty).
+    wait_not_before: Option<Instant>,
     next_id: u64,
     cookie: CookieSession,
     digest: Option<DigestClient>,
@@ -312,6 +335,8 @@ impl Bridge {
             retry: None,
             wait: None,
             wait_challenges: 0,
+            wait_secs: 0,
+            wait_not_before: None,
             next_id: 0,
             cookie: CookieSession::new(),
             digest,
@@ -341,6 +366,13 @@ impl Bridge {
     /// Why the bridge reported (or is about to report) EOF.
     pub fn close_reason(&self) -> Option<&EofReason> {
         self.eof.as_ref()
+    }
+
+    /// The `Timeout` of the long poll in flight, if one is: Asterisk answers within it (give
+    /// the HTTP request a deadline a few seconds longer).
+    pub fn long_poll_timeout(&self) -> Option<Duration> {
+        self.wait
+            .map(|_| Duration::from_secs(u64::from(self.wait_secs)))
     }
 
     /// Whether the HTTP session is logged in.
@@ -437,6 +469,16 @@ impl Bridge {
                 }
             }
             "logoff" => a.role = Role::Logoff,
+            "waitevent" if self.cfg.events => {
+                // Asterisk keeps one waiter per session: the user's WaitEvent and the
+                // bridge's long poll would keep ending each other.
+                let id = a.action_id.clone();
+                self.answer_error(
+                    id.as_deref(),
+                    "WaitEvent is run by the HTTP bridge (BridgeConfig::events); events arrive as events",
+                );
+                return;
+            }
             "events" => {
                 if let Some(m) = header(&a, "EventMask") {
                     self.events_on = self.cfg.events && EventMask::parse(&m) != EventMask::Off;
@@ -455,7 +497,10 @@ impl Bridge {
         if self.eof.is_some() {
             return None;
         }
-        if self.wait.is_none() && self.wants_long_poll() {
+        if self.wait.is_none()
+            && self.wants_long_poll()
+            && self.wait_not_before.is_none_or(|t| now >= t)
+        {
             let expires = self.expires_at().unwrap_or(now + self.cfg.httptimeout);
             let secs = wait_event_timeout(expires, now, self.cfg.wait_event_timeout);
             let pairs = [
@@ -467,6 +512,8 @@ impl Bridge {
             match self.request(form) {
                 Some(req) => {
                     self.wait = Some(id);
+                    self.wait_secs = secs;
+                    self.wait_not_before = None;
                     return Some((id, req));
                 }
                 None => {
@@ -574,7 +621,7 @@ impl Bridge {
         if status != 200 {
             if let Some(f) = &action {
                 let text = format!("HTTP status {status} from the server");
-                self.answer_error(f.action.action_id.as_deref(), &text);
+                self.answer_for(&f.action, &text);
             }
             self.close(EofReason::HttpStatus(status));
             return Ok(());
@@ -592,7 +639,7 @@ impl Bridge {
             && before.as_deref() != self.cookie.id();
         let flavour = self.cfg.endpoint.flavour();
         match action {
-            None => self.on_wait_event(flavour, body, replaced),
+            None => self.on_wait_event(flavour, body, replaced, now),
             Some(f) => self.on_action_answer(f, flavour, body, replaced, now),
         }
         Ok(())
@@ -608,7 +655,7 @@ impl Bridge {
             .unwrap_or(Err(DigestError::NotDigest));
         let fail = |b: &mut Bridge, reason: EofReason, text: &str| {
             if let Some(f) = &action {
-                b.answer_error(f.action.action_id.as_deref(), text);
+                b.answer_for(&f.action, text);
             }
             b.close(reason);
         };
@@ -630,10 +677,7 @@ impl Bridge {
             Some(mut f) => {
                 f.challenges += 1;
                 if f.challenges > 3 {
-                    self.answer_error(
-                        f.action.action_id.as_deref(),
-                        "HTTP Digest: too many challenges",
-                    );
+                    self.answer_for(&f.action, "HTTP Digest: too many challenges");
                     return self.close(EofReason::TooManyChallenges);
                 }
                 self.retry = Some(f);
@@ -647,7 +691,7 @@ impl Bridge {
         }
     }
 
-    fn on_wait_event(&mut self, flavour: Flavour, body: &[u8], replaced: bool) {
+    fn on_wait_event(&mut self, flavour: Flavour, body: &[u8], replaced: bool, now: Instant) {
         let msgs = match decode_body(flavour, body, &self.cfg.body) {
             Ok(m) => m,
             Err(e) => return self.close(EofReason::Body(e)),
@@ -655,6 +699,12 @@ impl Bridge {
         match split_wait_event(msgs) {
             Ok(events) => {
                 self.wait_challenges = 0;
+                // Back at once with nothing (a session too short for a wait, or another
+                // waiter on the session): wait a second before the next one, as Asterisk
+                // looks once a second.
+                if events.is_empty() && (self.wait_secs == 0 || body.is_empty()) {
+                    self.wait_not_before = Some(now + Duration::from_secs(1));
+                }
                 encode_messages(&events, &mut self.inbound);
                 if replaced {
                     self.close(EofReason::SessionExpired);
@@ -675,10 +725,7 @@ impl Bridge {
         let msgs = match decode_body(flavour, body, &self.cfg.body) {
             Ok(m) => m,
             Err(e) => {
-                self.answer_error(
-                    f.action.action_id.as_deref(),
-                    "unreadable HTTP response body",
-                );
+                self.answer_for(&f.action, "unreadable HTTP response body");
                 return self.close(EofReason::Body(e));
             }
         };
@@ -702,7 +749,7 @@ impl Bridge {
                 encode_messages(&msgs, &mut self.inbound);
             }
             if msgs.is_empty() {
-                self.answer_error(f.action.action_id.as_deref(), "empty HTTP response body");
+                self.answer_for(&f.action, "empty HTTP response body");
             }
         }
         match f.action.role {
@@ -739,13 +786,26 @@ impl Bridge {
         }
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) is due next: the session's expiry while
-    /// logged in with no request in flight (a long poll in flight keeps it alive).
+    /// When to call [`handle_timeout`](Self::handle_timeout) (and
+    /// [`poll_request`](Self::poll_request)) next: the session's expiry while logged in with
+    /// no request in flight (a long poll in flight keeps it alive), or the end of the
+    /// one-second pause of the long poll.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.eof.is_some() || !self.logged_in || self.action.is_some() || self.wait.is_some() {
+        if self.eof.is_some() || !self.logged_in {
             return None;
         }
-        self.expires_at()
+        let pause = self
+            .wait_not_before
+            .filter(|_| self.wait.is_none() && self.wants_long_poll());
+        let expiry = if self.action.is_some() || self.wait.is_some() {
+            None
+        } else {
+            self.expires_at()
+        };
+        match (pause, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Time passed: a session that expired with no request in flight ends as EOF
@@ -753,7 +813,12 @@ impl Bridge {
     /// Keep an idle session alive with the Connection's keepalive (shorter than
     /// `httptimeout`), or with the long poll.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.poll_timeout().is_some_and(|t| now >= t) {
+        let idle = self.action.is_none() && self.wait.is_none();
+        if self.eof.is_none()
+            && self.logged_in
+            && idle
+            && self.expires_at().is_some_and(|t| now >= t)
+        {
             self.close(EofReason::SessionExpired);
         }
     }
@@ -782,6 +847,16 @@ impl Bridge {
             HttpAuth::Digest => self
                 .last_answer
                 .map(|t| t + self.cfg.httptimeout.max(super::PRE_LOGIN_LIFETIME)),
+        }
+    }
+
+    /// [`answer_error`](Self::answer_error) for a queued action, unless the bridge sent it
+    /// itself (no one waits for that answer, and an answer without ActionID would be matched to
+    /// the Connection's oldest action).
+    fn answer_for(&mut self, a: &QueuedAction, text: &str) {
+        if a.role != Role::Internal {
+            let id = a.action_id.clone();
+            self.answer_error(id.as_deref(), text);
         }
     }
 

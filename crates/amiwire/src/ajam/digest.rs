@@ -314,14 +314,16 @@ impl DigestClient {
     /// with the next `nc`; `None` before any challenge. The fields come in curl's order (as
     /// recorded against Asterisk): `username, realm, nonce, uri, qop, nc, cnonce, response,
     /// algorithm, opaque`. `cnonce` must be printable ASCII without quotes (a quote or control
-    /// character is dropped from it). A `uri` with a quote or control character is refused
-    /// (`None`): a request target never holds one.
+    /// character is dropped from it). A `uri`, realm, nonce or opaque with a quote, backslash or
+    /// control character is refused (`None`), so the header can never be broken open.
     pub fn authorization(&mut self, method: HttpMethod, uri: &str, cnonce: &str) -> Option<String> {
         let c = self.challenge.as_ref()?;
-        if uri
-            .bytes()
-            .any(|b| b.is_ascii_control() || b == b'"' || b == b'\\')
-        {
+        let bad = |s: &str| {
+            s.bytes()
+                .any(|b| b.is_ascii_control() || b == b'"' || b == b'\\')
+        };
+        // The challenge's fields are public: check them again before echoing them.
+        if bad(uri) || bad(&c.realm) || bad(&c.nonce) || c.opaque.as_deref().is_some_and(bad) {
             return None;
         }
         let user = self.username.replace(['"', '\\'], "");

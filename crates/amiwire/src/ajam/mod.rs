@@ -18,6 +18,24 @@
 //! holds the action's answer (with its event list, if any). Events only come through the
 //! `WaitEvent` action, a long poll.
 //!
+//! What each body format gives back (all three through [`decode_body`], into the same
+//! [`Message`](crate::Message) type as TCP):
+//!
+//! - **rawman**: everything, byte for byte as over TCP (the answer, list items, Command
+//!   output, WaitEvent's events); [`Bridge`] passes these bodies through untouched.
+//! - **mxml**: every header and value; values exact (entities decoded), repeated headers
+//!   restored. Names come back lower-cased, with `_` for what was not alphanumeric, since
+//!   Asterisk's `xml_translate` writes them so; well-known names get their TCP spelling again
+//!   ([`mxml`] lists them). AMI lookups ignore case, so `get("CallerIDNum")` works either way.
+//! - **manager** (HTML): a best-effort reading of Asterisk's debugging page (names keep their
+//!   case there); tested on Asterisk 22's page. Prefer rawman.
+//!
+//! The pieces: [`Endpoint`], [`encode_form`] / [`build_request`] ([`HttpRequest`] as data),
+//! [`decode_body`], [`CookieSession`], [`digest`] ([`DigestClient`], and the math the
+//! simulator's server side uses too), [`url`] (shared with the simulator and the CLI),
+//! [`waitevent`], and the [`Bridge`] that puts them together for a
+//! [`Connection`](crate::Connection).
+//!
 //! ```
 //! use amiwire::ajam::{build_request, decode_body, BodyLimits, Endpoint, Flavour, HttpMethod};
 //! use amiwire::Action;
@@ -234,7 +252,10 @@ impl HttpMethod {
 
 /// An HTTP request to issue, as data: a transport writes it with its HTTP library, or writes
 /// [`write_head`](HttpRequest::write_head) and [`body`](HttpRequest::body) itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` hides what is secret: the values of `secret` and `key` parameters, and the
+/// `Cookie` and `Authorization` headers.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// GET or POST.
     pub method: HttpMethod,
@@ -294,6 +315,47 @@ impl HttpRequest {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let hidden =
+                    k.eq_ignore_ascii_case("Cookie") || k.eq_ignore_ascii_case("Authorization");
+                (k.as_str(), if hidden { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("target", &redact_form(&self.target))
+            .field("headers", &headers)
+            .field("body", &redact_form(&String::from_utf8_lossy(&self.body)))
+            .finish()
+    }
+}
+
+/// A target or form with the values of `secret` and `key` parameters hidden.
+fn redact_form(s: &str) -> String {
+    let (head, query) = match s.split_once('?') {
+        Some((h, q)) => (Some(h), q),
+        None => (None, s),
+    };
+    let q: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("secret") || k.eq_ignore_ascii_case("key") => {
+                format!("{k}=<redacted>")
+            }
+            _ => p.to_owned(),
+        })
+        .collect();
+    match head {
+        Some(h) => format!("{h}?{}", q.join("&")),
+        None => q.join("&"),
     }
 }
 
@@ -448,6 +510,19 @@ mod tests {
             Endpoint::parse("/a b/rawman"),
             Err(EndpointError::InvalidPath { .. })
         ));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let ep = Endpoint::parse("/rawman").unwrap();
+        for m in [HttpMethod::Get, HttpMethod::Post] {
+            let mut r = build_request(&ep, &Action::login("admin", "amp111"), m, "h").unwrap();
+            r.set_header("Cookie", "mansession_id=\"8a100a0e\"")
+                .unwrap();
+            let d = format!("{r:?}");
+            assert!(!d.contains("amp111") && !d.contains("8a100a0e"), "{d}");
+            assert!(d.contains("Secret=<redacted>"), "{d}");
+        }
     }
 
     #[test]
