@@ -231,10 +231,12 @@ async fn an_expired_session_logs_in_again() {
         next(&mut markers).await,
         Some(ClientEvent::Connected { .. })
     ));
-    assert!(matches!(
-        next(&mut markers).await,
-        Some(ClientEvent::Disconnected { .. })
-    ));
+    match next(&mut markers).await {
+        Some(ClientEvent::Disconnected { reason }) => {
+            assert!(reason.to_string().contains("session expired"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(
         next(&mut markers).await,
         Some(ClientEvent::Reconnected { .. })
@@ -242,6 +244,80 @@ async fn an_expired_session_logs_in_again() {
     let pong = client.send(Action::ping()).await.unwrap();
     assert_eq!(pong.get_str("Ping"), Some("Pong"));
     client.close().await;
+    sim.stop().await;
+}
+
+/// The keepalive Ping keeps an idle cookie session alive (httptimeout 2 s, 3 s idle).
+#[tokio::test]
+async fn keepalive_keeps_the_session_alive() {
+    let mut sc = SimConfig::default();
+    sc.http_timeout = Duration::from_secs(2);
+    let sim = http_sim(sc).await;
+    let mut cfg = admin(&sim, "rawman");
+    cfg.connection.events = Some(EventMask::Off);
+    cfg.connection.keepalive = Some(Duration::from_millis(400));
+    let client = Client::connect(cfg).await.unwrap();
+    let mut markers = client.events(Filter::all());
+    assert!(matches!(
+        next(&mut markers).await,
+        Some(ClientEvent::Connected { .. })
+    ));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pong = client.send(Action::ping()).await.unwrap();
+    assert_eq!(pong.get_str("Ping"), Some("Pong"));
+    assert!(client.is_connected());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), markers.recv())
+            .await
+            .is_err(),
+        "no Disconnected marker"
+    );
+    client.close().await;
+    sim.stop().await;
+}
+
+/// An answer larger than `max_body` ends the session (bounded memory), with the reason.
+#[tokio::test]
+async fn an_answer_over_the_body_limit_ends_the_session() {
+    let sim = http_sim(SimConfig::default()).await;
+    let mut cfg = admin(&sim, "rawman");
+    cfg.connection.events = Some(EventMask::Off);
+    cfg.http.as_mut().unwrap().max_body = 1024;
+    let client = Client::connect(cfg).await.unwrap();
+    let mut markers = client.events(Filter::all());
+    assert!(matches!(
+        next(&mut markers).await,
+        Some(ClientEvent::Connected { .. })
+    ));
+    let e = client
+        .send(Action::command("core show help"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Action(ActionError::Closed { sent: true })),
+        "{e:?}"
+    );
+    match next(&mut markers).await {
+        Some(ClientEvent::Disconnected { reason }) => {
+            assert!(
+                reason.to_string().contains("larger than 1024 bytes"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    sim.stop().await;
+}
+
+/// A path the server does not serve (here a prefix it does not have): a clear error.
+#[tokio::test]
+async fn a_path_the_server_does_not_serve_is_reported() {
+    let sim = http_sim(SimConfig::default()).await;
+    let url = format!("http://{}/asterisk/rawman", sim.http_addr().unwrap());
+    let e = Client::connect(cfg_for(&url, "admin", "amp111"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("status 404"), "{e}");
     sim.stop().await;
 }
 

@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use amiwire::ajam::{Bridge, BridgeConfig, HttpAuth, HttpRequest, RequestId, RequestKind};
+use amiwire::ajam::{
+    Bridge, BridgeConfig, EofReason, HttpAuth, HttpRequest, RequestId, RequestKind,
+};
 use amiwire::EventMask;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 
@@ -83,7 +85,8 @@ pub(crate) async fn connect(
         events: Some(events),
         reason: reason.clone(),
         action_timeout: http.request_timeout,
-        poll_timeout: http.wait_event_timeout.saturating_add(http.request_timeout),
+        poll_margin: http.request_timeout.min(Duration::from_secs(15)),
+        wait_event_timeout: http.wait_event_timeout,
     };
     tokio::spawn(pump.run(ours));
     Ok(Box::new(HttpStream {
@@ -179,8 +182,11 @@ struct Pump {
     actions: Option<Link>,
     events: Option<Link>,
     reason: Reason,
+    /// Each action request's deadline.
     action_timeout: Duration,
-    poll_timeout: Duration,
+    /// A WaitEvent request's deadline beyond its own Timeout.
+    poll_margin: Duration,
+    wait_event_timeout: Duration,
 }
 
 impl Pump {
@@ -188,6 +194,27 @@ impl Pump {
         let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
         // The first failure is the cause; what follows is its consequence.
         r.get_or_insert((kind, message));
+    }
+
+    /// The bridge's reason to end the session, as the read error (a Logoff's end, or a
+    /// refused login the Connection already reports, stay a plain end).
+    fn bridge_reason(&self) {
+        let message = match self.bridge.close_reason() {
+            None | Some(EofReason::LoggedOff | EofReason::LoginFailed) => return,
+            Some(EofReason::SessionExpired) => "the HTTP session expired".to_owned(),
+            Some(EofReason::HttpStatus(code)) => format!("the HTTP server answered status {code}"),
+            Some(EofReason::Body(e)) => format!("an HTTP answer could not be read: {e}"),
+            Some(EofReason::Digest(e)) => format!("HTTP Digest: {e}"),
+            Some(EofReason::TooManyChallenges) => {
+                "HTTP Digest: the server keeps asking for credentials".to_owned()
+            }
+            Some(other) => format!("HTTP: {other:?}"),
+        };
+        let kind = match self.bridge.close_reason() {
+            Some(EofReason::SessionExpired) => io::ErrorKind::ConnectionReset,
+            _ => io::ErrorKind::InvalidData,
+        };
+        self.fail(kind, message);
     }
 
     async fn run(mut self, pipe: DuplexStream) {
@@ -205,6 +232,7 @@ impl Pump {
                 let _ = self.bridge.poll_receive(&mut inbound);
             }
             if ipos == inbound.len() && self.bridge.is_eof() {
+                self.bridge_reason();
                 break;
             }
             while let Some((id, req)) = self.bridge.poll_request(t) {
@@ -255,9 +283,17 @@ impl Pump {
         action: &mut Option<Exchange>,
         poll: &mut Option<Exchange>,
     ) {
+        let wait = self
+            .bridge
+            .long_poll_timeout()
+            .unwrap_or(self.wait_event_timeout);
         let (slot, link, timeout) = match id.kind() {
             RequestKind::Action => (action, &mut self.actions, self.action_timeout),
-            RequestKind::WaitEvent => (poll, &mut self.events, self.poll_timeout),
+            RequestKind::WaitEvent => (
+                poll,
+                &mut self.events,
+                wait.saturating_add(self.poll_margin),
+            ),
         };
         match link.take() {
             Some(l) if slot.is_none() => *slot = Some(exchange(l, id, req, timeout)),
