@@ -272,7 +272,7 @@ impl DigestClient {
 
     /// Takes the challenge of a 401. `stale=true` (or the first challenge, or one after an
     /// accepted answer) → [`Retry`](ChallengeOutcome::Retry): the new nonce is used, `nc`
-    /// restarts at 1. A 401 without `stale` right after an answer with the previous nonce
+    /// restarts at 1 (it goes on counting if the nonce is the one already in use). A 401 without `stale` right after an answer with the previous nonce
     /// means the answer was wrong → [`Failed`](ChallengeOutcome::Failed) (the new challenge is
     /// kept, so a later attempt can still use it).
     pub fn on_challenge(&mut self, c: Challenge) -> ChallengeOutcome {
@@ -284,8 +284,16 @@ impl DigestClient {
         {
             self.ha1 = ha1(&self.username, &c.realm, self.secret.expose());
         }
+        // The nonce we already use (a stale answer to a request that carried an old one):
+        // keep counting, Asterisk remembers the last nc of this nonce.
+        let same = self
+            .challenge
+            .as_ref()
+            .is_some_and(|old| old.nonce == c.nonce);
         self.challenge = Some(c);
-        self.nc = 0;
+        if !same {
+            self.nc = 0;
+        }
         self.tried = false;
         if failed {
             ChallengeOutcome::Failed
@@ -419,6 +427,18 @@ mod tests {
             .unwrap()
             .contains("nc=00000001"));
         assert_eq!(c.on_challenge(ch("3", false)), ChallengeOutcome::Failed);
+        // Told the nonce in use again (a request with an older one): nc goes on.
+        c.on_success();
+        assert!(c
+            .authorization(HttpMethod::Get, "/x", "c")
+            .unwrap()
+            .contains("nc=00000001"));
+        c.on_success();
+        assert_eq!(c.on_challenge(ch("3", true)), ChallengeOutcome::Retry);
+        assert!(c
+            .authorization(HttpMethod::Get, "/x", "c")
+            .unwrap()
+            .contains("nc=00000002"));
     }
 
     #[test]
