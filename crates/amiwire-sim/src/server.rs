@@ -68,8 +68,8 @@ pub struct SimConfig {
     /// ones after them.
     pub digest_nonces: Vec<String>,
     /// manager.conf's `httptimeout`: an AMI-over-HTTP cookie session (`/rawman`, `/mxml`,
-    /// `/manager`) idle this long is forgotten, its cookie's `Max-Age`, and WaitEvent waits
-    /// at most this less 10 s (Asterisk: 60 s, the default). Digest sessions keep 60 s.
+    /// `/manager`) or Digest session idle this long is forgotten, a cookie's `Max-Age`, and
+    /// WaitEvent waits at most this less 10 s (Asterisk: 60 s, the default).
     pub http_timeout: Duration,
     /// The queues.conf text (the format of the corpus's `asterisk-etc/queues.conf`): its
     /// queues are listed by QueueStatus and QueueSummary, its members' device states raise

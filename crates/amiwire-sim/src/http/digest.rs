@@ -141,7 +141,7 @@ pub(super) fn check_digest(
         return fresh();
     }
     let mut sessions = digest.sessions.lock().unwrap_or_else(|e| e.into_inner());
-    sessions.retain(|s| s.last.elapsed() < HTTP_TIMEOUT);
+    sessions.retain(|s| s.last.elapsed() < shared.http_timeout);
     let now = Instant::now();
     let found = sessions.iter_mut().find_map(|s| {
         if !s.user.eq_ignore_ascii_case(user) {

@@ -27,9 +27,6 @@ pub(crate) use self::digest::Digest;
 use self::digest::*;
 use self::render::*;
 
-/// Digest sessions idle this long are forgotten (Asterisk's `httptimeout` default); cookie
-/// sessions follow `SimConfig::http_timeout`.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest request head and body accepted.
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 64 * 1024;
