@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 data=../crates/amiwire/tests/data
 saved=$data/fuzz
-targets="decoder roundtrip filter callfile connection"
+targets="decoder roundtrip filter callfile connection ajam"
 for t in $targets; do
   mkdir -p "$saved/$t" "corpus/$t"
   rm -f "$saved/$t"/seed-*
@@ -52,6 +52,15 @@ printf '# comment\r\nChannel: PJSIP/201\r\nCallerid: "A" <1>\r\nApplication: Ech
 printf "\x00\x00\x04\x00\x05\x00\x01\x01\x04\x00\x05\x03\x06\x01\x07\x01\x03\xff\x03\xff" > "$saved/connection/seed"
 printf "\x02\x00\x04\x00\x05\x00\x08\x00\x00\x00\x0a\x00\x03\x80\x0b\x01\x04\x00\x03\xff" > "$saved/connection/seed-originate-logoff"
 printf "\x00\x00\x09\x10Response: Success\x05\x00\x0b\x00" > "$saved/connection/seed-raw-close"
+
+# ajam: a selector byte (body format: 0 rawman, 1 mxml, 2 manager; +4 tight limits), then an
+# HTTP response as recorded (head, blank line, body): the start of each AMI-over-HTTP recording.
+for f in "$data"/11a-http-rawman.server.bin:0 "$data"/11b-http-mxml.server.bin:1 "$data"/11d-http-arawman-digest.server.bin:0 "$data"/11b-http-mxml.server.bin:5; do
+  file=${f%:*}
+  sel=${f##*:}
+  { printf "\\x$(printf %02x "$sel")"; head -c 1024 "$file"; } > "$saved/ajam/seed-$(basename "$file" .server.bin).$sel"
+done
+printf '\002WWW-authenticate: Digest algorithm=MD5, realm="a, b", nonce="1", qop="auth,auth-int", opaque="x", stale=true\r\nSet-Cookie: mansession_id="8a100a0e"; Version=1; Max-Age=60\r\n\r\n<table><tr><td>Response</td><td>Success</td></tr><tr><td colspan="2"><hr></td></tr></table>' > "$saved/ajam/seed-headers-html"
 
 # The corpora: every saved input, and each recording with more settings and more of its bytes.
 for t in $targets; do

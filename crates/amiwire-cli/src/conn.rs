@@ -20,6 +20,13 @@ pub(crate) struct ConnArgs {
     /// AMI port [default: 5038, or 5039 with TLS]
     #[arg(long, short = 'P', env = "AMI_PORT", global = true)]
     pub port: Option<u16>,
+    /// AMI over HTTP instead of --host/--port: http[s]://HOST[:PORT]/PATH (port 8088, or
+    /// 8089 for https). PATH is rawman (AMI text), mxml (XML) or manager (HTML), logged in
+    /// with a Login action and a cookie session; or arawman, amxml, amanager, with HTTP
+    /// Digest. http.conf's prefix goes before it (/asterisk/rawman). Events come by WaitEvent
+    /// polls. No user or password in the URL.
+    #[arg(long, env = "AMI_URL", value_name = "URL", global = true)]
+    pub url: Option<String>,
     /// manager.conf user
     #[arg(long, short = 'u', env = "AMI_USERNAME", global = true)]
     pub username: Option<String>,
@@ -38,7 +45,7 @@ pub(crate) struct ConnArgs {
     /// The name the server's certificate must carry, when it is not the host
     #[arg(long, env = "AMI_TLS_SERVER_NAME", value_name = "NAME", global = true)]
     pub tls_server_name: Option<String>,
-    /// A settings file of `key = value` lines (host, port, username, secret, md5, tls,
+    /// A settings file of `key = value` lines (host, port, url, username, secret, md5, tls,
     /// tls_ca, tls_server_name, timeout)
     #[arg(long, env = "AMI_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
@@ -83,6 +90,9 @@ impl ConnArgs {
                     let p = v.parse().map_err(|_| bad("not a port number"))?;
                     self.port.get_or_insert(p);
                 }
+                "url" => {
+                    self.url.get_or_insert_with(|| v.to_owned());
+                }
                 "username" => {
                     self.username.get_or_insert_with(|| v.to_owned());
                 }
@@ -113,8 +123,26 @@ impl ConnArgs {
         if let Some(path) = self.config.clone() {
             a.merge_file(&path)?;
         }
-        let tls = a.tls || a.tls_ca.is_some();
-        let host = a.host.unwrap_or_else(|| "127.0.0.1".to_owned());
+        if a.url.is_some() && (a.host.is_some() || a.port.is_some()) {
+            return Err(Failure::usage(
+                "--url and --host/--port exclude each other (from flags, environment or the config file): the URL names the host and port",
+            ));
+        }
+        let https = a
+            .url
+            .as_deref()
+            .is_some_and(|u| u.len() > 8 && u[..8].eq_ignore_ascii_case("https://"));
+        if a.url.is_some() && !https && (a.tls || a.tls_ca.is_some()) {
+            return Err(Failure::usage(
+                "--tls and --tls-ca need an https:// URL with --url",
+            ));
+        }
+        let tls = a.tls || a.tls_ca.is_some() || https;
+        let host = match &a.url {
+            // For the secret's prompt only: the URL's host.
+            Some(_) => "the URL's host".to_owned(),
+            None => a.host.unwrap_or_else(|| "127.0.0.1".to_owned()),
+        };
         let port = a.port.unwrap_or(if tls { 5039 } else { 5038 });
         let username = a.username.ok_or_else(|| {
             Failure::usage("no username: use --username, AMI_USERNAME or the config file")
@@ -135,7 +163,11 @@ impl ConnArgs {
         } else {
             Credentials::plain(username, secret)
         };
-        let mut cfg = ClientConfig::with_credentials(host, port, credentials);
+        let mut cfg = match &a.url {
+            Some(url) => ClientConfig::from_url_with_credentials(url, credentials)
+                .map_err(|e| Failure::usage(format!("--url: {e}")))?,
+            None => ClientConfig::with_credentials(host, port, credentials),
+        };
         cfg.connection.events = events;
         if tls {
             let mut t = match a.tls_ca {

@@ -34,8 +34,15 @@ EXIT STATUS:
     7  a local file could not be read or written
 
 ENVIRONMENT:
-    AMI_HOST, AMI_PORT, AMI_USERNAME, AMI_SECRET, AMI_TLS, AMI_TLS_CA, AMI_TLS_SERVER_NAME,
-    AMI_CONFIG, AMI_TIMEOUT (the flags of the same names win over them)";
+    AMI_HOST, AMI_PORT, AMI_URL, AMI_USERNAME, AMI_SECRET, AMI_TLS, AMI_TLS_CA,
+    AMI_TLS_SERVER_NAME, AMI_CONFIG, AMI_TIMEOUT (the flags of the same names win over them)
+
+AMI OVER HTTP:
+    --url http://HOST:8088/rawman talks to Asterisk's HTTP manager (webenabled = yes in
+    manager.conf, http.conf enabled) instead of the AMI port: /rawman, /mxml, /manager log in
+    with a Login action and keep a cookie session; /arawman, /amxml, /amanager use HTTP
+    Digest; https:// for TLS (--tls-ca for a private CA). Every subcommand that talks to a
+    server takes it.";
 
 #[derive(Debug, Parser)]
 #[command(

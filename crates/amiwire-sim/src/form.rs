@@ -1,45 +1,10 @@
 //! `application/x-www-form-urlencoded` values, as the simulator's HTTP side and the
 //! `amiwire click2call` server read them: `+` is a space, `%XX` the byte of two hex digits.
+//!
+//! The decoder lives in the core ([`amiwire::ajam::url`]), shared with the HTTP client; it is
+//! re-exported here so that existing users keep their paths.
 
-/// Decodes a value; an escape that is not two hex digits stays as written (as the
-/// simulator's HTTP side takes it), and bytes that are not UTF-8 become U+FFFD.
-pub fn url_decode_lossy(s: &str) -> String {
-    String::from_utf8_lossy(&decode(s, false).unwrap_or_default()).into_owned()
-}
-
-/// Decodes a value; `None` for an escape that is not two hex digits, or bytes that are not
-/// UTF-8.
-pub fn url_decode_strict(s: &str) -> Option<String> {
-    String::from_utf8(decode(s, true)?).ok()
-}
-
-fn decode(s: &str, strict: bool) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let byte = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match byte {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None if strict => return None,
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    Some(out)
-}
+pub use amiwire::ajam::url::{url_decode_lossy, url_decode_strict};
 
 #[cfg(test)]
 mod tests {

@@ -63,6 +63,8 @@ pub struct Shared {
     pub started_wall: SystemTime,
     /// Delay before answering a failed login (Asterisk sleeps 1 s).
     pub failed_login_delay: Duration,
+    /// How long an idle AMI-over-HTTP cookie session lives (`httptimeout`, Asterisk: 60 s).
+    pub http_timeout: Duration,
     /// Issue this MD5 challenge instead of a random one.
     pub fixed_challenge: Option<String>,
     /// Categories of the configuration files ListCategories knows, by file name.
@@ -121,6 +123,7 @@ impl Shared {
             started: Instant::now(),
             started_wall,
             failed_login_delay: Duration::from_secs(1),
+            http_timeout: Duration::from_secs(60),
             fixed_challenge: None,
             categories: HashMap::new(),
             dialplan: Arc::new(crate::dialplan::Dialplan::default()),

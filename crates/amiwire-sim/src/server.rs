@@ -67,6 +67,10 @@ pub struct SimConfig {
     /// The first nonces of HTTP Digest 401 answers (for replaying recorded sessions); random
     /// ones after them.
     pub digest_nonces: Vec<String>,
+    /// manager.conf's `httptimeout`: an AMI-over-HTTP cookie session (`/rawman`, `/mxml`,
+    /// `/manager`) or Digest session idle this long is forgotten, a cookie's `Max-Age`, and
+    /// WaitEvent waits at most this less 10 s (Asterisk: 60 s, the default).
+    pub http_timeout: Duration,
     /// The queues.conf text (the format of the corpus's `asterisk-etc/queues.conf`): its
     /// queues are listed by QueueStatus and QueueSummary, its members' device states raise
     /// QueueMemberStatus, and GetConfig returns it. The recorded server's by default
@@ -94,6 +98,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             http_listen: None,
             digest_nonces: Vec::new(),
+            http_timeout: Duration::from_secs(60),
             queues_conf: crate::queues::DEFAULT_QUEUES_CONF.to_owned(),
             seed: None,
         }
@@ -126,6 +131,7 @@ impl Simulator {
         let mut shared = Shared::new(config.accounts.clone(), globals);
         shared.identity = config.identity.clone();
         shared.failed_login_delay = config.failed_login_delay;
+        shared.http_timeout = config.http_timeout;
         shared.fixed_challenge = config.challenge.clone();
         shared.random = Arc::new(crate::wire::Random::new(config.seed));
         shared.dialplan = Arc::new(config.dialplan.clone());

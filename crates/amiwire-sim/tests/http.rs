@@ -486,3 +486,136 @@ async fn digest_user_refused_by_its_acl_gets_403() {
     assert!(String::from_utf8_lossy(&body).contains("<h1>Permission denied</h1>"));
     sim.stop().await;
 }
+
+/// `SimConfig::http_timeout`: the cookie's Max-Age, the cap of WaitEvent, and an idle cookie
+/// session forgotten (the next request with its cookie is a new, unauthenticated session).
+#[tokio::test]
+async fn http_timeout_is_configurable() {
+    let mut cfg = SimConfig::default();
+    cfg.http_listen = Some(([127, 0, 0, 1], 0).into());
+    cfg.http_timeout = Duration::from_secs(11);
+    let sim = Simulator::start(cfg).await.unwrap();
+    let http = sim.http_addr().unwrap();
+    let get = |q: &str, cookie: Option<&str>| {
+        let mut head = format!("GET /rawman?{q} HTTP/1.1\r\nHost: x");
+        if let Some(c) = cookie {
+            head.push_str(&format!("\r\nCookie: mansession_id=\"{c}\""));
+        }
+        head
+    };
+    let (head, body) = request(
+        http,
+        &get("action=Login&username=admin&secret=amp111", None),
+        b"",
+    )
+    .await;
+    assert_eq!(
+        messages(&body)[0].get_str("Message"),
+        Some("Authentication accepted")
+    );
+    assert!(head.contains("; Version=1; Max-Age=11\r\n"), "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Set-Cookie: mansession_id=\""))
+        .unwrap()[..8]
+        .to_owned();
+    // WaitEvent waits at most 11 - 10 = 1 s, whatever it asks for.
+    let t = std::time::Instant::now();
+    let (_, body) = request(
+        http,
+        &get("action=WaitEvent&timeout=30", Some(&cookie)),
+        b"",
+    )
+    .await;
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    let got = messages(&body);
+    assert_eq!(
+        got.last().unwrap().get_str("Event"),
+        Some("WaitEventComplete")
+    );
+    let (_, body) = request(http, &get("action=Ping", Some(&cookie)), b"").await;
+    assert_eq!(messages(&body)[0].get_str("Ping"), Some("Pong"));
+    sim.stop().await;
+
+    // One second: the session is gone after a second idle.
+    let mut cfg = SimConfig::default();
+    cfg.http_listen = Some(([127, 0, 0, 1], 0).into());
+    cfg.http_timeout = Duration::from_secs(1);
+    let sim = Simulator::start(cfg).await.unwrap();
+    let http = sim.http_addr().unwrap();
+    let (head, _) = request(
+        http,
+        &get("action=Login&username=admin&secret=amp111", None),
+        b"",
+    )
+    .await;
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Set-Cookie: mansession_id=\""))
+        .unwrap()[..8]
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (head, body) = request(http, &get("action=Ping", Some(&cookie)), b"").await;
+    let m = messages(&body);
+    assert_eq!(m[0].get_str("Response"), Some("Error"), "{m:?}");
+    assert_eq!(m[0].get_str("Message"), Some("Permission denied"), "{m:?}");
+    assert!(
+        !head.contains(&cookie),
+        "a new session, with a new cookie: {head}"
+    );
+    sim.stop().await;
+}
+
+/// An action of a session is answered while its WaitEvent waits (Asterisk does not hold the
+/// session for the long poll), and the WaitEvent returns with the events the action raised.
+#[tokio::test]
+async fn actions_go_on_while_waitevent_waits() {
+    let mut cfg = SimConfig::default();
+    cfg.http_listen = Some(([127, 0, 0, 1], 0).into());
+    let sim = Simulator::start(cfg).await.unwrap();
+    let http = sim.http_addr().unwrap();
+    let get = |q: &str, cookie: Option<&str>| {
+        let mut head = format!("GET /rawman?{q} HTTP/1.1\r\nHost: x");
+        if let Some(c) = cookie {
+            head.push_str(&format!("\r\nCookie: mansession_id=\"{c}\""));
+        }
+        head
+    };
+    let (head, _) = request(
+        http,
+        &get("action=Login&username=admin&secret=amp111", None),
+        b"",
+    )
+    .await;
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Set-Cookie: mansession_id=\""))
+        .unwrap()[..8]
+        .to_owned();
+    // The login's own events first.
+    let _ = request(http, &get("action=WaitEvent&timeout=1", Some(&cookie)), b"").await;
+    let c = cookie.clone();
+    let poll = tokio::spawn(async move {
+        request(http, &get("action=WaitEvent&timeout=20", Some(&c)), b"").await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = std::time::Instant::now();
+    let (_, body) = request(
+        http,
+        &get("action=UserEvent&UserEvent=Hello", Some(&cookie)),
+        b"",
+    )
+    .await;
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(messages(&body)[0].get_str("Response"), Some("Success"));
+    let (_, body) = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .expect("the WaitEvent returns with the event")
+        .unwrap();
+    let got = messages(&body);
+    assert!(
+        got.iter().any(|m| m.get_str("UserEvent") == Some("Hello")),
+        "{got:?}"
+    );
+    sim.stop().await;
+}

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use amiwire::ajam::{Endpoint, EndpointError, HttpMethod};
 use amiwire::{ConnectionConfig, Credentials};
 
 /// Where and how to connect, and what to do when the connection breaks; the AMI session's own
@@ -30,8 +31,12 @@ pub struct ClientConfig {
     pub host: String,
     /// AMI port (5038; 5039 is the usual TLS port).
     pub port: u16,
-    /// Connect over TLS (`tls = yes` in manager.conf's `[general]`).
+    /// Connect over TLS (`tls = yes` in manager.conf's `[general]`; for AMI over HTTP, an
+    /// `https` URL: `tlsenable = yes` in http.conf).
     pub tls: Option<TlsConfig>,
+    /// Speak AMI over HTTP (AJAM) instead of the AMI port: set by
+    /// [`from_url`](Self::from_url). `None`: the TCP AMI port.
+    pub http: Option<HttpConfig>,
     /// The AMI session: [`login`](ConnectionConfig::login) (user, secret, plain or MD5),
     /// [`events`](ConnectionConfig::events) (the Login's `Events:` mask; `None` sends none
     /// and Asterisk then delivers every class the user may read, `Some(EventMask::Off)` for a
@@ -82,6 +87,7 @@ impl ClientConfig {
             host: host.into(),
             port,
             tls: None,
+            http: None,
             connection: ConnectionConfig::new(credentials),
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
@@ -89,6 +95,55 @@ impl ClientConfig {
             subscriber_capacity: 10_000,
             overflow: Overflow::DropOldest,
         }
+    }
+
+    /// AMI over HTTP at `url` (`http://host:8088/rawman`, `https://host:8089/arawman`…), as
+    /// `username` with a plain login (see [`HttpConfig`] for what each path does).
+    ///
+    /// ```
+    /// use amiwire::ajam::{Flavour, HttpAuth};
+    /// use amiwire_tokio::{ClientConfig, UrlError};
+    ///
+    /// let cfg = ClientConfig::from_url("http://pbx.example.com:8088/arawman", "admin", "amp111")?;
+    /// assert_eq!(cfg.addr(), "pbx.example.com:8088");
+    /// let http = cfg.http.as_ref().unwrap();
+    /// assert_eq!((http.endpoint.flavour(), http.endpoint.auth()), (Flavour::Rawman, HttpAuth::Digest));
+    ///
+    /// // https: TLS with the system's certificate authorities; the default port is 8089.
+    /// let cfg = ClientConfig::from_url("https://pbx.example.com/asterisk/mxml", "admin", "amp111")?;
+    /// assert_eq!((cfg.port, cfg.tls.is_some()), (8089, true));
+    ///
+    /// // A user or password in the URL is refused (and never repeated in the error).
+    /// let e = ClientConfig::from_url("http://admin:amp111@pbx/rawman", "admin", "amp111").unwrap_err();
+    /// assert_eq!(e, UrlError::UserInfo);
+    /// assert!(!e.to_string().contains("amp111"));
+    /// # Ok::<(), UrlError>(())
+    /// ```
+    pub fn from_url(
+        url: &str,
+        username: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Result<ClientConfig, UrlError> {
+        ClientConfig::from_url_with_credentials(url, Credentials::plain(username, secret))
+    }
+
+    /// [`from_url`](Self::from_url) with these credentials (an [MD5](Credentials::md5) login
+    /// works on the cookie paths; the Digest paths use the secret for HTTP Digest whatever
+    /// the method).
+    pub fn from_url_with_credentials(
+        url: &str,
+        credentials: Credentials,
+    ) -> Result<ClientConfig, UrlError> {
+        let u = parse_url(url)?;
+        let mut cfg = ClientConfig::with_credentials(u.host, u.port, credentials);
+        if u.https {
+            cfg.tls = Some(TlsConfig::system());
+        }
+        cfg.http = Some(HttpConfig::new(u.endpoint));
+        // The cookie session ends after httptimeout (60 s) without a request: a Ping
+        // keeps it alive when no WaitEvent poll does (events off).
+        cfg.connection.keepalive = Some(Duration::from_secs(20));
+        Ok(cfg)
     }
 
     /// `host:port`, as connected to.
@@ -214,4 +269,223 @@ pub enum Overflow {
     /// End the subscription: the subscriber receives what was queued, then
     /// [`ClientEvent::Overflowed`](crate::ClientEvent::Overflowed), then the end of the stream.
     Close,
+}
+
+/// AMI over HTTP (AJAM, main/manager.c `generic_http_callback` and `auth_http_callback`):
+/// each action is one HTTP request, events come through `WaitEvent` long polls on a second
+/// HTTP connection. Needs `webenabled = yes` in manager.conf and `enabled = yes` in
+/// http.conf.
+///
+/// The path picks the flavour, with http.conf's `prefix` in front when one is set
+/// (`/asterisk/rawman`):
+///
+/// | path | answers | authentication |
+/// | --- | --- | --- |
+/// | `/rawman` | AMI text, as on the AMI port | the Login action, then the `mansession_id` cookie |
+/// | `/mxml` | XML (`<ajax-response>`), decoded into the same messages | the Login action, then the cookie |
+/// | `/manager` | an HTML page, decoded best-effort | the Login action, then the cookie |
+/// | `/arawman`, `/amxml`, `/amanager` | as above | HTTP Digest (MD5, `qop=auth`) on every request; the Login is answered by the server without checking a secret |
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// The path, and so the flavour and the authentication.
+    pub endpoint: Endpoint,
+    /// GET with the action in the query (the default, as Asterisk's own examples), or POST
+    /// with it as a form body.
+    pub method: HttpMethod,
+    /// Each action's HTTP request, its whole answer included, within this (default 90 s).
+    /// Keep it longer than the longest action timeout in use (a synchronous Originate);
+    /// when it passes, the HTTP connection is given up and the session ends like a broken
+    /// socket (a reconnect follows, if configured).
+    pub request_timeout: Duration,
+    /// How long one `WaitEvent` long poll may wait for events (default 30 s; Asterisk caps
+    /// it at the session's remaining life less 10 s). Its request may take this plus
+    /// [`request_timeout`](Self::request_timeout).
+    pub wait_event_timeout: Duration,
+    /// Largest HTTP answer body accepted (default 16 MiB); a larger one ends the session.
+    pub max_body: usize,
+}
+
+impl HttpConfig {
+    /// Defaults for this endpoint.
+    pub fn new(endpoint: Endpoint) -> HttpConfig {
+        HttpConfig {
+            endpoint,
+            method: HttpMethod::Get,
+            request_timeout: Duration::from_secs(90),
+            wait_event_timeout: Duration::from_secs(30),
+            max_body: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a URL was refused. Never repeats a user or password the URL carried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// Not `http://` or `https://`.
+    #[error("the URL must start with http:// or https://")]
+    Scheme,
+    /// Nothing between `//` and the path.
+    #[error("the URL names no host")]
+    NoHost,
+    /// The port is not a number from 1 to 65535.
+    #[error("the URL's port is not a number from 1 to 65535")]
+    Port,
+    /// `user:password@` in the URL: credentials are given apart, so that they stay out of
+    /// shell histories, process lists and logs.
+    #[error("the URL must not carry a user name or password (give them as the credentials)")]
+    UserInfo,
+    /// A query (`?…`) or fragment (`#…`): the client writes the query itself.
+    #[error("the URL must not have a query or fragment")]
+    Query,
+    /// A space, control or non-ASCII character.
+    #[error("the URL has a space, control or non-ASCII character")]
+    Character,
+    /// The path is not one of the manager's (`/rawman`, `/mxml`, `/manager`, `/arawman`,
+    /// `/amxml`, `/amanager`, with an optional prefix).
+    #[error("{0} (the path must end in rawman, mxml, manager, arawman, amxml or amanager)")]
+    Endpoint(#[from] EndpointError),
+}
+
+struct Url {
+    https: bool,
+    host: String,
+    port: u16,
+    endpoint: Endpoint,
+}
+
+fn parse_url(url: &str) -> Result<Url, UrlError> {
+    if url.bytes().any(|b| !(0x21..0x7f).contains(&b)) {
+        return Err(UrlError::Character);
+    }
+    let (https, rest) = match url.split_once("://") {
+        Some((s, rest)) if s.eq_ignore_ascii_case("http") => (false, rest),
+        Some((s, rest)) if s.eq_ignore_ascii_case("https") => (true, rest),
+        _ => return Err(UrlError::Scheme),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    // Before the query check: `user@host?x` is refused for its user, not its query.
+    if authority.contains('@') {
+        return Err(UrlError::UserInfo);
+    }
+    if rest.contains(['?', '#']) {
+        return Err(UrlError::Query);
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or(UrlError::NoHost)?;
+        match after {
+            "" => (h, None),
+            p => (h, Some(p.strip_prefix(':').ok_or(UrlError::Port)?)),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(UrlError::NoHost);
+    }
+    let port = match port {
+        None => {
+            if https {
+                8089
+            } else {
+                8088
+            }
+        }
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => return Err(UrlError::Port),
+        },
+    };
+    let endpoint = Endpoint::parse(path)?;
+    Ok(Url {
+        https,
+        host: host.to_owned(),
+        port,
+        endpoint,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amiwire::ajam::{Flavour, HttpAuth};
+
+    fn ok(url: &str) -> (bool, String, u16, String) {
+        let u = parse_url(url).unwrap();
+        (u.https, u.host, u.port, u.endpoint.path())
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            ok("http://127.0.0.1:8088/rawman"),
+            (false, "127.0.0.1".into(), 8088, "/rawman".into())
+        );
+        assert_eq!(
+            ok("HTTPS://pbx.example.com/asterisk/amxml"),
+            (
+                true,
+                "pbx.example.com".into(),
+                8089,
+                "/asterisk/amxml".into()
+            )
+        );
+        assert_eq!(
+            ok("http://[::1]:80/manager"),
+            (false, "::1".into(), 80, "/manager".into())
+        );
+        assert_eq!(
+            ok("http://[fe80::1]/arawman"),
+            (false, "fe80::1".into(), 8088, "/arawman".into())
+        );
+        let e = parse_url("http://h/amanager").unwrap().endpoint;
+        assert_eq!(
+            (e.flavour(), e.auth()),
+            (Flavour::Manager, HttpAuth::Digest)
+        );
+    }
+
+    #[test]
+    fn bad_urls() {
+        let err = |u: &str| parse_url(u).err().unwrap();
+        assert_eq!(err("ftp://h/rawman"), UrlError::Scheme);
+        assert_eq!(err("h:8088/rawman"), UrlError::Scheme);
+        assert_eq!(err("http:/h/rawman"), UrlError::Scheme);
+        assert_eq!(err("http:///rawman"), UrlError::NoHost);
+        assert_eq!(err("http://:8088/rawman"), UrlError::NoHost);
+        assert_eq!(err("http://[::1/rawman"), UrlError::NoHost);
+        assert_eq!(err("http://h:0/rawman"), UrlError::Port);
+        assert_eq!(err("http://h:65536/rawman"), UrlError::Port);
+        assert_eq!(err("http://h:+80/rawman"), UrlError::Port);
+        assert_eq!(err("http://h:/rawman"), UrlError::Port);
+        assert_eq!(err("http://[::1]x/rawman"), UrlError::Port);
+        assert_eq!(err("http://h/rawman?action=Ping"), UrlError::Query);
+        assert_eq!(err("http://h/rawman#x"), UrlError::Query);
+        assert_eq!(err("http://h/raw man"), UrlError::Character);
+        assert_eq!(err("http://h/rawman\r\nX: y"), UrlError::Character);
+        assert_eq!(err("http://h/r\u{e9}wman"), UrlError::Character);
+        assert!(matches!(err("http://h/"), UrlError::Endpoint(_)));
+        assert!(matches!(err("http://h"), UrlError::Endpoint(_)));
+        assert!(matches!(
+            err("http://h/static/index.html"),
+            UrlError::Endpoint(_)
+        ));
+        // Credentials in the URL: refused, and not repeated.
+        for u in [
+            "http://admin:s3cret@h/rawman",
+            "http://admin@h/rawman",
+            "http://a:s3cret@h/x?y",
+        ] {
+            let e = err(u);
+            assert_eq!(e, UrlError::UserInfo, "{u}");
+            assert!(!e.to_string().contains("s3cret"));
+        }
+    }
 }

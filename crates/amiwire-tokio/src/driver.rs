@@ -179,7 +179,7 @@ pub(crate) struct Driver {
 
 type First = Option<oneshot::Sender<Result<String, Error>>>;
 
-fn now() -> Instant {
+pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
@@ -188,7 +188,7 @@ fn after(t: Instant, d: Duration) -> Option<Instant> {
     t.checked_add(d)
 }
 
-async fn sleep_until(t: Option<Instant>) {
+pub(crate) async fn sleep_until(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
         None => std::future::pending().await,
@@ -479,7 +479,9 @@ impl Driver {
                     }
                     Err(e) => {
                         io_error = Some(Disconnect::Read { kind: e.kind(), message: e.to_string() });
-                        conn.close();
+                        // The socket is gone, as at its end: `close` would end the
+                        // connection for good, and no reconnect could follow.
+                        conn.receive_eof();
                     }
                 },
                 // Write what is pending; once all is written, flush (TLS).
@@ -495,7 +497,7 @@ impl Driver {
                             kind: io::ErrorKind::WriteZero,
                             message: "the connection is closed for writing".into(),
                         });
-                        conn.close();
+                        conn.receive_eof();
                     }
                     Ok(Some(n)) => {
                         wpos += n;
@@ -505,7 +507,7 @@ impl Driver {
                     Ok(None) => need_flush = false,
                     Err(e) => {
                         io_error = Some(Disconnect::Write { kind: e.kind(), message: e.to_string() });
-                        conn.close();
+                        conn.receive_eof();
                     }
                 },
                 cmd = self.cmds.recv(), if self.cmds_open => self.command(cmd, Some(&mut *conn)),
@@ -513,7 +515,7 @@ impl Driver {
                     let t = now();
                     if write_deadline.is_some_and(|d| t >= d) {
                         io_error = Some(Disconnect::WriteStalled { after: self.cfg.write_timeout });
-                        conn.close();
+                        conn.receive_eof();
                     } else if close_deadline.is_some_and(|d| t >= d) {
                         conn.close();
                     } else {

@@ -2,9 +2,10 @@
 //!
 //! A thin transport over amiwire's sans-io [`Connection`](amiwire::Connection): one task owns
 //! the socket (TCP, or TLS with rustls), logs in (plain or MD5 challenge), and never stops
-//! reading it. Actions are futures that resolve with their whole result (an event list's
-//! items, Command output, an async Originate's OriginateResponse); events go to any number of
-//! subscribers, each with its own filter and bounded queue.
+//! reading it (over HTTP, the socket is played with HTTP requests). Actions are futures that
+//! resolve with their whole result (an event list's items, Command output, an async
+//! Originate's OriginateResponse); events go to any number of subscribers, each with its own
+//! filter and bounded queue.
 //!
 //! ```text
 //!  Client::send(action) ──▶ ┌──────────── task ────────────┐ ──▶ socket (TCP / TLS)
@@ -68,6 +69,46 @@
 //!   ([`ConnectionConfig::keepalive`](amiwire::ConnectionConfig::keepalive)), writes the server does not read.
 //! - **Close:** [`Client::close`] logs off; dropping every `Client` handle does the same.
 //! - Logs go to `tracing`; the secret never appears in them, nor in errors or `Debug`.
+//!
+//! ## AMI over HTTP (AJAM)
+//!
+//! [`ClientConfig::from_url`] talks to Asterisk's HTTP manager (`webenabled = yes` in
+//! manager.conf, `enabled = yes` in http.conf) instead of the AMI port, with the same
+//! [`Client`]: actions and their whole results, event streams, async Originate, reconnect
+//! with its markers, timeouts. The core's [`Bridge`](amiwire::ajam::Bridge) plays the
+//! socket for the same [`Connection`](amiwire::Connection): each action becomes one HTTP
+//! request on a keep-alive connection (hyper), in order; events come from `WaitEvent` long
+//! polls on a second connection (not made when the event mask is
+//! [`EventMask::Off`]); the cookie session (or HTTP Digest) is kept by the bridge. A session
+//! that ends (expired, forgotten by a restarted server, a request lost) ends like a broken
+//! socket, with the reason, and [`ClientConfig::reconnect`] logs in again with the old
+//! session's event mask and filters. Timeouts and limits: [`HttpConfig`].
+//!
+//! | path | answers | login |
+//! | --- | --- | --- |
+//! | `/rawman` | AMI text | Login action (plain or MD5), then the `mansession_id` cookie |
+//! | `/mxml` | XML, decoded into the same messages | the same |
+//! | `/manager` | HTML, decoded best-effort | the same |
+//! | `/arawman`, `/amxml`, `/amanager` | as above | HTTP Digest on every request (stale nonces renewed) |
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use amiwire::filter::Filter;
+//! use amiwire::Action;
+//! use amiwire_tokio::{Client, ClientConfig, Reconnect};
+//!
+//! let mut cfg = ClientConfig::from_url("https://pbx.example.com:8089/arawman", "admin", "amp111")?;
+//! cfg.reconnect = Some(Reconnect::default());
+//! let client = Client::connect(cfg).await?;
+//! let mut hangups = client.events(Filter::event("Hangup")); // fed by WaitEvent polls
+//! let version = client.send(Action::command("core show version")).await?;
+//! println!("{:?}", version.output());
+//! while let Some(hangup) = hangups.next_event().await {
+//!     println!("{:?} hung up", hangup.get_str("Channel"));
+//! }
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -75,6 +116,7 @@ mod config;
 mod driver;
 mod error;
 mod events;
+mod http;
 mod transport;
 
 use std::sync::{Arc, Mutex};
@@ -85,7 +127,7 @@ use amiwire::{Action, Filter, ManagerFilter};
 pub use amiwire::{ActionError, CloseReason, Credentials, EventMask, Response};
 use tokio::sync::{mpsc, oneshot};
 
-pub use config::{ClientConfig, Overflow, Reconnect, Roots, TlsConfig};
+pub use config::{ClientConfig, HttpConfig, Overflow, Reconnect, Roots, TlsConfig, UrlError};
 pub use driver::{Disconnect, Status};
 pub use error::Error;
 pub use events::{ClientEvent, EventStream};

@@ -16,38 +16,79 @@ use crate::error::Error;
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// Connects (and runs the TLS handshake) within `connect_timeout`.
-pub(crate) async fn connect(cfg: &ClientConfig) -> Result<Box<dyn Io>, Error> {
-    let addr = cfg.addr();
-    let tls = match &cfg.tls {
-        Some(t) => Some(tls_connector(t, &cfg.host, &addr)?),
-        None => None,
-    };
-    let work = async {
-        let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port))
-            .await
-            .map_err(|source| Error::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
-        let _ = tcp.set_nodelay(true);
-        match tls {
-            None => Ok(Box::new(tcp) as Box<dyn Io>),
-            Some((connector, name)) => {
-                let s = connector.connect(name, tcp).await.map_err(|e| Error::Tls {
-                    addr: addr.clone(),
-                    message: e.to_string(),
-                })?;
-                Ok(Box::new(s) as Box<dyn Io>)
-            }
-        }
-    };
-    match tokio::time::timeout(cfg.connect_timeout, work).await {
-        Ok(r) => r,
-        Err(_) => Err(Error::ConnectTimeout {
+/// Dials one host: TCP, then TLS when configured, within a timeout. Built once (the CA file
+/// is read then), used for every connection to that host.
+pub(crate) struct Dialer {
+    host: String,
+    port: u16,
+    addr: String,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    timeout: std::time::Duration,
+}
+
+impl Dialer {
+    pub(crate) fn new(cfg: &ClientConfig) -> Result<Dialer, Error> {
+        let addr = cfg.addr();
+        let tls = match &cfg.tls {
+            Some(t) => Some(tls_connector(t, &cfg.host, &addr)?),
+            None => None,
+        };
+        Ok(Dialer {
+            host: cfg.host.clone(),
+            port: cfg.port,
             addr,
-            after: cfg.connect_timeout,
-        }),
+            tls,
+            timeout: cfg.connect_timeout,
+        })
+    }
+
+    /// `host:port`.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Connects (and runs the TLS handshake) within the connect timeout.
+    pub(crate) async fn dial(&self) -> Result<Box<dyn Io>, Error> {
+        let addr = &self.addr;
+        let work = async {
+            let tcp = TcpStream::connect((self.host.as_str(), self.port))
+                .await
+                .map_err(|source| Error::Connect {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let _ = tcp.set_nodelay(true);
+            match &self.tls {
+                None => Ok(Box::new(tcp) as Box<dyn Io>),
+                Some((connector, name)) => {
+                    let s = connector
+                        .connect(name.clone(), tcp)
+                        .await
+                        .map_err(|e| Error::Tls {
+                            addr: addr.clone(),
+                            message: e.to_string(),
+                        })?;
+                    Ok(Box::new(s) as Box<dyn Io>)
+                }
+            }
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::ConnectTimeout {
+                addr: addr.clone(),
+                after: self.timeout,
+            }),
+        }
+    }
+}
+
+/// Connects (and runs the TLS handshake) within `connect_timeout`; over HTTP, the first
+/// HTTP connection is made here and the AMI byte stream is played by [`crate::http`].
+pub(crate) async fn connect(cfg: &ClientConfig) -> Result<Box<dyn Io>, Error> {
+    let dialer = Dialer::new(cfg)?;
+    match &cfg.http {
+        None => dialer.dial().await,
+        Some(http) => crate::http::connect(cfg, http, dialer).await,
     }
 }
 

@@ -101,6 +101,7 @@
 #![deny(missing_docs)]
 
 pub mod action;
+pub mod ajam;
 pub mod callfile;
 pub mod connection;
 mod decoder;

@@ -118,3 +118,30 @@ fn connection_saved_inputs_and_generated_sequences() {
         fuzzing::fuzz_connection(&data);
     }
 }
+
+#[test]
+fn ajam_on_http_recordings_and_saved_inputs() {
+    // Each recorded HTTP response, with every selector (body format and limits).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut n = 0;
+    for name in [
+        "11a-http-rawman.server.bin",
+        "11b-http-mxml.server.bin",
+        "11d-http-arawman-digest.server.bin",
+    ] {
+        let data = fs::read(dir.join(name)).unwrap();
+        let text = String::from_utf8_lossy(&data);
+        for response in text.split("HTTP/1.1 ").filter(|r| !r.is_empty()) {
+            for sel in 0u8..8 {
+                let mut input = vec![sel];
+                input.extend_from_slice(b"HTTP/1.1 ");
+                input.extend_from_slice(response.as_bytes());
+                fuzzing::fuzz_ajam(&input);
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 8 * 30);
+    replay("ajam", 5, fuzzing::fuzz_ajam);
+    fuzzing::fuzz_ajam(b"\x01\r\n\r\n<ajax-response><response><generic a='1' a-2='&amp;' /></response></ajax-response>");
+}

@@ -74,52 +74,15 @@ pub(super) fn parse_hex(s: &str) -> Option<u64> {
     Some(u64::from_str_radix(&digits, 16).unwrap_or(u64::MAX))
 }
 
-pub(super) fn md5_hex(parts: &[&str]) -> String {
-    use md5::{Digest as _, Md5};
-    let mut h = Md5::new();
-    h.update(parts.join(":").as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The fields of an `Authorization: Digest k=v, k="v"…` header.
+/// The fields of an `Authorization: Digest k=v, k="v"…` header (the core's parser, keys
+/// lower-cased; the last of a repeated key wins).
 pub(super) fn digest_fields(v: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let Some(rest) = v.trim().strip_prefix("Digest") else {
-        return out;
-    };
-    let b = rest.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && (b[i] == b' ' || b[i] == b',') {
-            i += 1;
-        }
-        let ks = i;
-        while i < b.len() && b[i] != b'=' {
-            i += 1;
-        }
-        let key = rest[ks..i].trim().to_ascii_lowercase();
-        i += 1;
-        let val = if i < b.len() && b[i] == b'"' {
-            let vs = i + 1;
-            i = vs;
-            while i < b.len() && b[i] != b'"' {
-                i += 1;
-            }
-            let v = rest.get(vs..i).unwrap_or("").to_owned();
-            i += 1;
-            v
-        } else {
-            let vs = i;
-            while i < b.len() && b[i] != b',' {
-                i += 1;
-            }
-            rest.get(vs..i).unwrap_or("").trim().to_owned()
-        };
-        if !key.is_empty() {
-            out.insert(key, val);
-        }
+    let t = v.trim_start();
+    let is_digest = t.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("Digest"));
+    if !is_digest {
+        return HashMap::new();
     }
-    out
+    amiwire::ajam::digest::parse_params(t).into_iter().collect()
 }
 
 /// What an `Authorization: Digest` header earns.
@@ -178,7 +141,7 @@ pub(super) fn check_digest(
         return fresh();
     }
     let mut sessions = digest.sessions.lock().unwrap_or_else(|e| e.into_inner());
-    sessions.retain(|s| s.last.elapsed() < HTTP_TIMEOUT);
+    sessions.retain(|s| s.last.elapsed() < shared.http_timeout);
     let now = Instant::now();
     let found = sessions.iter_mut().find_map(|s| {
         if !s.user.eq_ignore_ascii_case(user) {
@@ -230,20 +193,22 @@ pub(super) fn digest_answer_ok(
     let Some(secret) = account.secret.as_deref() else {
         return false;
     };
-    let ha1 = md5_hex(&[&account.username, "asterisk", secret]);
-    let ha2 = md5_hex(&[method, uri]);
+    use amiwire::ajam::digest::{ha1, ha2, response as digest_response};
+    let ha1 = ha1(&account.username, "asterisk", secret);
+    let ha2 = ha2(method, uri);
     let nonce_hex = format!("{nonce:08x}");
     let want = if qop {
-        md5_hex(&[
+        digest_response(
             &ha1,
             &nonce_hex,
-            nc_text.map(String::as_str).unwrap_or(""),
-            cnonce.map(String::as_str).unwrap_or(""),
-            "auth",
+            Some((
+                nc_text.map(String::as_str).unwrap_or(""),
+                cnonce.map(String::as_str).unwrap_or(""),
+            )),
             &ha2,
-        ])
+        )
     } else {
-        md5_hex(&[&ha1, &nonce_hex, &ha2])
+        digest_response(&ha1, &nonce_hex, None, &ha2)
     };
     response
         .get(..want.len())
@@ -306,6 +271,7 @@ pub(super) fn new_digest_session(
         session,
         rx: Some(events.subscribe()),
         last: now,
+        waiter: 0,
     }))
 }
 

@@ -27,8 +27,6 @@ pub(crate) use self::digest::Digest;
 use self::digest::*;
 use self::render::*;
 
-/// Sessions idle this long are forgotten (Asterisk's `httptimeout` default).
-const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest request head and body accepted.
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 64 * 1024;
@@ -40,6 +38,8 @@ struct HttpSession {
     /// Events since the login, for WaitEvent.
     rx: Option<broadcast::Receiver<SimEvent>>,
     last: Instant,
+    /// Counts WaitEvents: the newest is the session's waiter, an older one gives up.
+    waiter: u64,
 }
 
 type Sessions = Arc<Mutex<HashMap<u32, Arc<tokio::sync::Mutex<HttpSession>>>>>;
@@ -178,7 +178,7 @@ const FORBIDDEN: &str = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\
      <address>Asterisk/22.10.1</address>\r\n</body></html>\r\n";
 
 /// The session of a cookie, or a new one (whose cookie the answer sets). Sessions idle for
-/// `HTTP_TIMEOUT` are forgotten first.
+/// `shared.http_timeout` are forgotten first.
 fn cookie_session(
     sessions: &Sessions,
     cookie: Option<u32>,
@@ -189,7 +189,7 @@ fn cookie_session(
     let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
     map.retain(|_, s| {
         s.try_lock()
-            .map(|s| s.last.elapsed() < HTTP_TIMEOUT)
+            .map(|s| s.last.elapsed() < shared.http_timeout)
             .unwrap_or(true)
     });
     if let Some(found) = cookie.and_then(|c| map.get(&c).map(|s| (c, s.clone()))) {
@@ -201,6 +201,7 @@ fn cookie_session(
     let hs = Arc::new(tokio::sync::Mutex::new(HttpSession {
         session,
         rx: None,
+        waiter: 0,
         last: Instant::now(),
     }));
     map.insert(id, hs.clone());
@@ -229,13 +230,21 @@ fn param<'p>(ps: &'p [(String, String)], name: &str) -> Option<&'p str> {
 }
 
 /// WaitEvent over HTTP: the session's events since its login (or the last WaitEvent),
-/// waiting up to its Timeout for the first, capped at `httptimeout - 10` s.
-async fn wait_event(hs: &mut HttpSession, ps: &[(String, String)]) -> Vec<u8> {
+/// waiting up to its Timeout for the first, capped at `httptimeout - 10` s. As in Asterisk
+/// (`action_waitevent_http`), the session is not locked while it waits (its actions run
+/// meanwhile), it looks again at least once a second, and a newer WaitEvent on the same
+/// session replaces it: the older one then answers with an empty body.
+async fn wait_event(
+    arc: &Arc<tokio::sync::Mutex<HttpSession>>,
+    mut hs: tokio::sync::MutexGuard<'_, HttpSession>,
+    ps: &[(String, String)],
+    http_timeout: Duration,
+) -> Vec<u8> {
     let action_id = param(ps, "actionid");
     let timeout = param(ps, "timeout")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(30)
-        .min(HTTP_TIMEOUT.as_secs() - 10);
+        .min(http_timeout.as_secs().saturating_sub(10));
     let mut out = String::from("Response: Success\r\n");
     if let Some(id) = action_id {
         out.push_str(&format!("ActionID: {id}\r\n"));
@@ -243,24 +252,54 @@ async fn wait_event(hs: &mut HttpSession, ps: &[(String, String)]) -> Vec<u8> {
     out.push_str("Message: Waiting for Event completed.\r\n\r\n");
     let mut out = out.into_bytes();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-    let HttpSession { session, rx, .. } = hs;
-    if let Some(rx) = rx.as_mut() {
-        let mut got = false;
-        loop {
-            let next = if got {
-                rx.try_recv().ok()
-            } else {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Ok(ev)) => Some(ev),
-                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
-                    _ => None,
+    hs.waiter += 1;
+    let me = hs.waiter;
+    let mut rx = hs.rx.take();
+    drop(hs);
+    let mut first = None;
+    loop {
+        let until = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+        match rx.as_mut() {
+            Some(r) => match tokio::time::timeout_at(until, r.recv()).await {
+                Ok(Ok(ev)) => first = Some(ev),
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    tokio::time::sleep_until(until).await
                 }
-            };
-            let Some(ev) = next else { break };
-            if session.may_want(&ev) {
+                Err(_) => {}
+            },
+            None => tokio::time::sleep_until(until).await,
+        }
+        let mut hs = arc.lock().await;
+        if hs.waiter != me {
+            // Replaced: the newer waiter gets the receiver (and the events queued in it).
+            if hs.rx.is_none() {
+                hs.rx = rx;
+            }
+            return Vec::new();
+        }
+        if rx.is_none() {
+            rx = hs.rx.take();
+        }
+        let mut got = false;
+        if let Some(ev) = first.take() {
+            if hs.session.may_want(&ev) {
                 out.extend_from_slice(&ev.text);
                 got = true;
             }
+        }
+        if got {
+            if let Some(r) = rx.as_mut() {
+                while let Ok(ev) = r.try_recv() {
+                    if hs.session.may_want(&ev) {
+                        out.extend_from_slice(&ev.text);
+                    }
+                }
+            }
+        }
+        if got || tokio::time::Instant::now() >= deadline {
+            hs.rx = rx;
+            break;
         }
     }
     let mut done = String::from("Event: WaitEventComplete\r\n");
@@ -316,12 +355,15 @@ async fn serve(
         Some(hs) => (0, hs.clone()),
         None => cookie_session(&sessions, req.cookie, &shared, peer, local),
     };
-    let cookie_out = digest_session.is_none().then_some(id);
-    let mut hs = hs.lock().await;
+    let cookie_out = digest_session
+        .is_none()
+        .then_some((id, shared.http_timeout));
+    let arc = hs;
+    let mut hs = arc.lock().await;
     hs.last = Instant::now();
     let action = param(&ps, "action").map(str::to_ascii_lowercase);
     if action.as_deref() == Some("waitevent") && hs.session.user().is_some() {
-        let out = wait_event(&mut hs, &ps).await;
+        let out = wait_event(&arc, hs, &ps, shared.http_timeout).await;
         return answer(&mut stream, cookie_out, &out, format, digest_auth, &ps).await;
     }
     let Some((bytes, close)) = run_action(&mut hs, &ps, &shared, &events).await else {

@@ -212,7 +212,7 @@ pub(super) fn render(
 pub(super) async fn respond(
     stream: &mut TcpStream,
     status: &str,
-    cookie: Option<u32>,
+    cookie: Option<(u32, Duration)>,
     body: &[u8],
 ) {
     respond_as(stream, status, cookie, body, "text/plain").await
@@ -221,7 +221,7 @@ pub(super) async fn respond(
 pub(super) async fn respond_as(
     stream: &mut TcpStream,
     status: &str,
-    cookie: Option<u32>,
+    cookie: Option<(u32, Duration)>,
     body: &[u8],
     ctype: &str,
 ) {
@@ -230,10 +230,11 @@ pub(super) async fn respond_as(
          Cache-Control: no-cache, no-store\r\nContent-type: {ctype}\r\n",
         http_date(SystemTime::now())
     );
-    if let Some(id) = cookie {
+    // The cookie's id and Max-Age (httptimeout).
+    if let Some((id, max_age)) = cookie {
         head.push_str(&format!(
             "Set-Cookie: mansession_id=\"{id:08x}\"; Version=1; Max-Age={}\r\nPragma: SuppressEvents\r\n",
-            HTTP_TIMEOUT.as_secs()
+            max_age.as_secs()
         ));
     }
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
@@ -245,7 +246,7 @@ pub(super) async fn respond_as(
 /// Writes an AMI answer rendered in `format`.
 pub(super) async fn answer(
     stream: &mut TcpStream,
-    cookie: Option<u32>,
+    cookie: Option<(u32, Duration)>,
     body: &[u8],
     format: Format,
     digest: bool,
