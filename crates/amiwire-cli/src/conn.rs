@@ -20,8 +20,8 @@ pub(crate) struct ConnArgs {
     /// AMI port [default: 5038, or 5039 with TLS]
     #[arg(long, short = 'P', env = "AMI_PORT", global = true)]
     pub port: Option<u16>,
-    /// AMI over HTTP instead of --host/--port: http[s]://HOST[:PORT]/PATH (port 8088, or
-    /// 8089 for https). PATH is rawman (AMI text), mxml (XML) or manager (HTML), logged in
+    /// AMI over HTTP instead of --host/--port: http://HOST:PORT/PATH or https://… (the port
+    /// may be left out: 8088, or 8089 for https). PATH is rawman (AMI text), mxml (XML) or manager (HTML), logged in
     /// with a Login action and a cookie session; or arawman, amxml, amanager, with HTTP
     /// Digest. http.conf's prefix goes before it (/asterisk/rawman). Events come by WaitEvent
     /// polls. No user or password in the URL.
