@@ -40,7 +40,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use amiwire::action::Originate;
-use amiwire_sim::form::url_decode_strict as url_decode;
+use amiwire::ajam::url::url_decode_strict as url_decode;
 use amiwire_tokio::{Client, EventMask};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
