@@ -1,5 +1,5 @@
-//! `application/x-www-form-urlencoded` values, as the simulator's HTTP side and the
-//! `amiwire click2call` server read them: `+` is a space, `%XX` the byte of two hex digits.
+//! `application/x-www-form-urlencoded` values, as the simulator's HTTP side reads them:
+//! `+` is a space, `%XX` the byte of two hex digits.
 //!
 //! The decoder lives in the core ([`amiwire::ajam::url`]), shared with the HTTP client; it is
 //! re-exported here so that existing users keep their paths.
