@@ -290,8 +290,9 @@ pub enum Overflow {
 pub struct HttpConfig {
     /// The path, and so the flavour and the authentication.
     pub endpoint: Endpoint,
-    /// GET with the action in the query (the default, as Asterisk's own examples), or POST
-    /// with it as a form body.
+    /// POST with the action as a form body (the default: the Login's Secret never stands in
+    /// a URL, where proxies and access logs keep it), or GET with the action in the query
+    /// (Asterisk's own examples; for a proxy that only lets GET through).
     pub method: HttpMethod,
     /// Each action's HTTP request, its whole answer included, within this (default 90 s).
     /// Keep it longer than the longest action timeout in use (a synchronous Originate);
@@ -311,7 +312,7 @@ impl HttpConfig {
     pub fn new(endpoint: Endpoint) -> HttpConfig {
         HttpConfig {
             endpoint,
-            method: HttpMethod::Get,
+            method: HttpMethod::Post,
             request_timeout: Duration::from_secs(90),
             wait_event_timeout: Duration::from_secs(30),
             max_body: 16 * 1024 * 1024,

@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use amiwire::action::Originate;
+use amiwire::ajam::HttpMethod;
 use amiwire::filter::Filter;
 use amiwire::Action;
 use amiwire_sim::server::{SimConfig, Simulator};
@@ -45,10 +46,17 @@ fn lines(r: &amiwire::Response) -> Vec<String> {
         .collect()
 }
 
-/// Everything a client does, over one path.
+/// Everything a client does, over one path (POST, the default).
 async fn whole_session(path: &str) {
+    whole_session_with(path, HttpMethod::Post).await;
+}
+
+async fn whole_session_with(path: &str, method: HttpMethod) {
     let sim = http_sim(SimConfig::default()).await;
-    let client = Client::connect(admin(&sim, path)).await.unwrap();
+    let mut cfg = admin(&sim, path);
+    assert_eq!(cfg.http.as_ref().unwrap().method, HttpMethod::Post);
+    cfg.http.as_mut().unwrap().method = method;
+    let client = Client::connect(cfg).await.unwrap();
     assert!(
         matches!(client.status(), Status::Connected { .. }),
         "{path}"
@@ -130,6 +138,16 @@ async fn whole_session(path: &str) {
 #[tokio::test]
 async fn rawman() {
     whole_session("rawman").await;
+}
+
+#[tokio::test]
+async fn rawman_with_get() {
+    whole_session_with("rawman", HttpMethod::Get).await;
+}
+
+#[tokio::test]
+async fn amxml_with_get() {
+    whole_session_with("amxml", HttpMethod::Get).await;
 }
 
 #[tokio::test]
@@ -379,7 +397,7 @@ async fn a_session_the_server_forgot_logs_in_again() {
 
 // ---- scripted HTTP servers --------------------------------------------------------------
 
-/// One request's head (no body: the client sends GET).
+/// One request's head (the body, if any, stays in `buf`).
 async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
     let mut chunk = [0u8; 4096];
     loop {
@@ -448,16 +466,71 @@ fn answer_to(head: &str) -> String {
     }
 }
 
-/// Events off, short timeouts, no reconnect: one request at a time on the action link.
+/// Events off, short timeouts, no reconnect: one request at a time on the action link, GET
+/// (the action in the query, which these servers read).
 fn scripted_cfg(port: u16, path: &str) -> ClientConfig {
     let mut c = cfg_for(
         &format!("http://127.0.0.1:{port}/{path}"),
         "admin",
         "amp111",
     );
+    c.http.as_mut().unwrap().method = HttpMethod::Get;
     c.connection.events = Some(EventMask::Off);
     c.connection.keepalive = None;
     c
+}
+
+/// By default the Login is a POST form: its Secret is in the body, never in the URL.
+#[tokio::test]
+async fn the_login_secret_is_never_in_a_url() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let head = read_head(&mut s, &mut buf).await.unwrap();
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().unwrap())
+            })
+            .expect("a Content-Length");
+        let mut chunk = [0u8; 4096];
+        while buf.len() < len {
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the body was cut");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = String::from_utf8(buf[..len].to_vec()).unwrap();
+        let answer = "Response: Error\r\nMessage: Authentication failed\r\n\r\n";
+        s.write_all(ok(answer, true).as_bytes()).await.unwrap();
+        (head, body)
+    });
+    let mut cfg = cfg_for(
+        &format!("http://127.0.0.1:{port}/rawman"),
+        "admin",
+        "amp111",
+    );
+    cfg.connection.events = Some(EventMask::Off);
+    let err = Client::connect(cfg).await.unwrap_err();
+    assert!(matches!(err, Error::LoginFailed { .. }), "{err:?}");
+    let (head, body) = server.await.unwrap();
+    let request_line = head.lines().next().unwrap();
+    assert!(
+        request_line.starts_with("POST /rawman HTTP/1.1"),
+        "{request_line}"
+    );
+    assert!(!head.contains("amp111"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/x-www-form-urlencoded"),
+        "{head}"
+    );
+    let form: Vec<&str> = body.split('&').collect();
+    assert!(form.contains(&"action=Login"), "{body}");
+    assert!(form.contains(&"Secret=amp111"), "{body}");
 }
 
 /// A keep-alive connection the server closes after each answer (without saying so): the
