@@ -1,5 +1,6 @@
 //! The decoder on the real recordings, side by side with asterisk-rs-ami's codec and the
-//! memmem floor. Each bench asserts what it decoded.
+//! memmem floor, and the same events as AMI-over-HTTP bodies. Each bench asserts what it
+//! decoded.
 use amiwire::Decoder;
 use amiwire_benches::*;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -73,5 +74,29 @@ fn pings(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bulk, lists_and_command, pings);
+/// AMI over HTTP: the bulk recording's events as one `/rawman` and one `/mxml` body (a
+/// WaitEvent answer's shape), decoded into messages by the core's `ajam::decode_body`.
+fn ajam_bodies(c: &mut Criterion) {
+    use amiwire::ajam::{decode_body, BodyLimits, Flavour};
+    let (rawman, mxml) = bulk_ajam_bodies();
+    let mut limits = BodyLimits::default();
+    limits.max_body = usize::MAX;
+    for (name, flavour, body) in [
+        ("rawman", Flavour::Rawman, &rawman),
+        ("mxml", Flavour::Mxml, &mxml),
+    ] {
+        let mut g = c.benchmark_group(format!("ajam-{name}-78003-events"));
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.sample_size(10);
+        g.bench_function("decode_body", |b| {
+            b.iter(|| {
+                let msgs = decode_body(flavour, body, &limits).unwrap();
+                assert_eq!(msgs.len(), BULK_EVENTS);
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bulk, lists_and_command, pings, ajam_bodies);
 criterion_main!(benches);

@@ -196,3 +196,52 @@ pub fn ping_round_trips(n: usize) -> usize {
     }
     ok
 }
+
+/// The bulk recording's 78,003 events as two AMI-over-HTTP bodies: the `/rawman` body (the
+/// messages' bytes, as a WaitEvent answer carries them) and the `/mxml` body Asterisk's
+/// `xml_translate` would write for them (names lower-cased, other characters `_`, values
+/// escaped, one `<response>` per message).
+pub fn bulk_ajam_bodies() -> (Vec<u8>, Vec<u8>) {
+    let data = bulk_stream();
+    let mut dec = Decoder::new();
+    let mut rawman = Vec::with_capacity(data.len());
+    let mut mxml = Vec::with_capacity(data.len() * 2);
+    mxml.extend_from_slice(b"<ajax-response>\n");
+    let mut rest = &data[..];
+    while !rest.is_empty() {
+        let n = dec.feed(rest);
+        rest = &rest[n..];
+        while let Ok(Some(f)) = dec.decode() {
+            let Frame::Message(m) = f else { continue };
+            if m.get("Event").is_none() {
+                continue;
+            }
+            rawman.extend_from_slice(m.as_bytes());
+            mxml.extend_from_slice(b"<response type='object' id='unknown'><generic ");
+            for h in m.iter() {
+                for &b in h.name() {
+                    mxml.push(if b.is_ascii_alphanumeric() {
+                        b.to_ascii_lowercase()
+                    } else {
+                        b'_'
+                    });
+                }
+                mxml.extend_from_slice(b"='");
+                for &b in h.value() {
+                    match b {
+                        b'<' => mxml.extend_from_slice(b"&lt;"),
+                        b'>' => mxml.extend_from_slice(b"&gt;"),
+                        b'&' => mxml.extend_from_slice(b"&amp;"),
+                        b'\'' => mxml.extend_from_slice(b"&apos;"),
+                        b'"' => mxml.extend_from_slice(b"&quot;"),
+                        _ => mxml.push(b),
+                    }
+                }
+                mxml.extend_from_slice(b"' ");
+            }
+            mxml.extend_from_slice(b"/></response>\n");
+        }
+    }
+    mxml.extend_from_slice(b"</ajax-response>\n");
+    (rawman, mxml)
+}

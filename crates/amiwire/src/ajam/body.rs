@@ -148,14 +148,16 @@ pub(crate) fn messages_from_pairs(
             continue;
         }
         for (k, v) in m {
-            let name: String = k
-                .chars()
-                .map(|c| if c.is_control() || c == ':' { '_' } else { c })
-                .collect();
-            let name = if name.is_empty() {
-                "_".to_owned()
+            let bad = |c: char| c.is_control() || c == ':';
+            let name: std::borrow::Cow<'_, str> = if k.is_empty() {
+                "_".into()
+            } else if k.contains(bad) {
+                k.chars()
+                    .map(|c| if bad(c) { '_' } else { c })
+                    .collect::<String>()
+                    .into()
             } else {
-                name
+                k.as_str().into()
             };
             let mut lines = v.split(['\r', '\n']).filter(|l| !l.is_empty()).peekable();
             if lines.peek().is_none() {
