@@ -25,7 +25,7 @@ pub struct SimOptions {
     /// Queues in queues.conf format [default: the built-in queue 'support']
     #[arg(long, value_name = "FILE")]
     pub queues: Option<PathBuf>,
-    /// Also serve AMI over HTTP (/rawman, /mxml, /arawman, /manager) here
+    /// Also serve AMI over HTTP (/rawman, /mxml, /manager; /arawman, /amxml, /amanager with Digest) here
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
     /// Close unauthenticated connections after this many seconds

@@ -18,7 +18,7 @@ OPTIONS:
                          c2call, limited, filtered, as in the recorded Asterisk)
     --dialplan FILE      dialplan in extensions.conf format (default: built-in [test] context)
     --queues FILE        queues in queues.conf format (default: built-in queue 'support')
-    --http ADDR          also serve AMI over HTTP (/rawman, /mxml, /arawman, /manager) here
+    --http ADDR          also serve AMI over HTTP (/rawman, /mxml, /manager; /arawman, /amxml, /amanager with Digest) here
     --auth-timeout SECS  close unauthenticated connections after this (default 30)
     --seed N             seed the random source (challenges, nonces, cookies, bridge ids,
                          ${RAND()}), so that a run repeats (default: from the clock)

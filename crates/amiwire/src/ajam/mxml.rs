@@ -32,6 +32,8 @@ const CANONICAL: &[(&str, &str)] = &[
     ("bridgeid", "BridgeId"),
     ("calleridname", "CallerIDName"),
     ("calleridnum", "CallerIDNum"),
+    ("bridgeuniqueid", "BridgeUniqueid"),
+    ("cause", "Cause"),
     // Hangup events: xml_translate wrote `-` as `_`.
     ("cause_txt", "Cause-txt"),
     ("channel", "Channel"),
@@ -40,6 +42,12 @@ const CANONICAL: &[(&str, &str)] = &[
     ("connectedlinename", "ConnectedLineName"),
     ("connectedlinenum", "ConnectedLineNum"),
     ("context", "Context"),
+    ("destcalleridname", "DestCallerIDName"),
+    ("destcalleridnum", "DestCallerIDNum"),
+    ("destchannel", "DestChannel"),
+    ("destuniqueid", "DestUniqueid"),
+    ("dialstatus", "DialStatus"),
+    ("dialstring", "DialString"),
     ("duration", "Duration"),
     ("event", "Event"),
     ("eventlist", "EventList"),
@@ -52,6 +60,7 @@ const CANONICAL: &[(&str, &str)] = &[
     ("ping", "Ping"),
     ("priority", "Priority"),
     ("privilege", "Privilege"),
+    ("reason", "Reason"),
     ("response", "Response"),
     ("status", "Status"),
     ("timestamp", "Timestamp"),
@@ -236,6 +245,30 @@ x-2='not a repeat' _1st='digit' /></response>\n</ajax-response>\n";
         for ((k, v), (wk, wv)) in h.iter().zip(want) {
             assert_eq!((k.as_str(), v.as_str()), (wk, wv));
         }
+    }
+
+    /// The names a screen pop reads (DialBegin, DialEnd, Hangup, OriginateResponse) get their
+    /// TCP spelling back; others stay as Asterisk wrote them.
+    #[test]
+    fn screen_pop_names_are_spelled_as_on_tcp() {
+        let body = "<ajax-response>\n<response type='object' id='unknown'><generic \
+event='DialEnd' destchannel='PJSIP/902-00000001' destuniqueid='1.2' dialstatus='ANSWER' \
+destcalleridnum='902' cause='16' reason='4' forward='' /></response>\n</ajax-response>\n";
+        let m = decode_mxml(body.as_bytes(), &BodyLimits::default()).unwrap();
+        let names: Vec<&str> = m[0].iter().map(|h| h.name_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "Event",
+                "DestChannel",
+                "DestUniqueid",
+                "DialStatus",
+                "DestCallerIDNum",
+                "Cause",
+                "Reason",
+                "forward"
+            ]
+        );
     }
 
     #[test]
