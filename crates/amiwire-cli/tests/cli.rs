@@ -1,4 +1,6 @@
 //! Every subcommand of the `amiwire` binary, run as a user would, against the simulator.
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -8,24 +10,7 @@ use amiwire_sim::accounts::Privileges;
 use amiwire_sim::server::{SimConfig, Simulator};
 use amiwire_sim::session::SimEvent;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_amiwire"));
-    for k in [
-        "AMI_HOST",
-        "AMI_PORT",
-        "AMI_USERNAME",
-        "AMI_SECRET",
-        "AMI_TLS",
-        "AMI_TLS_CA",
-        "AMI_TLS_SERVER_NAME",
-        "AMI_CONFIG",
-        "AMI_TIMEOUT",
-    ] {
-        c.env_remove(k);
-    }
-    c.stdin(Stdio::null());
-    c
-}
+use support::bin;
 
 /// `amiwire` logged in to `sim` as `user` (through the environment, as a script would).
 fn ami(sim: &Simulator, user: &str, secret: &str) -> Command {

@@ -1,30 +1,13 @@
 //! `amiwire click2call`, run as a user would, against the simulator: calls, the probe
 //! findings (slow clients per address, AMI down, locks after a reconnect, strict HTTP, one
 //! lock per number, 504), the event stream and the page.
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amiwire_sim::server::{SimConfig, Simulator};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_amiwire"));
-    for k in [
-        "AMI_HOST",
-        "AMI_PORT",
-        "AMI_USERNAME",
-        "AMI_SECRET",
-        "AMI_TLS",
-        "AMI_TLS_CA",
-        "AMI_TLS_SERVER_NAME",
-        "AMI_CONFIG",
-        "AMI_TIMEOUT",
-    ] {
-        c.env_remove(k);
-    }
-    c.stdin(Stdio::null());
-    c
-}
 
 /// `amiwire` logged in to the AMI server on `port` as `user` (through the environment, as a
 /// script would).
@@ -345,6 +328,8 @@ struct Proxy {
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use support::bin;
 
 impl Proxy {
     async fn start(target: std::net::SocketAddr) -> Proxy {

@@ -1,30 +1,17 @@
 //! `--url`: the subcommands over AMI over HTTP, against the simulator's HTTP side, and the
 //! usage errors of the option.
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use amiwire_sim::server::{SimConfig, Simulator};
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_amiwire"));
-    for k in [
-        "AMI_HOST",
-        "AMI_PORT",
-        "AMI_URL",
-        "AMI_USERNAME",
-        "AMI_SECRET",
-        "AMI_TLS",
-        "AMI_TLS_CA",
-        "AMI_TLS_SERVER_NAME",
-        "AMI_CONFIG",
-        "AMI_TIMEOUT",
-    ] {
-        c.env_remove(k);
-    }
+    let mut c = support::bin();
     c.env("AMI_USERNAME", "admin")
         .env("AMI_SECRET", "amp111")
-        .env("AMI_TIMEOUT", "10")
-        .stdin(Stdio::null());
+        .env("AMI_TIMEOUT", "10");
     c
 }
 

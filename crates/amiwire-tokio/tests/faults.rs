@@ -3,7 +3,6 @@
 //! silent server (keepalive), TLS.
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use amiwire::filter::{Filter, ManagerFilter};
@@ -283,36 +282,8 @@ async fn keepalive_detects_a_silent_server() {
 /// simulator (AMI's TLS port works the same way).
 #[tokio::test]
 async fn tls_with_a_private_ca_and_name_checks() {
-    use tokio_rustls::rustls;
     let sim = sim(SimConfig::default()).await;
-    let backend = sim.addr();
-    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert_pem = key.cert.pem();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server_cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![key.cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into()),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = l.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut up = tokio::net::TcpStream::connect(backend).await.unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
-            });
-        }
-    });
+    let (port, cert_pem) = support::tls_proxy(sim.addr()).await;
 
     let mut cfg = amiwire_tokio::ClientConfig::new("localhost", port, "admin", "amp111");
     cfg.tls = Some(TlsConfig::ca_pem(cert_pem.clone()));

@@ -738,43 +738,15 @@ async fn a_stale_nonce_is_renewed() {
 /// https: TLS (a private CA) in front of the simulator's HTTP side, Digest inside it.
 #[tokio::test]
 async fn https_with_a_private_ca() {
-    use std::sync::Arc;
-    use tokio_rustls::rustls;
     let sim = http_sim(SimConfig::default()).await;
-    let backend = sim.http_addr().unwrap();
-    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server_cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![key.cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into()),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = l.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut up = TcpStream::connect(backend).await.unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
-            });
-        }
-    });
+    let (port, cert_pem) = support::tls_proxy(sim.http_addr().unwrap()).await;
     let mut cfg = cfg_for(
         &format!("https://localhost:{port}/arawman"),
         "admin",
         "amp111",
     );
     assert!(cfg.tls.is_some());
-    cfg.tls = Some(amiwire_tokio::TlsConfig::ca_pem(key.cert.pem()));
+    cfg.tls = Some(amiwire_tokio::TlsConfig::ca_pem(cert_pem));
     let client = Client::connect(cfg.clone()).await.unwrap();
     let r = client
         .send(Action::command("core show version"))
