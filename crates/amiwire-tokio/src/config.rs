@@ -225,7 +225,9 @@ pub struct Reconnect {
     /// Each wait is shortened by a random fraction up to this (0 to 1, default 0.5), so that
     /// many clients do not reconnect in step.
     pub jitter: f64,
-    /// Give up after this many failed attempts in a row (default: never).
+    /// Give up after this many failed attempts in a row (default: never). A session that
+    /// ends sooner than `max` after it started counts as a failed attempt (the waits keep
+    /// growing); one that lasted at least `max` starts the count again.
     pub max_attempts: Option<u32>,
 }
 

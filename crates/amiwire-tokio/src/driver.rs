@@ -266,6 +266,7 @@ impl Driver {
                 }
                 None => conn.insert(Connection::new(self.cfg.connection.clone(), t)),
             };
+            let started = tokio::time::Instant::now();
             match self.session(c, io, &mut first).await {
                 End::Shutdown => break Disconnect::ClientClosed,
                 End::Lost(reason) => {
@@ -285,7 +286,18 @@ impl Driver {
                         let mut hub = lock_hub(&self.hub);
                         if self.down.is_none() {
                             // The session was up: subscribers learn where the gap starts.
-                            attempt = 0;
+                            // The waits start again from the first only after a session
+                            // that lasted: one that ends right after its login (a proxy
+                            // that fails every WaitEvent) counts as a failed attempt, so
+                            // that logins slow down instead of repeating forever.
+                            if self
+                                .cfg
+                                .reconnect
+                                .as_ref()
+                                .is_some_and(|rc| started.elapsed() >= rc.max)
+                            {
+                                attempt = 0;
+                            }
                             hub.broadcast(&ClientEvent::Disconnected {
                                 reason: reason.clone(),
                             });

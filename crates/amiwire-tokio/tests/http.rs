@@ -762,3 +762,99 @@ async fn https_with_a_private_ca() {
     assert!(matches!(e, Error::Tls { .. }), "{e:?}");
     sim.stop().await;
 }
+
+/// A scripted `/rawman` server: `slow` actions are answered after `delay`, every WaitEvent
+/// gets `wait_event` (an HTTP answer) when given; counts the logins.
+fn scripted_server(
+    l: TcpListener,
+    slow: &'static str,
+    delay: Duration,
+    wait_event: Option<&'static str>,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let logins = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = logins.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                while let Some(head) = read_head(&mut s, &mut buf).await {
+                    let act = query_param(&head, "action")
+                        .unwrap_or("")
+                        .to_ascii_lowercase();
+                    if act == "login" {
+                        count.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let answer = match wait_event {
+                        Some(w) if act == "waitevent" => w.to_owned(),
+                        _ if act == slow => {
+                            tokio::time::sleep(delay).await;
+                            let id = query_param(&head, "ActionID").unwrap_or("");
+                            ok(
+                                &format!(
+                                    "Response: Success\r\nActionID: {id}\r\n\
+                                     Message: Originate successfully queued\r\n\r\n"
+                                ),
+                                false,
+                            )
+                        }
+                        _ => ok(&answer_to(&head), false),
+                    };
+                    if s.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    logins
+}
+
+/// Over HTTP the keepalive Ping waits behind the action in flight: a synchronous Originate
+/// that rings longer than the Pong timeout must not end the session.
+#[tokio::test]
+async fn a_slow_action_outlives_the_keepalive() {
+    use std::sync::atomic::Ordering;
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let logins = scripted_server(l, "originate", Duration::from_secs(3), None);
+    let mut cfg = scripted_cfg(port, "rawman");
+    cfg.connection.keepalive = Some(Duration::from_millis(500));
+    cfg.connection.pong_timeout = Duration::from_millis(500);
+    let client = Client::connect(cfg).await.unwrap();
+    let o = amiwire::action::Originate::to_exten("PJSIP/110", "default", "600", 1).build();
+    let r = client.send(o).await.expect("the Originate's answer");
+    assert_eq!(r.get_str("Response"), Some("Success"));
+    // The session lived: the next action goes on it, without a second login.
+    client.send(Action::ping()).await.unwrap();
+    assert_eq!(logins.load(Ordering::SeqCst), 1);
+}
+
+/// A server that takes the login and fails the session right after (every WaitEvent a 500):
+/// the logins slow down (the waits keep growing) instead of repeating every 200 ms.
+#[tokio::test]
+async fn sessions_that_end_at_once_slow_the_logins_down() {
+    use std::sync::atomic::Ordering;
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let logins = scripted_server(
+        l,
+        "",
+        Duration::ZERO,
+        Some("HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"),
+    );
+    let mut cfg = scripted_cfg(port, "rawman");
+    cfg.connection.events = None;
+    let mut rc = amiwire_tokio::Reconnect::default();
+    rc.initial = Duration::from_millis(200);
+    rc.jitter = 0.0;
+    cfg.reconnect = Some(rc);
+    let client = Client::connect(cfg).await.unwrap();
+    // Waits of 0.2, 0.4, 0.8, 1.6 s: the fifth login comes after 3 s. With the waits
+    // starting over after each session, a login every 0.2 s (a dozen and more).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let n = logins.load(Ordering::SeqCst);
+    assert!((2..=5).contains(&n), "{n} logins in 2.5 s");
+    drop(client);
+}

@@ -219,7 +219,10 @@ pub struct ConnectionConfig {
     pub login_timeout: Duration,
     /// Send a keepalive Ping at this interval once logged in (default: off). Its answer is not
     /// reported; a missing answer closes the connection with
-    /// [`CloseReason::KeepaliveTimeout`].
+    /// [`CloseReason::KeepaliveTimeout`]. While an action of the user's waits for its answer,
+    /// the Ping waits another interval: Asterisk answers a session's actions one at a time,
+    /// so a Ping behind a long action (a synchronous Originate rings up to its `Timeout`)
+    /// would end a healthy session, and that action's own timeout watches the link.
     pub keepalive: Option<Duration>,
     /// How long a keepalive Ping may wait for its Pong before the connection is given up
     /// (default 10 s).
@@ -1601,6 +1604,13 @@ impl Inner {
             if self.state == State::Ready && self.ping.is_none() {
                 match self.next_ping {
                     None => self.next_ping = now.checked_add(interval),
+                    Some(t) if t <= now && self.user_action_running() => {
+                        // Asterisk runs a session's actions one at a time: a Ping now would
+                        // wait behind an action still running (a synchronous Originate rings
+                        // up to its Timeout), and its Pong deadline would end a healthy
+                        // session. That action's own deadline watches the link meanwhile.
+                        self.next_ping = now.checked_add(interval);
+                    }
                     Some(t) if t <= now => {
                         let deadline = now.checked_add(self.pong_timeout);
                         if let Ok(id) = self.send(Action::ping(), deadline, Role::Keepalive) {
@@ -1612,6 +1622,13 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// A user's action written and not yet answered (nor given up on).
+    fn user_action_running(&self) -> bool {
+        self.pending
+            .values()
+            .any(|p| p.role == Role::User && p.sent && !p.abandoned && p.response.is_none())
     }
 
     fn fail(&mut self, e: ProtocolError) {

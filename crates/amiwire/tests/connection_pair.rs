@@ -184,6 +184,59 @@ fn keepalive_pings_and_gives_up_without_pong() {
     assert_eq!(outputs(&mut conn), ["Closed KeepaliveTimeout"]);
 }
 
+/// Asterisk answers a session's actions one at a time: a Ping behind a synchronous
+/// Originate that rings for 12 s would miss its Pong deadline and end a healthy session.
+#[test]
+fn keepalive_waits_while_an_action_runs() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut cfg = config();
+    cfg.keepalive = Some(s(5));
+    cfg.pong_timeout = s(2);
+    let (mut conn, mut peer) = logged_in(cfg, t0);
+    let orig = Originate::to_exten("PJSIP/110", "default", "600", 1).build();
+    let id = conn.send(orig, t0).unwrap();
+    assert_eq!(peer.read(&mut conn), [("Originate".into(), id.to_string())]);
+    for k in [5, 10] {
+        conn.handle_timeout(t0 + s(k));
+        assert!(peer.read(&mut conn).is_empty(), "no Ping at {k} s");
+    }
+    conn.handle_timeout(t0 + s(12));
+    assert!(outputs(&mut conn).is_empty(), "the session lives");
+    feed(
+        &mut conn,
+        format!(
+            "Response: Success\r\nActionID: {id}\r\nMessage: Originate successfully queued\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(outputs(&mut conn).len(), 1);
+    // The link is idle again: the Ping goes when the interval is next up.
+    conn.handle_timeout(t0 + s(15));
+    assert_eq!(peer.read(&mut conn), [("Ping".into(), "t-3".into())]);
+
+    // An action given up on (its own timeout) no longer holds the Ping back, so a server
+    // that stopped answering is still found out.
+    feed(
+        &mut conn,
+        b"Response: Success\r\nActionID: t-3\r\nPing: Pong\r\n\r\n",
+    );
+    assert!(outputs(&mut conn).is_empty());
+    let stuck = conn
+        .send_with_timeout(Action::new("Status"), s(3), t0 + s(16))
+        .unwrap();
+    assert_eq!(peer.read(&mut conn), [("Status".into(), stuck.to_string())]);
+    conn.handle_timeout(t0 + s(19));
+    assert_eq!(
+        outputs(&mut conn),
+        [format!("Failed {stuck} TimedOut {{ sent: true }}")]
+    );
+    conn.handle_timeout(t0 + s(20));
+    assert_eq!(peer.read(&mut conn), [("Ping".into(), "t-5".into())]);
+    conn.handle_timeout(t0 + s(22));
+    assert_eq!(outputs(&mut conn), ["Closed KeepaliveTimeout"]);
+}
+
 #[test]
 fn list_cut_by_close_is_truncated_never_complete() {
     let t0 = Instant::now();
