@@ -514,3 +514,74 @@ mod properties {
         }
     }
 }
+
+/// A multi-line value gets its name again on each line in the TCP form: a long name over
+/// many short lines must not turn a 48 KB body into hundreds of MB (it used to take 254 MB).
+#[test]
+fn a_long_name_over_many_lines_stays_bounded() {
+    let n = 16_000;
+    let name = "n".repeat(n);
+    let lines = "a\n".repeat(n);
+    let mxml = format!(
+        "<ajax-response>\n<response type='object' id='unknown'><generic {name}='{lines}' /></response>\n</ajax-response>\n"
+    );
+    let html = format!("<tr><td>{name}</td><td>{}</td></tr>\r\n", "a<br>".repeat(n));
+    // Messages allowed up to 1 GiB: the TCP form is still held to max_body (here 1 MiB).
+    let mut roomy = BodyLimits::default();
+    roomy.max_body = 1 << 20;
+    roomy.decoder.max_message_len = 1 << 30;
+    roomy.decoder.max_buffered = 1 << 30;
+    for (flavour, body) in [(Flavour::Mxml, mxml), (Flavour::Manager, html)] {
+        let e = decode_body(flavour, body.as_bytes(), &BodyLimits::default()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                amiwire::ajam::BodyError::Decode(amiwire::DecodeError::MessageTooLarge { .. })
+            ),
+            "{flavour:?}: {e}"
+        );
+        let e = decode_body(flavour, body.as_bytes(), &roomy).unwrap_err();
+        assert!(
+            matches!(e, amiwire::ajam::BodyError::TooLarge { limit } if limit == 1 << 20),
+            "{flavour:?}: {e}"
+        );
+    }
+    // Under the limits, the same shape decodes: every line is a header of its own.
+    let ok = format!(
+        "<ajax-response>\n<response type='object' id='unknown'><generic output='{}' /></response>\n</ajax-response>\n",
+        "a\n".repeat(100)
+    );
+    let msgs = decode_body(Flavour::Mxml, ok.as_bytes(), &BodyLimits::default()).unwrap();
+    assert_eq!(msgs[0].as_ref().get_all("Output").count(), 100);
+}
+
+/// A malformed `/mxml` body's error names what is wrong, never the body's text.
+#[test]
+fn xml_errors_hold_no_body_text() {
+    for body in [
+        "<ajax-response><response><mysecretpassword123></response></ajax-response>",
+        "<ajax-response><response><mysecretpassword123>",
+    ] {
+        let e = decode_body(Flavour::Mxml, body.as_bytes(), &BodyLimits::default()).unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("mysecret"), "{text}");
+    }
+}
+
+/// A prefix with what a request target cannot hold unescaped (a quote would also break the
+/// Digest `uri="…"`) is refused when the endpoint is made.
+#[test]
+fn endpoint_prefixes_are_plain_path_characters() {
+    for bad in [
+        "/a\"b/arawman",
+        "/a\\b/rawman",
+        "/a<b>/mxml",
+        "/a{b}/rawman",
+        "/a|b/rawman",
+    ] {
+        assert!(Endpoint::parse(bad).is_err(), "{bad}");
+    }
+    for good in ["/asterisk/rawman", "/ami-1.0/arawman", "/~pbx/x_y/amxml"] {
+        assert!(Endpoint::parse(good).is_ok(), "{good}");
+    }
+}

@@ -5,9 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use amiwire::ajam::digest::{ha1, ha2, response};
 use amiwire::ajam::{
-    Bridge, BridgeConfig, BridgeError, Endpoint, EofReason, HttpMethod, HttpRequest, RequestId,
-    RequestKind,
+    Bridge, BridgeConfig, BridgeError, DigestError, Endpoint, EofReason, HttpMethod, HttpRequest,
+    RequestId, RequestKind,
 };
 use amiwire::{
     Action, ActionError, ActionIdGenerator, CloseReason, Connection, ConnectionConfig, Credentials,
@@ -90,13 +91,25 @@ struct Harness {
 
 impl Harness {
     fn new(endpoint: &str, secret: &str, events: bool) -> Harness {
+        Harness::with("admin", endpoint, secret, events, |_| {})
+    }
+
+    /// [`new`](Self::new) for `user`, with the bridge's settings changed by `set`.
+    fn with(
+        user: &str,
+        endpoint: &str,
+        secret: &str,
+        events: bool,
+        set: impl FnOnce(&mut BridgeConfig),
+    ) -> Harness {
         let now = Instant::now();
-        let mut cfg = ConnectionConfig::new(Credentials::plain("admin", secret));
+        let mut cfg = ConnectionConfig::new(Credentials::plain(user, secret));
         cfg.action_ids = ActionIdGenerator::with_prefix("t").unwrap();
         let mut bcfg = BridgeConfig::new(Endpoint::parse(endpoint).unwrap(), "127.0.0.1:8088");
         bcfg.events = events;
         bcfg.method = HttpMethod::Get;
         bcfg.cnonce_seed = 7;
+        set(&mut bcfg);
         Harness {
             conn: Connection::new(cfg, now),
             bridge: Bridge::new(bcfg, now),
@@ -705,4 +718,133 @@ fn digest_login_with_an_event_mask_sends_it_as_an_events_action() {
             "response Ping Success "
         ]
     );
+}
+
+/// The value of `key` in an `Authorization` header (quoted or not), as written.
+fn auth_field<'a>(auth: &'a str, key: &str) -> &'a str {
+    let pat = format!(" {key}=");
+    let i = auth
+        .find(&pat)
+        .map(|i| i + pat.len())
+        .unwrap_or_else(|| panic!("{key} in {auth}"));
+    let v = &auth[i..];
+    match v.strip_prefix('"') {
+        // A quoted value ends at the first quote not escaped.
+        Some(q) => {
+            let mut end = 0;
+            let b = q.as_bytes();
+            while b[end] != b'"' {
+                end += if b[end] == b'\\' { 2 } else { 1 };
+            }
+            &q[..end]
+        }
+        None => v.split(',').next().unwrap(),
+    }
+}
+
+/// HA1 (MD5 of user:realm:secret) answers any challenge of the realm, and the cookie is the
+/// session's bearer token: neither is in the bridge's `Debug`.
+#[test]
+fn debug_shows_neither_ha1_nor_the_session_cookie() {
+    let r = responses(DIGEST_S);
+    let mut h = Harness::new("/arawman", "amp111", false);
+    h.pump();
+    h.answer(RequestKind::Action, &r[0]);
+    assert!(h.requests[0].1.header("Authorization").is_some());
+    let debug = format!("{:?}", h.bridge);
+    let secret_hash = ha1("admin", "asterisk", "amp111");
+    assert!(!debug.contains(&secret_hash), "{debug}");
+    assert!(!debug.contains("amp111"), "{debug}");
+
+    let r = responses(RAWMAN_S);
+    let cookie = r[0].header("Set-Cookie").unwrap();
+    let id = cookie.split('"').nth(1).unwrap();
+    let mut h = Harness::new("/rawman", "amp111", false);
+    h.pump();
+    h.answer(RequestKind::Action, &r[0]);
+    let debug = format!("{:?}", h.bridge);
+    assert!(!debug.contains(id), "{id} in {debug}");
+    assert!(debug.contains("<redacted>"), "{debug}");
+}
+
+/// `ast_parse_digest` ends a quoted value at its first quote and then unescapes it: a user
+/// name with a quote cannot be carried (a clear error, not "Authentication failed"), a
+/// backslash goes escaped while the hash uses the name itself.
+#[test]
+fn digest_user_names_are_escaped_or_refused() {
+    let r = responses(DIGEST_S);
+    let mut h = Harness::with("ad\"min", "/arawman", "amp111", false, |_| {});
+    h.pump();
+    h.answer(RequestKind::Action, &r[0]);
+    assert_eq!(
+        h.bridge.close_reason(),
+        Some(&EofReason::Digest(DigestError::Username))
+    );
+    assert!(h.requests.is_empty(), "nothing more is sent");
+    assert!(
+        h.take_seen().last().unwrap().starts_with("closed"),
+        "the connection learns it"
+    );
+
+    let mut h = Harness::with("ad\\min", "/arawman", "amp111", false, |_| {});
+    h.pump();
+    h.answer(RequestKind::Action, &r[0]);
+    let req = &h.requests[0].1;
+    let auth = req.header("Authorization").unwrap();
+    assert_eq!(auth_field(auth, "username"), "ad\\\\min", "{auth}");
+    let nonce = auth_field(auth, "nonce");
+    let nc = auth_field(auth, "nc");
+    let cnonce = auth_field(auth, "cnonce");
+    let expected = response(
+        &ha1("ad\\min", "asterisk", "amp111"),
+        nonce,
+        Some((nc, cnonce)),
+        &ha2("GET", &req.target),
+    );
+    assert_eq!(auth_field(auth, "response"), expected);
+}
+
+/// A `Max-Age` of 2^63 s, or an `httptimeout` of `Duration::MAX`: the lifetimes saturate,
+/// nothing panics, and the session is not taken for expired.
+#[test]
+fn huge_lifetimes_never_panic() {
+    let r = responses(RAWMAN_S);
+    let mut h = Harness::new("/rawman", "amp111", true);
+    h.pump();
+    let mut first = made_up(
+        200,
+        &[
+            ("Content-type", "text/plain"),
+            (
+                "Set-Cookie",
+                "mansession_id=\"0badcafe\"; Version=1; Max-Age=9223372036854775807",
+            ),
+        ],
+        "",
+    );
+    first.body = r[0].body.clone();
+    h.answer(RequestKind::Action, &first);
+    assert!(h.take_seen().contains(&"logged in".to_owned()));
+    let later = h.now + Duration::from_secs(3600);
+    let _ = h.bridge.poll_timeout();
+    h.bridge.handle_timeout(later);
+    assert!(!h.bridge.is_eof());
+    assert!(h.bridge.session_expires_at().is_some_and(|t| t > later));
+    assert!(h.bridge.poll_request(later).is_some() || !h.requests.is_empty());
+
+    let mut h = Harness::with("admin", "/arawman", "amp111", true, |b| {
+        b.httptimeout = Duration::MAX;
+    });
+    h.pump();
+    h.answer(RequestKind::Action, &responses(DIGEST_S)[0]);
+    let ok = made_up(
+        200,
+        &[("Content-type", "text/plain")],
+        "Response: Success\r\nActionID: t-1\r\nMessage: Already authenticated\r\n\r\n",
+    );
+    h.answer(RequestKind::Action, &ok);
+    assert!(h.take_seen().contains(&"logged in".to_owned()));
+    let _ = h.bridge.poll_timeout();
+    h.bridge.handle_timeout(h.now + Duration::from_secs(3600));
+    assert!(!h.bridge.is_eof());
 }

@@ -9,7 +9,8 @@ use super::Flavour;
 #[non_exhaustive]
 pub struct BodyLimits {
     /// Largest body accepted, in bytes (default 16 MiB). A longer body is an error before
-    /// anything is allocated for it.
+    /// anything is allocated for it. `/mxml` and `/manager` messages are also held to it in
+    /// their TCP form (a multi-line value repeats its name on every line).
     pub max_body: usize,
     /// Most messages in one body (default 1,000,000).
     pub max_messages: usize,
@@ -135,16 +136,34 @@ pub(crate) fn messages_from_pairs(
     limits: &BodyLimits,
 ) -> Result<Vec<Message>, BodyError> {
     let mut wire = Vec::new();
+    // Each line of a multi-line value gets the name again, so the TCP form can be far larger
+    // than the body (a long name over many short lines): it is held to the message limit
+    // and, in all, to the body limit, checked line by line.
+    let too_large = |wire: &Vec<u8>, start: usize| {
+        if wire.len() - start > limits.decoder.max_message_len {
+            Err(BodyError::Decode(DecodeError::MessageTooLarge {
+                limit: limits.decoder.max_message_len,
+            }))
+        } else if wire.len() > limits.max_body {
+            Err(BodyError::TooLarge {
+                limit: limits.max_body,
+            })
+        } else {
+            Ok(())
+        }
+    };
     for m in msgs {
         if m.is_empty() {
             continue;
         }
+        let start = wire.len();
         let follows = m
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("Response"))
             .is_some_and(|(_, v)| v.trim().eq_ignore_ascii_case("Follows"));
         if follows {
             push_follows(&mut wire, m);
+            too_large(&wire, start)?;
             continue;
         }
         for (k, v) in m {
@@ -165,6 +184,7 @@ pub(crate) fn messages_from_pairs(
             }
             for line in lines {
                 push_line(&mut wire, &name, line);
+                too_large(&wire, start)?;
             }
         }
         wire.extend_from_slice(b"\r\n");

@@ -102,6 +102,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::cookie::later;
 use super::{
     decode_body, encode_messages, encode_pairs, request_from_form, split_wait_event,
     wait_event_timeout, BodyError, BodyLimits, Challenge, ChallengeOutcome, CookieSession,
@@ -501,7 +502,9 @@ impl Bridge {
             && self.wants_long_poll()
             && self.wait_not_before.is_none_or(|t| now >= t)
         {
-            let expires = self.expires_at().unwrap_or(now + self.cfg.httptimeout);
+            let expires = self
+                .expires_at()
+                .unwrap_or_else(|| later(now, self.cfg.httptimeout));
             let secs = wait_event_timeout(expires, now, self.cfg.wait_event_timeout);
             let pairs = [
                 ("Action", "WaitEvent".to_owned()),
@@ -670,6 +673,13 @@ impl Bridge {
                 "HTTP Digest credentials unknown: log in with plain credentials or set BridgeConfig::digest_credentials",
             );
         };
+        if let Err(e) = digest.check_username() {
+            return fail(
+                self,
+                EofReason::Digest(e),
+                "HTTP Digest cannot carry this user name (a quote or control character)",
+            );
+        }
         if digest.on_challenge(challenge) == ChallengeOutcome::Failed {
             return fail(self, EofReason::LoginFailed, "Authentication failed");
         }
@@ -846,7 +856,7 @@ impl Bridge {
             HttpAuth::Cookie => self.cookie.expires_at(),
             HttpAuth::Digest => self
                 .last_answer
-                .map(|t| t + self.cfg.httptimeout.max(super::PRE_LOGIN_LIFETIME)),
+                .map(|t| later(t, self.cfg.httptimeout.max(super::PRE_LOGIN_LIFETIME))),
         }
     }
 

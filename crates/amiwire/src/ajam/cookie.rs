@@ -23,6 +23,7 @@
 //! assert!(s.is_expired(t0 + Duration::from_secs(60)));
 //! ```
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::MessageRef;
@@ -83,14 +84,34 @@ impl SetCookie {
     }
 }
 
+/// `t + d`, for any `d` a server or a setting gives (a `Max-Age` of 2^63 s, `Duration::MAX`):
+/// past what the clock can hold, a year, and past that `t` itself, never a panic.
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(Duration::from_secs(366 * 86_400)))
+        .unwrap_or(t)
+}
+
 /// The client's side of a cookie session: the id, whether it is logged in, and when Asterisk
 /// forgets it. No clock is read: each call gets `now`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct CookieSession {
     id: Option<String>,
     httptimeout: Option<Duration>,
     logged_in: bool,
     last: Option<Instant>,
+}
+
+/// The id is the session's bearer token: shown as `<redacted>`.
+impl fmt::Debug for CookieSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CookieSession")
+            .field("id", &self.id.as_ref().map(|_| "<redacted>"))
+            .field("httptimeout", &self.httptimeout)
+            .field("logged_in", &self.logged_in)
+            .field("last", &self.last)
+            .finish()
+    }
 }
 
 impl CookieSession {
@@ -162,7 +183,7 @@ impl CookieSession {
     /// When Asterisk forgets the session unless another request is made: the last answer plus
     /// [`lifetime`](Self::lifetime). `None` before the first cookie.
     pub fn expires_at(&self) -> Option<Instant> {
-        self.last.map(|t| t + self.lifetime())
+        self.last.map(|t| later(t, self.lifetime()))
     }
 
     /// Whether the session is gone at `now`.

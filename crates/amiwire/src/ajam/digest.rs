@@ -27,6 +27,8 @@
 //! # Ok::<(), amiwire::ajam::DigestError>(())
 //! ```
 
+use std::fmt;
+
 use md5::{Digest as _, Md5};
 
 use super::HttpMethod;
@@ -151,6 +153,11 @@ pub enum DigestError {
     /// echoed safely.
     #[error("Digest challenge with a {0} that cannot be echoed")]
     BadValue(&'static str),
+    /// The user name holds a quote or a control character, which Digest's quoted `username`
+    /// cannot carry to Asterisk (`ast_parse_digest` ends the value at the first quote): the
+    /// caller's fault; log in on a cookie path (`/rawman`) instead.
+    #[error("the user name has a quote or control character, which HTTP Digest cannot carry")]
+    Username,
 }
 
 /// A parsed `WWW-Authenticate: Digest …` challenge.
@@ -241,7 +248,7 @@ pub enum ChallengeOutcome {
 }
 
 /// The client's Digest state: credentials, the current challenge and the nonce count.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DigestClient {
     username: String,
     secret: Secret,
@@ -252,7 +259,32 @@ pub struct DigestClient {
     tried: bool,
 }
 
+/// HA1 answers any challenge of the realm as the secret would: neither is shown.
+impl fmt::Debug for DigestClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DigestClient")
+            .field("username", &self.username)
+            .field("secret", &self.secret)
+            .field("challenge", &self.challenge)
+            .field("ha1", &"<redacted>")
+            .field("nc", &self.nc)
+            .field("tried", &self.tried)
+            .finish()
+    }
+}
+
 impl DigestClient {
+    /// Whether the user name can go in a Digest `username="…"`: no quote, no control
+    /// character (a backslash is sent escaped, as `ast_unescape_c` reads it).
+    /// [`authorization`](Self::authorization) gives `None` otherwise.
+    pub fn check_username(&self) -> Result<(), DigestError> {
+        if self.username.chars().any(|c| c == '"' || c.is_control()) {
+            Err(DigestError::Username)
+        } else {
+            Ok(())
+        }
+    }
+
     /// A client for `username` and `secret` (a user of manager.conf).
     pub fn new(username: impl Into<String>, secret: Secret) -> DigestClient {
         DigestClient {
@@ -323,7 +355,8 @@ impl DigestClient {
     /// recorded against Asterisk): `username, realm, nonce, uri, qop, nc, cnonce, response,
     /// algorithm, opaque`. `cnonce` must be printable ASCII without quotes (a quote or control
     /// character is dropped from it). A `uri`, realm, nonce or opaque with a quote, backslash or
-    /// control character is refused (`None`), so the header can never be broken open.
+    /// control character is refused (`None`), so the header can never be broken open; so is a
+    /// user name that fails [`check_username`](Self::check_username).
     pub fn authorization(&mut self, method: HttpMethod, uri: &str, cnonce: &str) -> Option<String> {
         let c = self.challenge.as_ref()?;
         let bad = |s: &str| {
@@ -334,8 +367,8 @@ impl DigestClient {
         if bad(uri) || bad(&c.realm) || bad(&c.nonce) || c.opaque.as_deref().is_some_and(bad) {
             return None;
         }
-        let user = self.username.replace(['"', '\\'], "");
-        let user: String = user.chars().filter(|ch| !ch.is_control()).collect();
+        self.check_username().ok()?;
+        let user = self.username.replace('\\', "\\\\");
         let cnonce: String = cnonce
             .chars()
             .filter(|ch| ch.is_ascii_graphic() && *ch != '"' && *ch != '\\')

@@ -122,6 +122,12 @@ pub enum EndpointError {
     },
 }
 
+/// A byte of a path as RFC 3986 allows it unescaped (`pchar` without `%`, and `/`): nothing
+/// that would need escaping in a request target or break a Digest `uri="…"` open.
+fn path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b)
+}
+
 impl Endpoint {
     /// The endpoint of a URL path: its last segment names it (ASCII case-insensitive, as
     /// Asterisk matches URIs), what comes before is the prefix (`/asterisk/rawman`). A missing
@@ -131,15 +137,12 @@ impl Endpoint {
             path: path.to_owned(),
             reason,
         };
-        if let Some(c) = path
-            .bytes()
-            .find(|b| !b.is_ascii_graphic() || matches!(b, b'?' | b'#' | b'%'))
-        {
+        if let Some(c) = path.bytes().find(|&b| !path_byte(b)) {
             return Err(invalid(match c {
                 b'?' => "a query is not part of the endpoint",
                 b'#' => "a fragment is not part of the endpoint",
                 b'%' => "escapes are not allowed",
-                _ => "only printable ASCII without spaces is allowed",
+                _ => "only letters, digits, '/' and -._~!$&'()*+,;=:@ are allowed",
             }));
         }
         let trimmed = path.trim_end_matches('/');
@@ -162,13 +165,10 @@ impl Endpoint {
     /// The endpoint for `flavour` and `auth` under `prefix` (`""`, `"/asterisk"`,
     /// `"asterisk/"`: normalised to `/asterisk`).
     pub fn new(prefix: &str, flavour: Flavour, auth: HttpAuth) -> Result<Endpoint, EndpointError> {
-        if prefix
-            .bytes()
-            .any(|b| !b.is_ascii_graphic() || matches!(b, b'?' | b'#' | b'%'))
-        {
+        if !prefix.bytes().all(path_byte) {
             return Err(EndpointError::InvalidPath {
                 path: prefix.to_owned(),
-                reason: "the prefix must be printable ASCII without spaces, '?', '#' or '%'",
+                reason: "the prefix may hold letters, digits, '/' and -._~!$&'()*+,;=:@ only",
             });
         }
         let p = prefix.trim_matches('/');

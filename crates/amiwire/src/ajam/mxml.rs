@@ -79,7 +79,8 @@ fn canonical(name: &str) -> &str {
 
 /// Decodes a `/mxml` body into its messages, in order (see the [module documentation](self)
 /// for how names are mapped back). Bounded: a body over [`BodyLimits::max_body`] is refused
-/// before it is parsed, and each message must fit the decoder's limits.
+/// before it is parsed, each message must fit the decoder's limits, and the messages in
+/// their TCP form must fit `max_body` too (a multi-line value repeats its name on each line).
 ///
 /// ```
 /// let body = b"<ajax-response>\n<response type='object' id='unknown'><generic response='Success' \
@@ -110,7 +111,7 @@ pub fn decode_mxml(body: &[u8], limits: &BodyLimits) -> Result<Vec<Message>, Bod
             Err(e) => {
                 return Err(BodyError::Xml {
                     position: reader.error_position(),
-                    reason: e.to_string(),
+                    reason: xml_reason(&e),
                 })
             }
         };
@@ -137,10 +138,28 @@ pub fn decode_mxml(body: &[u8], limits: &BodyLimits) -> Result<Vec<Message>, Bod
     if !stack.is_empty() {
         return Err(BodyError::Xml {
             position: reader.buffer_position(),
-            reason: format!("unclosed element <{}>", stack.join("><")),
+            reason: format!("{} element(s) left open", stack.len()),
         });
     }
     messages_from_pairs(&msgs, limits)
+}
+
+/// What is wrong, without the body's text: quick-xml's messages quote element names and
+/// entities, which could be anything the server sent.
+fn xml_reason(e: &quick_xml::Error) -> String {
+    use quick_xml::Error as E;
+    match e {
+        // Fixed texts ("tag not closed: `>` not found before end of input"…).
+        E::Syntax(s) => s.to_string(),
+        // Positions only.
+        E::InvalidAttr(a) => a.to_string(),
+        E::IllFormed(_) => {
+            "ill-formed document (a missing, unmatched or mismatched end tag)".into()
+        }
+        E::Escape(_) => "an unknown entity or a bad character reference".into(),
+        E::Encoding(_) => "not UTF-8".into(),
+        _ => "not the XML Asterisk writes".into(),
+    }
 }
 
 fn in_response(stack: &[String]) -> bool {
