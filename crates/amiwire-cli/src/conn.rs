@@ -128,13 +128,14 @@ impl ConnArgs {
                 "--url and --host/--port exclude each other (from flags, environment or the config file): the URL names the host and port",
             ));
         }
-        let https = a
-            .url
-            .as_deref()
-            .is_some_and(|u| u.len() > 8 && u[..8].eq_ignore_ascii_case("https://"));
-        if a.url.is_some() && !https && (a.tls || a.tls_ca.is_some()) {
+        let https = a.url.as_deref().is_some_and(|u| {
+            u.get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        });
+        if a.url.is_some() && !https && (a.tls || a.tls_ca.is_some() || a.tls_server_name.is_some())
+        {
             return Err(Failure::usage(
-                "--tls and --tls-ca need an https:// URL with --url",
+                "--tls, --tls-ca and --tls-server-name need an https:// URL with --url",
             ));
         }
         let tls = a.tls || a.tls_ca.is_some() || https;
@@ -187,6 +188,11 @@ impl ConnArgs {
             cfg.connect_timeout = d;
             cfg.connection.login_timeout = d;
             cfg.connection.action_timeout = d;
+            if let Some(h) = cfg.http.as_mut() {
+                // An HTTP request must be given as long as the action (a synchronous
+                // Originate rings within one request).
+                h.request_timeout = h.request_timeout.max(d);
+            }
         }
         Ok(cfg)
     }

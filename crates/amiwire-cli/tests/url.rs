@@ -152,6 +152,27 @@ async fn bad_urls_are_refused_clearly() {
         assert!(err.contains(says), "{url}: {err}");
         assert!(!err.contains("Sup3rSecret"), "{err}");
     }
+    // Not ASCII (it used to panic when the scheme was looked at), and TLS options with a
+    // plain http:// URL.
+    for (args, says) in [
+        (&["--url", "http://é/rawman"][..], "--url: "),
+        (
+            &[
+                "--url",
+                "http://127.0.0.1:8088/rawman",
+                "--tls-server-name",
+                "pbx",
+            ][..],
+            "need an https:// URL",
+        ),
+    ] {
+        let mut c = bin();
+        c.arg("command").args(args).arg("core show version");
+        let out = run(c).await;
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
 
 #[tokio::test]
