@@ -219,10 +219,11 @@ pub struct ConnectionConfig {
     pub login_timeout: Duration,
     /// Send a keepalive Ping at this interval once logged in (default: off). Its answer is not
     /// reported; a missing answer closes the connection with
-    /// [`CloseReason::KeepaliveTimeout`]. While an action of the user's waits for its answer,
-    /// the Ping waits another interval: Asterisk answers a session's actions one at a time,
-    /// so a Ping behind a long action (a synchronous Originate rings up to its `Timeout`)
-    /// would end a healthy session, and that action's own timeout watches the link.
+    /// [`CloseReason::KeepaliveTimeout`]. While a synchronous Originate or a WaitEvent of
+    /// the user's waits for its answer, the Ping waits another interval: Asterisk answers a
+    /// session's actions one at a time, so a Ping behind one (a synchronous Originate rings
+    /// up to its `Timeout`) would end a healthy session; that action's own timeout watches
+    /// the link meanwhile.
     pub keepalive: Option<Duration>,
     /// How long a keepalive Ping may wait for its Pong before the connection is given up
     /// (default 10 s).
@@ -652,6 +653,9 @@ struct Pending {
     overflow: bool,
     /// Timed out: resolved already; its late answer is dropped when it comes.
     abandoned: bool,
+    /// An action Asterisk may take long to answer while it holds the session (a synchronous
+    /// Originate, WaitEvent): the keepalive waits for it.
+    holds_session: bool,
     seq: u64,
 }
 
@@ -1114,6 +1118,11 @@ impl Inner {
         } else {
             Expect::Response
         };
+        // The actions Asterisk runs while holding the session for long: a synchronous
+        // Originate rings up to its Timeout (manager.c action_originate), WaitEvent waits up
+        // to its own (action_waitevent).
+        let holds_session = (name.eq_ignore_ascii_case("originate") && !async_originate)
+            || name.eq_ignore_ascii_case("waitevent");
         if self.state == State::Ready || role != Role::User {
             let start = self.out.len();
             self.out.extend_from_slice(&bytes);
@@ -1140,6 +1149,7 @@ impl Inner {
                 originate: None,
                 overflow: false,
                 abandoned: false,
+                holds_session,
                 seq: self.seq,
             },
         );
@@ -1604,11 +1614,13 @@ impl Inner {
             if self.state == State::Ready && self.ping.is_none() {
                 match self.next_ping {
                     None => self.next_ping = now.checked_add(interval),
-                    Some(t) if t <= now && self.user_action_running() => {
+                    Some(t) if t <= now && self.long_action_running() => {
                         // Asterisk runs a session's actions one at a time: a Ping now would
-                        // wait behind an action still running (a synchronous Originate rings
-                        // up to its Timeout), and its Pong deadline would end a healthy
-                        // session. That action's own deadline watches the link meanwhile.
+                        // wait behind a synchronous Originate ringing up to its Timeout (or a
+                        // WaitEvent), and its Pong deadline would end a healthy session. That
+                        // action's own deadline watches the link meanwhile. Behind any other
+                        // action the Ping goes: a quick answer is due, and a dead link with an
+                        // action pending is still found out in `pong_timeout`.
                         self.next_ping = now.checked_add(interval);
                     }
                     Some(t) if t <= now => {
@@ -1624,11 +1636,16 @@ impl Inner {
         }
     }
 
-    /// A user's action written and not yet answered (nor given up on).
-    fn user_action_running(&self) -> bool {
-        self.pending
-            .values()
-            .any(|p| p.role == Role::User && p.sent && !p.abandoned && p.response.is_none())
+    /// A user's action that holds the session (a synchronous Originate, WaitEvent), written
+    /// and not yet answered nor given up on.
+    fn long_action_running(&self) -> bool {
+        self.pending.values().any(|p| {
+            p.holds_session
+                && p.role == Role::User
+                && p.sent
+                && !p.abandoned
+                && p.response.is_none()
+        })
     }
 
     fn fail(&mut self, e: ProtocolError) {
