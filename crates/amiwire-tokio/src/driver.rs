@@ -195,7 +195,8 @@ pub(crate) async fn sleep_until(t: Option<Instant>) {
     }
 }
 
-fn random_unit() -> f64 {
+/// 64 random bits, without a dependency: std's per-process random hash keys over the time.
+pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -203,7 +204,11 @@ fn random_unit() -> f64 {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    h.finish()
+}
+
+fn random_unit() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn gave_up(first: Disconnect, last: String) -> Disconnect {

@@ -68,7 +68,7 @@ pub(crate) async fn connect(
     bc.wait_event_timeout = http.wait_event_timeout;
     bc.max_queued_requests = cfg.connection.max_pending.saturating_add(16);
     bc.body.max_body = http.max_body;
-    bc.cnonce_seed = random_u64();
+    bc.cnonce_seed = crate::driver::random_u64();
     if http.endpoint.auth() == HttpAuth::Digest {
         // Digest needs the secret itself, whatever the Login method (an MD5 Login never
         // carries it).
@@ -93,17 +93,6 @@ pub(crate) async fn connect(
         inner: theirs,
         reason,
     }))
-}
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }
 
 /// The driver's end of the pipe: at its end, the pump's reason (if it gave one) is the read
